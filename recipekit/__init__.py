@@ -1,0 +1,49 @@
+"""recipekit: a front-end, linter, compiler and runtime for SparseML recipes.
+
+The public API is imported lazily so that `recipe-lint` starts fast and never
+imports torch.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+__version__ = "0.1.0"
+
+if TYPE_CHECKING:
+    from recipekit.diagnostics import Diagnostic
+    from recipekit.ir import Recipe
+
+
+class RecipeError(Exception):
+    """Raised by the Python API when a recipe has errors; carries the diagnostics."""
+
+    def __init__(self, diagnostics: list[Diagnostic]) -> None:
+        self.diagnostics = diagnostics
+        first = diagnostics[0] if diagnostics else None
+        where = f"{first.location.path}:{first.location.line}:{first.location.column}: {first.code} {first.message}" if first else "invalid recipe"
+        more = f" (and {len(diagnostics) - 1} more)" if len(diagnostics) > 1 else ""
+        super().__init__(where + more)
+
+
+def load_recipe(path_or_text: Any, variables: dict[str, Any] | None = None) -> Recipe:
+    """Load a recipe file (a ``Path`` or path string) or recipe text into the IR.
+
+    Raises :class:`RecipeError` when the recipe has errors.  A string that
+    contains a newline is recipe text, as in SparseML.
+    """
+    from pathlib import Path
+
+    from recipekit.compiler import load_file, load_text
+    from recipekit.diagnostics import Severity
+
+    if isinstance(path_or_text, str) and ("\n" in path_or_text or "\r" in path_or_text):
+        recipe, diagnostics = load_text(path_or_text, markdown=None, overrides=variables)
+    else:
+        recipe, diagnostics = load_file(Path(path_or_text), variables)
+    if recipe is None:
+        raise RecipeError([d for d in diagnostics if d.severity is Severity.ERROR])
+    return recipe
+
+
+__all__ = ["RecipeError", "__version__", "load_recipe"]

@@ -1,0 +1,3 @@
+from recipekit.cli import main
+
+main(prog_name="recipekit")

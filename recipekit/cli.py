@@ -1,0 +1,179 @@
+"""Command line: `recipekit …` and `recipe-lint …`.
+
+Thin by design: each command parses its arguments, calls one API function and
+renders the result.  Exit codes: 0 clean (warnings allowed), 1 errors found,
+2 usage error, 3 internal error.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import traceback
+from collections.abc import Callable, Iterator
+from functools import wraps
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from recipekit import __version__
+from recipekit.diagnostics import Diagnostic, has_errors
+from recipekit.source import RECIPE_SUFFIXES, Source
+
+EXIT_OK, EXIT_ERRORS, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def guarded(function: F) -> F:
+    """Turn an unexpected exception into exit code 3 with a short report."""
+
+    @wraps(function)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return function(*args, **kwargs)
+        except (click.exceptions.Exit, click.ClickException, click.Abort, KeyboardInterrupt):
+            raise
+        except Exception as error:  # noqa: BLE001 - the whole point is to catch everything
+            click.echo(f"recipekit: internal error: {type(error).__name__}: {error}", err=True)
+            click.echo("This is a bug in recipekit, not in your recipe; please report it.", err=True)
+            if os.environ.get("RECIPEKIT_DEBUG"):
+                traceback.print_exc()
+            else:
+                click.echo("Set RECIPEKIT_DEBUG=1 to see the traceback.", err=True)
+            sys.exit(EXIT_INTERNAL)
+
+    return wrapper  # type: ignore[return-value]
+
+
+def parse_var(text: str) -> tuple[str, Any]:
+    """``name=value``; the value is JSON when it parses as JSON, else a string."""
+    name, sep, raw = text.partition("=")
+    if not sep or not name.strip():
+        raise click.BadParameter(f"expected NAME=VALUE, got {text!r}", param_hint="--var")
+    try:
+        value = json.loads(raw)
+    except ValueError:
+        value = raw
+    return name.strip(), value
+
+
+def parse_vars(values: tuple[str, ...]) -> dict[str, Any]:
+    return dict(parse_var(v) for v in values)
+
+
+def iter_recipe_paths(paths: tuple[Path, ...]) -> Iterator[Path]:
+    for path in paths:
+        if path.is_dir():
+            found = (p for p in path.rglob("*") if p.suffix.lower() in RECIPE_SUFFIXES and p.is_file())
+            yield from sorted(found)
+        else:
+            yield path
+
+
+VAR_OPTION = click.option("--var", "variables", multiple=True, metavar="NAME=VALUE", help="Override a recipe variable (JSON value). Repeatable.")
+FORMAT_OPTION = click.option("--format", "output_format", type=click.Choice(["text", "json"]), default="text", show_default=True, help="Output format.")
+
+
+def lint_paths(paths: tuple[Path, ...], variables: dict[str, Any], output_format: str) -> int:
+    from recipekit.compiler import load_file
+    from recipekit.diagnostics import sorted_diagnostics
+    from recipekit.render import render_json, render_text, summary
+
+    diagnostics: list[Diagnostic] = []
+    sources: dict[str, Source] = {}
+    count = 0
+    for path in iter_recipe_paths(paths):
+        count += 1
+        recipe, found = load_file(path, variables)
+        diagnostics += found
+        if found:
+            _remember_source(path, sources)
+    diagnostics = sorted_diagnostics(diagnostics)
+    if output_format == "json":
+        click.echo(render_json(diagnostics), nl=False)
+    else:
+        click.echo(render_text(diagnostics, sources, color=_color()), nl=False)
+        click.echo(summary(diagnostics, count), nl=False)
+    return EXIT_ERRORS if has_errors(diagnostics) else EXIT_OK
+
+
+def _remember_source(path: Path, sources: dict[str, Source]) -> None:
+    from recipekit.source import read_source
+
+    source, _ = read_source(path)
+    if source is None:
+        try:
+            text = path.read_bytes()[:1_000_000].decode("utf-8", errors="replace")
+        except OSError:
+            return
+        source = Source(str(path), text)
+    sources[str(path)] = source
+
+
+def _color() -> bool:
+    return sys.stdout.isatty() and "NO_COLOR" not in os.environ
+
+
+@click.command("lint", context_settings={"help_option_names": ["-h", "--help"]})
+@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
+@VAR_OPTION
+@FORMAT_OPTION
+@guarded
+def lint_command(paths: tuple[Path, ...], variables: tuple[str, ...], output_format: str) -> None:
+    """Check recipes (files, or directories searched for .yaml/.yml/.md)."""
+    sys.exit(lint_paths(paths, parse_vars(variables), output_format))
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="recipekit")
+def main() -> None:
+    """recipekit: check, compile and run SparseML sparsification recipes."""
+
+
+main.add_command(lint_command)
+
+
+@main.command("normalize")
+@click.argument("recipe", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@VAR_OPTION
+@guarded
+def normalize_command(recipe: Path, variables: tuple[str, ...]) -> None:
+    """Print the resolved recipe as canonical JSON: variables evaluated, defaults filled in."""
+    from recipekit.compiler import load_file
+    from recipekit.compiler.normalize import normalize, to_json
+    from recipekit.render import render_text
+
+    loaded, diagnostics = load_file(recipe, parse_vars(variables))
+    if diagnostics:
+        sources: dict[str, Source] = {}
+        _remember_source(recipe, sources)
+        click.echo(render_text(diagnostics, sources, color=False), nl=False, err=True)
+    if loaded is None:
+        sys.exit(EXIT_ERRORS)
+    click.echo(to_json(normalize(loaded)), nl=False)
+
+
+@main.command("schema")
+@click.option("--modifier", "name", metavar="NAME", help="Print one modifier's schema (e.g. GMPruningModifier, QuantizationModifier-legacy).")
+@guarded
+def schema_command(name: str | None) -> None:
+    """Print the JSON Schema (draft 2020-12) of the modifiers."""
+    from recipekit import schema
+    from recipekit.suggest import did_you_mean
+
+    if name is None:
+        document = schema.bundle()
+    elif name in schema.schema_names():
+        document = schema.load_schema(name)
+    else:
+        hint = did_you_mean(name, schema.schema_names())
+        raise click.BadParameter(f"unknown modifier {name!r}{hint}", param_hint="--modifier")
+    click.echo(json.dumps(document, indent=2))
+
+
+def lint_main() -> None:
+    """Entry point of the `recipe-lint` console script."""
+    lint_command(prog_name="recipe-lint")

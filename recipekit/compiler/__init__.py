@@ -1,0 +1,57 @@
+"""The front-end pipeline, one stage per line.
+
+text → :class:`~recipekit.source.Source` → YAML node tree with spans →
+layout (modifier lists, variables, stages) → variables evaluated →
+modifiers validated against their schemas → :class:`~recipekit.ir.Recipe`.
+
+Every stage returns diagnostics instead of raising.  A stage that cannot give
+the next one meaningful input stops the pipeline; otherwise all problems of
+the file are collected in one run.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from recipekit.compiler.layout import find_layout
+from recipekit.compiler.modifiers import build_modifiers
+from recipekit.compiler.variables import Evaluator, apply_overrides, evaluate_variables
+from recipekit.compiler.yaml_tree import compose
+from recipekit.diagnostics import Diagnostic, has_errors, sorted_diagnostics
+from recipekit.ir import Recipe
+from recipekit.source import Source, read_source, source_from_text
+
+Result = tuple[Recipe | None, list[Diagnostic]]
+
+
+def load_source(source: Source, overrides: Mapping[str, Any] | None = None) -> Result:
+    tree, diagnostics = compose(source)
+    if tree is None:
+        return None, sorted_diagnostics(diagnostics)
+    layout, problems = find_layout(tree, source)
+    diagnostics += problems
+    diagnostics += apply_overrides(layout, overrides or {}, source)
+    evaluator = Evaluator(source)
+    root, stages, variables = evaluate_variables(layout, source, evaluator)
+    modifiers, problems = build_modifiers(layout.groups, root, stages, evaluator)
+    diagnostics += evaluator.diagnostics + problems
+    recipe = Recipe(source, tuple(modifiers), variables, tuple(layout.stages))
+    return (None if has_errors(diagnostics) else recipe), sorted_diagnostics(diagnostics)
+
+
+def load_file(path: Path, overrides: Mapping[str, Any] | None = None, display: str | None = None) -> Result:
+    source, diagnostics = read_source(path, display)
+    if source is None:
+        return None, diagnostics
+    recipe, problems = load_source(source, overrides)
+    return recipe, sorted_diagnostics(diagnostics + problems)
+
+
+def load_text(text: str, path: str = "<recipe>", markdown: bool | None = False, overrides: Mapping[str, Any] | None = None) -> Result:
+    source, diagnostics = source_from_text(text, path, markdown)
+    if source is None:
+        return None, diagnostics
+    recipe, problems = load_source(source, overrides)
+    return recipe, sorted_diagnostics(diagnostics + problems)

@@ -1,0 +1,155 @@
+"""The one diagnostic type shared by every stage, and the code registry.
+
+Codes are grouped by the stage that reports them, never by severity:
+``P1xx`` parsing (bytes, front matter, YAML, expressions), ``S2xx`` structure
+and schema, ``L3xx`` lint rules, ``C4xx`` compilation.  Every code is declared
+once here, with its default severity and a one-line summary, so that the docs
+page listing them is generated from this table.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+
+
+class Severity(enum.Enum):
+    ERROR = "error"
+    WARNING = "warning"
+    INFO = "info"
+
+    @property
+    def rank(self) -> int:
+        return {"error": 0, "warning": 1, "info": 2}[self.value]
+
+
+@dataclass(frozen=True)
+class Location:
+    """A resolved position: 1-based line and column, exclusive end column."""
+
+    path: str
+    line: int
+    column: int
+    end_line: int
+    end_column: int
+
+
+@dataclass(frozen=True)
+class Note:
+    """A related position that helps explain a diagnostic."""
+
+    message: str
+    location: Location | None = None
+
+
+@dataclass(frozen=True)
+class Diagnostic:
+    code: str
+    severity: Severity
+    message: str
+    location: Location
+    notes: tuple[Note, ...] = field(default=())
+
+    @property
+    def sort_key(self) -> tuple[str, int, int, str]:
+        loc = self.location
+        return (loc.path, loc.line, loc.column, self.code)
+
+    def to_json(self) -> dict[str, object]:
+        loc = self.location
+        return {
+            "path": loc.path,
+            "line": loc.line,
+            "column": loc.column,
+            "end_line": loc.end_line,
+            "end_column": loc.end_column,
+            "code": self.code,
+            "name": CODES[self.code].name,
+            "severity": self.severity.value,
+            "message": self.message,
+            "notes": [
+                {
+                    "message": note.message,
+                    **(
+                        {
+                            "path": note.location.path,
+                            "line": note.location.line,
+                            "column": note.location.column,
+                            "end_line": note.location.end_line,
+                            "end_column": note.location.end_column,
+                        }
+                        if note.location
+                        else {}
+                    ),
+                }
+                for note in self.notes
+            ],
+        }
+
+
+@dataclass(frozen=True)
+class Code:
+    code: str
+    name: str
+    severity: Severity
+    summary: str
+
+
+_E, _W = Severity.ERROR, Severity.WARNING
+
+_TABLE = [
+    # -- P1xx: bytes, front matter, YAML, expressions -----------------------
+    Code("P100", "unreadable-file", _E, "The file cannot be read, or its extension is not a recipe's."),
+    Code("P101", "yaml-syntax", _E, "The YAML is malformed."),
+    Code("P102", "file-too-large", _E, "The file exceeds the size limit."),
+    Code("P103", "invalid-utf8", _E, "The file is not valid UTF-8."),
+    Code("P104", "nul-byte", _E, "The file contains a NUL byte."),
+    Code("P105", "no-front-matter", _E, "A Markdown recipe has no `---` front matter block."),
+    Code("P106", "empty-recipe", _E, "The recipe holds no YAML content."),
+    Code("P107", "multiple-documents", _E, "The recipe holds more than one YAML document."),
+    Code("P108", "undefined-alias", _E, "A YAML alias names an anchor that was never defined."),
+    Code("P109", "nesting-too-deep", _E, "YAML collections nest deeper than the limit."),
+    Code("P110", "alias-expansion", _E, "Aliases expand to more nodes than the limit (billion laughs)."),
+    Code("P111", "duplicate-key", _E, "A mapping defines the same key twice."),
+    Code("P112", "python-tag", _E, "A YAML tag asks for a Python object; recipes never construct objects."),
+    Code("P113", "unknown-tag", _E, "A YAML tag is not a modifier and not a standard YAML type."),
+    Code("P114", "front-matter-cut", _W, "The front matter ends at a `---` inside a line, as SparseML reads it."),
+    Code("P115", "complex-key", _E, "A mapping key is not a plain scalar."),
+    Code("P116", "bad-merge", _E, "A `<<` merge key does not merge a mapping."),
+    Code("P120", "expression-syntax", _E, "An `eval(...)` expression cannot be parsed."),
+    Code("P121", "undefined-variable", _E, "An expression uses a name that is not a recipe variable."),
+    Code("P122", "expression-type", _E, "An expression applies an operator or function to the wrong type."),
+    Code("P123", "expression-limit", _E, "An expression exceeds a size, depth or exponent limit."),
+    Code("P124", "expression-math", _E, "An expression divides by zero or overflows."),
+    Code("P125", "variable-cycle", _E, "Recipe variables depend on each other in a cycle."),
+    Code("P126", "unknown-function", _E, "An expression calls a function outside the whitelist."),
+    Code("P127", "unknown-override", _E, "`--var` overrides a variable the recipe does not define."),
+    # -- S2xx: structure and schema -----------------------------------------
+    Code("S200", "no-modifiers", _E, "The recipe has no modifier list."),
+    Code("S201", "unknown-modifier", _E, "A tag names no SparseML modifier."),
+    Code("S202", "renamed-modifier", _E, "A legacy modifier name that SparseML 1.8 can no longer load."),
+    Code("S203", "unknown-parameter", _E, "A modifier parameter that the modifier does not accept."),
+    Code("S204", "missing-parameter", _E, "A required modifier parameter is missing."),
+    Code("S205", "wrong-type", _E, "A parameter value has the wrong type."),
+    Code("S206", "out-of-range", _E, "A parameter value is outside the range SparseML accepts."),
+    Code("S207", "invalid-choice", _E, "A parameter value is not one of the accepted choices."),
+    Code("S208", "yaml11-string", _E, "A value SparseML's YAML 1.1 loader reads as a string, where it needs a number."),
+    Code("S209", "modifier-outside-group", _E, "Modifiers listed under a key whose name lacks `modifiers`."),
+    Code("S210", "quantization-mixed-keys", _E, "QuantizationModifier mixes legacy-only and new-only keys."),
+    Code("S211", "stage-ignored", _W, "A stage SparseML silently drops because top-level modifier lists exist."),
+    Code("S212", "v2-recipe", _W, "An llm-compressor (v2) recipe, which recipekit does not check yet."),
+    Code("S213", "modifier-not-mapping", _E, "A modifier's parameters are not a mapping."),
+    Code("S214", "misplaced-modifier", _E, "A modifier tag where SparseML cannot load it."),
+]
+
+CODES: dict[str, Code] = {code.code: code for code in _TABLE}
+
+
+def sorted_diagnostics(diagnostics: list[Diagnostic]) -> list[Diagnostic]:
+    """Sort by position and drop exact duplicates (a shared alias can repeat one)."""
+    unique = dict.fromkeys(diagnostics)
+    return sorted(unique, key=lambda d: d.sort_key)
+
+
+def has_errors(diagnostics: list[Diagnostic]) -> bool:
+    return any(d.severity is Severity.ERROR for d in diagnostics)

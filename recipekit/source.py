@@ -1,0 +1,157 @@
+"""Recipe text with exact positions.
+
+A :class:`Source` owns the decoded text of the *whole* file and the offsets of
+the YAML inside it (all of it for ``.yaml``, the front matter for ``.md``), so
+every later stage can report positions in the file the user actually opened.
+Spans are code-point offsets into ``Source.text``; lines and columns are
+computed on demand.
+"""
+
+from __future__ import annotations
+
+import bisect
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from recipekit import limits
+from recipekit.diagnostics import CODES, Diagnostic, Location, Note
+
+RECIPE_SUFFIXES = (".yaml", ".yml", ".md")
+
+# SparseML's own front-matter pattern (sparseml/optim/helpers.py): the opening
+# delimiter must start a line, but the *closing* one is the first `---` or
+# `+++` anywhere after it, even mid-line.  We read exactly what SparseML read
+# and warn when that differs from what the author evidently meant.
+_SPARSEML_FRONT_MATTER = re.compile(r"^\s*(?:---|\+\+\+)(.*?)(?:---|\+\+\+)", re.S | re.M)
+_CLOSING_LINE = re.compile(r"^(?:---|\+\+\+)[ \t]*$", re.M)
+
+
+@dataclass(frozen=True)
+class Span:
+    """Half-open range ``[start, end)`` of code-point offsets into ``Source.text``."""
+
+    start: int
+    end: int
+
+
+@dataclass
+class Source:
+    path: str
+    text: str
+    #: Offset in ``text`` where the YAML starts and ends.
+    yaml_start: int = 0
+    yaml_end: int = -1
+    _line_starts: list[int] = field(default_factory=list, repr=False)
+
+    def __post_init__(self) -> None:
+        if self.yaml_end < 0:
+            self.yaml_end = len(self.text)
+        self._line_starts = [0] + [m.end() for m in re.finditer(r"\r\n|\n|\r(?!\n)", self.text)]
+
+    @property
+    def yaml_text(self) -> str:
+        return self.text[self.yaml_start : self.yaml_end]
+
+    def line_col(self, offset: int) -> tuple[int, int]:
+        """1-based line and column of an offset (columns count code points)."""
+        offset = max(0, min(offset, len(self.text)))
+        index = bisect.bisect_right(self._line_starts, offset) - 1
+        return index + 1, offset - self._line_starts[index] + 1
+
+    def line_text(self, line: int) -> str:
+        start = self._line_starts[line - 1]
+        end = self._line_starts[line] if line < len(self._line_starts) else len(self.text)
+        return self.text[start:end].rstrip("\r\n")
+
+    def location(self, span: Span) -> Location:
+        line, column = self.line_col(span.start)
+        end = max(span.end, span.start)
+        end_line, end_column = self.line_col(end)
+        return Location(self.path, line, column, end_line, end_column)
+
+    def diag(self, code: str, span: Span, message: str, notes: tuple[Note, ...] = ()) -> Diagnostic:
+        return Diagnostic(code, CODES[code].severity, message, self.location(span), notes)
+
+    def note(self, message: str, span: Span | None = None) -> Note:
+        return Note(message, self.location(span) if span is not None else None)
+
+
+def read_source(path: Path, display: str | None = None) -> tuple[Source | None, list[Diagnostic]]:
+    """Read a recipe file; every problem with the bytes becomes a diagnostic."""
+    name = display if display is not None else str(path)
+    placeholder = Source(name, "")
+    suffix = path.suffix.lower()
+    if suffix not in RECIPE_SUFFIXES:
+        message = f"unsupported file extension {suffix or '(none)'!r}; recipes are .yaml, .yml or .md files"
+        return None, [placeholder.diag("P100", Span(0, 0), message)]
+    try:
+        size = path.stat().st_size
+        if size > limits.MAX_FILE_BYTES:
+            message = (
+                f"file is {size} bytes, over the {limits.MAX_FILE_BYTES}-byte limit for a recipe; "
+                "split it or check that this is really a recipe"
+            )
+            return None, [placeholder.diag("P102", Span(0, 0), message)]
+        data = path.read_bytes()
+    except OSError as error:
+        return None, [placeholder.diag("P100", Span(0, 0), f"cannot read file: {error.strerror or error}")]
+    return source_from_bytes(data, name, markdown=suffix == ".md")
+
+
+def source_from_bytes(data: bytes, path: str, markdown: bool | None) -> tuple[Source | None, list[Diagnostic]]:
+    if len(data) > limits.MAX_FILE_BYTES:
+        message = f"recipe is {len(data)} bytes, over the {limits.MAX_FILE_BYTES}-byte limit"
+        return None, [Source(path, "").diag("P102", Span(0, 0), message)]
+    if data.startswith(b"\xef\xbb\xbf"):
+        # Editors do not count a byte-order mark as a column, and neither do we.
+        data = data[3:]
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        prefix = data[: error.start].decode("utf-8", errors="replace")
+        where = Source(path, prefix + "?")
+        message = f"invalid UTF-8 byte 0x{data[error.start]:02x}; save the recipe as UTF-8"
+        return None, [where.diag("P103", Span(len(prefix), len(prefix) + 1), message)]
+    return source_from_text(text, path, markdown)
+
+
+def source_from_text(text: str, path: str, markdown: bool | None) -> tuple[Source | None, list[Diagnostic]]:
+    """``markdown=None`` decides as SparseML did for recipe strings: front matter if any, else all."""
+    text = text.removeprefix("\ufeff")
+    nul = text.find("\x00")
+    if nul >= 0:
+        source = Source(path, text)
+        message = "NUL byte in recipe; recipes are text files"
+        return None, [source.diag("P104", Span(nul, nul + 1), message)]
+    if markdown is None:
+        markdown = _SPARSEML_FRONT_MATTER.search(text) is not None
+    if not markdown:
+        return Source(path, text), []
+    return _front_matter(Source(path, text))
+
+
+def _front_matter(source: Source) -> tuple[Source | None, list[Diagnostic]]:
+    text = source.text
+    match = _SPARSEML_FRONT_MATTER.search(text)
+    if match is None:
+        message = (
+            "Markdown recipe has no YAML front matter; put the recipe between two `---` lines "
+            "at the top of the file"
+        )
+        return None, [source.diag("P105", Span(0, 0), message)]
+    start, end = match.span(1)
+    result = Source(source.path, text, yaml_start=start, yaml_end=end)
+    diagnostics: list[Diagnostic] = []
+    closing_line_start = text.rfind("\n", 0, end) + 1
+    if text[closing_line_start:end].strip() or not _CLOSING_LINE.match(text, end):
+        intended = _CLOSING_LINE.search(text, end)
+        notes = ()
+        if intended is not None:
+            notes = (result.note("the front matter was probably meant to end here", Span(intended.start(), intended.end())),)
+        message = (
+            "the front matter ends at this `" + text[end : end + 3] + "` inside a line, as SparseML reads it; "
+            "everything after it is ignored. Remove the delimiter characters from this line"
+        )
+        diagnostics.append(result.diag("P114", Span(end, end + 3), message, notes))
+    return result, diagnostics
