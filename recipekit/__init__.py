@@ -21,7 +21,11 @@ class RecipeError(Exception):
     def __init__(self, diagnostics: list[Diagnostic]) -> None:
         self.diagnostics = diagnostics
         first = diagnostics[0] if diagnostics else None
-        where = f"{first.location.path}:{first.location.line}:{first.location.column}: {first.code} {first.message}" if first else "invalid recipe"
+        where = (
+            f"{first.location.path}:{first.location.line}:{first.location.column}: {first.code} {first.message}"
+            if first
+            else "invalid recipe"
+        )
         more = f" (and {len(diagnostics) - 1} more)" if len(diagnostics) > 1 else ""
         super().__init__(where + more)
 

@@ -73,8 +73,12 @@ def iter_recipe_paths(paths: tuple[Path, ...]) -> Iterator[Path]:
             yield path
 
 
-VAR_OPTION = click.option("--var", "variables", multiple=True, metavar="NAME=VALUE", help="Override a recipe variable (JSON value). Repeatable.")
-FORMAT_OPTION = click.option("--format", "output_format", type=click.Choice(["text", "json"]), default="text", show_default=True, help="Output format.")
+VAR_OPTION = click.option(
+    "--var", "variables", multiple=True, metavar="NAME=VALUE", help="Override a recipe variable (JSON value). Repeatable."
+)
+FORMAT_OPTION = click.option(
+    "--format", "output_format", type=click.Choice(["text", "json"]), default="text", show_default=True, help="Output format."
+)
 
 
 def lint_paths(paths: tuple[Path, ...], variables: dict[str, Any], output_format: str) -> int:
@@ -87,7 +91,7 @@ def lint_paths(paths: tuple[Path, ...], variables: dict[str, Any], output_format
     count = 0
     for path in iter_recipe_paths(paths):
         count += 1
-        recipe, found = load_file(path, variables)
+        _, found = load_file(path, variables)
         diagnostics += found
         if found:
             _remember_source(path, sources)
@@ -157,7 +161,9 @@ def normalize_command(recipe: Path, variables: tuple[str, ...]) -> None:
 
 
 @main.command("schema")
-@click.option("--modifier", "name", metavar="NAME", help="Print one modifier's schema (e.g. GMPruningModifier, QuantizationModifier-legacy).")
+@click.option(
+    "--modifier", "name", metavar="NAME", help="Print one modifier's schema (e.g. GMPruningModifier, QuantizationModifier-legacy)."
+)
 @guarded
 def schema_command(name: str | None) -> None:
     """Print the JSON Schema (draft 2020-12) of the modifiers."""
@@ -172,6 +178,15 @@ def schema_command(name: str | None) -> None:
         hint = did_you_mean(name, schema.schema_names())
         raise click.BadParameter(f"unknown modifier {name!r}{hint}", param_hint="--modifier")
     click.echo(json.dumps(document, indent=2))
+
+
+@main.command("codes")
+@guarded
+def codes_command() -> None:
+    """Print the table of diagnostic codes as Markdown (docs/diagnostics.md)."""
+    from recipekit.docs import diagnostics_markdown
+
+    click.echo(diagnostics_markdown(), nl=False)
 
 
 def lint_main() -> None:

@@ -135,10 +135,7 @@ def _front_matter(source: Source) -> tuple[Source | None, list[Diagnostic]]:
     text = source.text
     match = _SPARSEML_FRONT_MATTER.search(text)
     if match is None:
-        message = (
-            "Markdown recipe has no YAML front matter; put the recipe between two `---` lines "
-            "at the top of the file"
-        )
+        message = "Markdown recipe has no YAML front matter; put the recipe between two `---` lines at the top of the file"
         return None, [source.diag("P105", Span(0, 0), message)]
     start, end = match.span(1)
     result = Source(source.path, text, yaml_start=start, yaml_end=end)
@@ -146,7 +143,7 @@ def _front_matter(source: Source) -> tuple[Source | None, list[Diagnostic]]:
     closing_line_start = text.rfind("\n", 0, end) + 1
     if text[closing_line_start:end].strip() or not _CLOSING_LINE.match(text, end):
         intended = _CLOSING_LINE.search(text, end)
-        notes = ()
+        notes: tuple[Note, ...] = ()
         if intended is not None:
             notes = (result.note("the front matter was probably meant to end here", Span(intended.start(), intended.end())),)
         message = (

@@ -86,7 +86,9 @@ def test_duplicate_keys_name_both_positions() -> None:
 
 
 def test_duplicate_parameter_inside_a_modifier() -> None:
-    assert found("modifiers:\n  - !EpochRangeModifier\n    start_epoch: 0.0\n    end_epoch: 1.0\n    start_epoch: 2.0\n") == [(5, 5, "P111")]
+    assert found("modifiers:\n  - !EpochRangeModifier\n    start_epoch: 0.0\n    end_epoch: 1.0\n    start_epoch: 2.0\n") == [
+        (5, 5, "P111")
+    ]
 
 
 def test_several_documents() -> None:

@@ -97,11 +97,13 @@ def parse(text: str) -> Expr:
         tree = _parser().parse(text)
     except UnexpectedToken as error:
         if error.token.type == "$END":
-            raise ExprError("P120", "expression ends too early; is a closing parenthesis or operand missing?", len(text), len(text) + 1) from None
+            raise ExprError(
+                "P120", "expression ends too early; is a closing parenthesis or operand missing?", len(text), len(text) + 1
+            ) from None
         start = error.token.start_pos or 0
         raise ExprError("P120", f"unexpected {error.token.value!r} in expression", start, start + max(1, len(error.token.value))) from None
     except UnexpectedCharacters as error:
-        pos = error.pos_in_stream
+        pos = error.pos_in_stream or 0
         char = text[pos] if pos < len(text) else ""
         hint = ""
         if char == ".":
@@ -139,7 +141,7 @@ def _build(root: Any, text: str, tree_type: Any, token_type: Any) -> Expr:
             stack.append((node, True))
             stack.extend((child, False) for child in node.children if isinstance(child, tree_type))
             continue
-        children = [c for c in node.children if not (c is None)]
+        children = [c for c in node.children if c is not None]
         built = [results[id(c)] for c in children if isinstance(c, tree_type)]
         depth = 1 + max((depths[id(c)] for c in children if isinstance(c, tree_type)), default=0)
         if depth > limits.MAX_EXPRESSION_TREE_DEPTH:

@@ -64,12 +64,15 @@ def find_layout(root: Node, source: Source) -> tuple[Layout, list[Diagnostic]]:
         _flat(root, source, layout, diagnostics)
     else:
         _staged(root, source, layout, diagnostics)
-    if not layout.groups and not layout.v2:
+    # A misplaced list (S209, S214) already says precisely why nothing was found.
+    if not layout.groups and not layout.v2 and not diagnostics:
         diagnostics.append(_no_modifiers(root, source))
     return layout, diagnostics
 
 
-def _collect(container: Map, source: Source, layout: Layout, stage: str | None, diagnostics: list[Diagnostic]) -> dict[str, tuple[Scalar, Node]]:
+def _collect(
+    container: Map, source: Source, layout: Layout, stage: str | None, diagnostics: list[Diagnostic]
+) -> dict[str, tuple[Scalar, Node]]:
     variables: dict[str, tuple[Scalar, Node]] = {}
     for key, value in container.entries:
         name = key.value if isinstance(key.value, str) else key.text
@@ -83,9 +86,10 @@ def _collect(container: Map, source: Source, layout: Layout, stage: str | None, 
                 diagnostics.append(source.diag("S214", value.tag_span or value.span, message))
             continue
         if _has_modifier_items(value):
+            suggestion = "modifiers" if did_you_mean(name, ["modifiers"]) else name + "_modifiers"
             message = (
-                f"modifiers are listed under {name!r}, whose name does not contain 'modifiers'; "
-                f"SparseML refuses this recipe. Rename the key, e.g. to {name + '_modifiers'!r}"
+                f"modifiers are listed under {name!r}, whose name does not contain 'modifiers' (lower case); "
+                f"SparseML refuses this recipe. Rename the key, e.g. to {suggestion!r}"
             )
             diagnostics.append(source.diag("S209", key.span, message))
             continue
@@ -133,7 +137,7 @@ def _staged(root: Map, source: Source, layout: Layout, diagnostics: list[Diagnos
 def _no_modifiers(root: Map, source: Source) -> Diagnostic:
     keys = [key.text for key, _ in root.entries]
     for key, value in root.entries:
-        if isinstance(value, Seq) and key.text.lower() != key.text or "modif" in key.text.lower():
+        if (isinstance(value, Seq) and key.text.lower() != key.text) or "modif" in key.text.lower():
             hint = did_you_mean(key.text, ["modifiers"]) or "; SparseML only reads keys whose name contains 'modifiers' (lower case)"
             message = f"no modifier list found: {key.text!r} does not contain 'modifiers'{hint}"
             return source.diag("S200", key.span, message)

@@ -50,7 +50,9 @@ def modifier_type(node: Node, source: Source) -> tuple[str | None, list[Diagnost
     return name, []
 
 
-def build_modifiers(groups: list[Group], root: Scope, stages: dict[str, Scope], evaluator: Evaluator) -> tuple[list[Modifier], list[Diagnostic]]:
+def build_modifiers(
+    groups: list[Group], root: Scope, stages: dict[str, Scope], evaluator: Evaluator
+) -> tuple[list[Modifier], list[Diagnostic]]:
     source = evaluator.source
     modifiers: list[Modifier] = []
     diagnostics: list[Diagnostic] = []
@@ -63,7 +65,7 @@ def build_modifiers(groups: list[Group], root: Scope, stages: dict[str, Scope], 
             diagnostics.extend(problems)
             if name is None:
                 continue
-            built, problems = _build_one(name, item, scope, evaluator, group_name, group.stage, index)
+            built, problems = _build_one(name, item, scope, evaluator, group=group_name, stage=group.stage, index=index)
             diagnostics.extend(problems)
             if built is not None:
                 modifiers.append(built)
@@ -80,7 +82,9 @@ def _entries(item: Node, source: Source, name: str) -> tuple[list[tuple[Scalar, 
     return None, [source.diag("S213", item.span, message)]
 
 
-def _build_one(name: str, item: Node, scope: Scope, evaluator: Evaluator, group: str, stage: str | None, index: int) -> tuple[Modifier | None, list[Diagnostic]]:
+def _build_one(
+    name: str, item: Node, scope: Scope, evaluator: Evaluator, *, group: str, stage: str | None, index: int
+) -> tuple[Modifier | None, list[Diagnostic]]:
     source = evaluator.source
     entries, diagnostics = _entries(item, source, name)
     if entries is None:
@@ -92,7 +96,11 @@ def _build_one(name: str, item: Node, scope: Scope, evaluator: Evaluator, group:
     if problems:
         # The mixed keys were just reported; do not report them again as unknown.
         info = schemas.load_schema(name)["x-sparseml"]
-        entries = [(key, value) for key, value in entries if key.value not in info["new_only"] + info["legacy_only"] or key.value in schemas.load_schema(schema_name)["properties"]]
+        entries = [
+            (key, value)
+            for key, value in entries
+            if key.value not in info["new_only"] + info["legacy_only"] or key.value in schemas.load_schema(schema_name)["properties"]
+        ]
     schema = schemas.load_schema(schema_name)
     properties: dict[str, Any] = schema["properties"]
     given: dict[str, tuple[Scalar, Node]] = {}
@@ -127,7 +135,9 @@ def _build_one(name: str, item: Node, scope: Scope, evaluator: Evaluator, group:
             continue
         if "x-forced" in field_schema:
             forced = field_schema["x-forced"]
-            params[field] = Param(field, forced, node.span, key.span, outcome.coerced_from, node.expression, outcome.value, ignored=outcome.value != forced)
+            params[field] = Param(
+                field, forced, node.span, key.span, outcome.coerced_from, node.expression, outcome.value, ignored=outcome.value != forced
+            )
             continue
         params[field] = Param(field, outcome.value, node.span, key.span, outcome.coerced_from, node.expression)
     if failed:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeGuard
 
 from recipekit.compiler import expr as expr_module
 from recipekit.compiler.evaluate import evaluate
@@ -29,7 +29,7 @@ from recipekit.suggest import did_you_mean
 _EVAL_PREFIX = "eval("
 
 
-def is_eval(node: Node) -> bool:
+def is_eval(node: Node) -> TypeGuard[Scalar]:
     # SparseML's is_eval_string: exact prefix and suffix, no trimming.
     return isinstance(node, Scalar) and isinstance(node.value, str) and node.value.startswith(_EVAL_PREFIX) and node.value.endswith(")")
 

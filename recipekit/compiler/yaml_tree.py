@@ -13,9 +13,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from ruamel.yaml import YAML
+from ruamel.yaml import events as ev
+from ruamel.yaml.error import MarkedYAMLError, YAMLError
+
 from recipekit import limits
 from recipekit.compiler import yaml11
-from recipekit.diagnostics import Diagnostic
+from recipekit.diagnostics import Diagnostic, Note
 from recipekit.source import Source, Span
 
 if TYPE_CHECKING:
@@ -105,8 +109,8 @@ class _Composer:
 
     def value_start(self, event: Any) -> int:
         """Offset of a node's content, past its ``&anchor`` and ``!tag`` properties."""
-        i = self.base + event.start_mark.index
-        end = self.base + event.end_mark.index
+        i: int = self.base + event.start_mark.index
+        end: int = self.base + event.end_mark.index
         text = self.text
         while i < end and text[i] in "&!":
             while i < end and not text[i].isspace():
@@ -131,8 +135,6 @@ class _Composer:
 
     # -- events -----------------------------------------------------------
     def run(self, events: Iterator[Any]) -> None:
-        from ruamel.yaml import events as ev
-
         handlers = {
             ev.ScalarEvent: self.on_scalar,
             ev.SequenceStartEvent: self.on_start,
@@ -160,7 +162,7 @@ class _Composer:
             return None
         if tag.startswith(YAML_TAG + "python/") or tag.startswith("!!python/") or tag.startswith("!python/"):
             span = self.tag_span(event) or self.span(event.start_mark.index, event.end_mark.index)
-            message = f"tag {self.text[span.start:span.end]} asks for a Python object; recipes never construct objects, remove the tag"
+            message = f"tag {self.text[span.start : span.end]} asks for a Python object; recipes never construct objects, remove the tag"
             self.diagnostics.append(self.source.diag("P112", span, message))
             return REJECTED_TAG
         return tag
@@ -234,8 +236,8 @@ class _Composer:
         style = event.style
         if tag == REJECTED_TAG:
             kind, value = "str", text
-        elif tag is not None and tag.startswith(YAML_TAG) and tag[len(YAML_TAG):] in _STANDARD_SCALAR_TAGS:
-            kind, value = self.explicit_scalar(tag[len(YAML_TAG):], text, event, span)
+        elif tag is not None and tag.startswith(YAML_TAG) and tag[len(YAML_TAG) :] in _STANDARD_SCALAR_TAGS:
+            kind, value = self.explicit_scalar(tag[len(YAML_TAG) :], text, event, span)
             tag = None
         elif style is None and tag is None:
             kind, value = yaml11.resolve_plain(text)
@@ -260,12 +262,10 @@ class _Composer:
 
     def unknown_tag(self, tag: str, event: Any) -> None:
         span = self.tag_span(event) or self.span(event.start_mark.index, event.end_mark.index)
-        message = f"unsupported YAML tag {self.text[span.start:span.end]}; remove it"
+        message = f"unsupported YAML tag {self.text[span.start : span.end]}; remove it"
         self.diagnostics.append(self.source.diag("P113", span, message))
 
     def on_start(self, event: Any) -> None:
-        from ruamel.yaml import events as ev
-
         if len(self.stack) >= limits.MAX_DEPTH:
             span = self.span(event.start_mark.index, event.start_mark.index + 1)
             message = f"collections nest more than {limits.MAX_DEPTH} levels deep; a recipe needs about 5"
@@ -273,7 +273,7 @@ class _Composer:
             raise _Abort
         tag = self.check_tag(event.tag, event)
         if tag is not None and tag.startswith(YAML_TAG) and tag != REJECTED_TAG:
-            if tag[len(YAML_TAG):] not in ("seq", "map"):
+            if tag[len(YAML_TAG) :] not in ("seq", "map"):
                 self.unknown_tag(tag, event)
             tag = None
         start = self.value_start(event) if tag is None else self.base + event.start_mark.index
@@ -344,9 +344,6 @@ def _alias_copy(target: Node, span: Span) -> Node:
 
 def compose(source: Source) -> tuple[Node | None, list[Diagnostic]]:
     """Compose the YAML of ``source`` into a node tree, or report why not."""
-    from ruamel.yaml import YAML
-    from ruamel.yaml.error import MarkedYAMLError, YAMLError
-
     composer = _Composer(source)
     yaml = YAML(typ="rt", pure=True)
     try:
@@ -379,7 +376,7 @@ def _syntax_diagnostic(source: Source, error: Any) -> Diagnostic:
         end = offset + 1 + len(name)
         message = f"undefined alias *{name}; define the anchor with `&{name}` on a value before this line"
         return source.diag("P108", Span(offset, end), message)
-    notes = ()
+    notes: tuple[Note, ...] = ()
     if error.context and error.context_mark is not None and error.problem_mark is not None:
         context_offset = source.yaml_start + error.context_mark.index
         notes = (source.note(error.context, Span(context_offset, context_offset + 1)),)

@@ -10,7 +10,7 @@ annotations prefixed ``x-`` (see docs/recipe-format.md).
 from __future__ import annotations
 
 import json
-from functools import lru_cache
+from functools import cache, lru_cache
 from importlib import resources
 from typing import Any
 
@@ -37,9 +37,9 @@ def modifier_types() -> tuple[str, ...]:
     return tuple(name for name in schema_names() if name != LEGACY_QUANTIZATION)
 
 
-@lru_cache(maxsize=None)
+@cache
 def load_schema(name: str) -> dict[str, Any]:
-    text = resources.files(__package__).joinpath("modifiers", f"{name}.json").read_text(encoding="utf-8")
+    text = resources.files(__package__).joinpath("modifiers").joinpath(f"{name}.json").read_text(encoding="utf-8")
     schema: dict[str, Any] = json.loads(text)
     return schema
 

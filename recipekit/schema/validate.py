@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -136,7 +136,13 @@ class Validator:
             return Outcome(_sparseml_bool(node.value), coerced_from=node.text)
         if actual in types or (actual == "integer" and "number" in types):
             return self.typed_value(node, actual, schema)
-        if actual == "number" and "integer" in types and isinstance(node, Scalar) and float(node.value).is_integer():
+        if (
+            actual == "number"
+            and "integer" in types
+            and isinstance(node, Scalar)
+            and isinstance(node.value, float)
+            and node.value.is_integer()
+        ):
             return Outcome(node.value)
         if "number" in types and isinstance(node, Scalar) and isinstance(node.value, str) and _NUMERIC_STRING.match(node.value.strip()):
             return self.numeric_string(node, schema)
@@ -152,13 +158,18 @@ class Validator:
             return Outcome(None)
         value = node.value
         if actual in ("integer", "number"):
+            assert isinstance(value, (int, float))
             if isinstance(value, float) and not math.isfinite(value):
-                return Outcome(ok=False, diagnostics=[self.error("S206", node.span, f"{self.field} must be a finite number, not {node.text}")])
+                return Outcome(
+                    ok=False, diagnostics=[self.error("S206", node.span, f"{self.field} must be a finite number, not {node.text}")]
+                )
             if schema.get("x-float-only") and actual == "integer":
                 message = f"{self.field} must be written as a float such as {value}.0; SparseML rejects the integer {value}"
                 return Outcome(ok=False, diagnostics=[self.error("S205", node.span, message)])
             if schema.get("x-integral") and not float(value).is_integer():
-                return Outcome(ok=False, diagnostics=[self.error("S206", node.span, f"{self.field} must be a whole number, not {node.text}")])
+                return Outcome(
+                    ok=False, diagnostics=[self.error("S206", node.span, f"{self.field} must be a whole number, not {node.text}")]
+                )
             if schema.get("x-convert") == "float":
                 value = float(value)
             elif schema.get("x-convert") == "int":
@@ -173,10 +184,7 @@ class Validator:
                 return Outcome(ok=False, diagnostics=[self.error("S206", node.span, f"{self.field} must be finite")])
             return Outcome(value, coerced_from=node.text)
         fixed = _yaml11_float(text)
-        message = (
-            f"SparseML's YAML 1.1 loader reads {node.text} as a string, and {self.field} does not accept strings; "
-            f"write {fixed}"
-        )
+        message = f"SparseML's YAML 1.1 loader reads {node.text} as a string, and {self.field} does not accept strings; write {fixed}"
         return Outcome(ok=False, diagnostics=[self.error("S208", node.span, message)])
 
     # -- value checks -------------------------------------------------------
@@ -197,13 +205,7 @@ class Validator:
     def check_range(self, value: Any, node: Node, schema: dict[str, Any]) -> Diagnostic | None:
         if not isinstance(value, (int, float)) or isinstance(value, bool):
             return None
-        bounds = [
-            ("minimum", lambda v, b: v >= b, "at least"),
-            ("maximum", lambda v, b: v <= b, "at most"),
-            ("exclusiveMinimum", lambda v, b: v > b, "greater than"),
-            ("exclusiveMaximum", lambda v, b: v < b, "less than"),
-        ]
-        failed = [(word, schema[key]) for key, test, word in bounds if key in schema and not test(value, schema[key])]
+        failed = [key for key, test in _BOUNDS.items() if key in schema and not test(value, schema[key])]
         if not failed:
             return None
         parts = [f"{word} {bound}" for word, bound in _range_words(schema)]
@@ -268,6 +270,14 @@ class Validator:
         return Outcome(result, ok=not diagnostics, diagnostics=diagnostics)
 
     # -- alternatives -----------------------------------------------------
+    def with_list_hint(self, node: Node, options: list[dict[str, Any]], outcome: Outcome) -> Outcome:
+        """A lone name where a list is expected: SparseML wants ``[name]``."""
+        if not (isinstance(node, Scalar) and isinstance(node.value, str) and _list_alternative(options)):
+            return outcome
+        first = outcome.diagnostics[0]
+        message = f"{first.message}; a single name must be written as a list: [{node.text}]"
+        return Outcome(ok=False, diagnostics=[self.error(first.code, node.span, message)])
+
     def any_of(self, node: Node, schema: dict[str, Any]) -> Outcome:
         options: list[dict[str, Any]] = schema["anyOf"]
         failures: list[tuple[dict[str, Any], Outcome]] = []
@@ -277,15 +287,15 @@ class Validator:
                 return outcome
             failures.append((option, outcome))
         actual = json_type_of(node)
+        for _, outcome in failures:
+            if any(d.code == "S208" for d in outcome.diagnostics):
+                return outcome
         # Report the alternative the value was evidently aiming at: the one of its type.
         for option, outcome in failures:
             types = option.get("type")
             types = [types] if isinstance(types, str) else types or []
             if actual in types or (actual == "integer" and "number" in types):
-                return outcome
-        for option, outcome in failures:
-            if any(d.code == "S208" for d in outcome.diagnostics):
-                return outcome
+                return self.with_list_hint(node, options, outcome)
         wanted = []
         for option in options:
             if "const" in option:
@@ -298,6 +308,18 @@ class Validator:
                     wanted.append(_TYPE_WORDS[t])
         message = f"{self.field} must be {', or '.join(dict.fromkeys(wanted))}, not {describe(node)}"
         return Outcome(ok=False, diagnostics=[self.error("S205", node.span, message)])
+
+
+_BOUNDS: dict[str, Callable[[float, float], bool]] = {
+    "minimum": lambda v, b: v >= b,
+    "maximum": lambda v, b: v <= b,
+    "exclusiveMinimum": lambda v, b: v > b,
+    "exclusiveMaximum": lambda v, b: v < b,
+}
+
+
+def _list_alternative(options: list[dict[str, Any]]) -> bool:
+    return any(option.get("type") == "array" for option in options)
 
 
 def _range_words(schema: dict[str, Any]) -> list[tuple[str, Any]]:
