@@ -140,6 +140,18 @@ _TABLE = [
     Code("S212", "v2-recipe", _W, "An llm-compressor (v2) recipe, which recipekit does not check yet."),
     Code("S213", "modifier-not-mapping", _E, "A modifier's parameters are not a mapping."),
     Code("S214", "misplaced-modifier", _E, "A modifier tag where SparseML cannot load it."),
+    # -- C4xx: compilation ----------------------------------------------------
+    Code("C401", "empty-lr-range", _E, "A LearningRateFunctionModifier whose end_epoch is not after its start_epoch."),
+    Code("C402", "bad-lr-kwargs", _E, "lr_kwargs lack what the LR scheduler class needs."),
+    Code("C403", "milestones-outside-range", _E, "MultiStepLR milestones outside (start_epoch, end_epoch): SparseML fails mid-training."),
+    Code("C404", "qat-epoch-before-start", _E, "An observer-disable or BN-freeze epoch before QAT starts."),
+    Code("C405", "global-sparsity-mapping", _E, "Global sparsity with several final sparsities."),
+    Code("C406", "zero-length-ramp", _E, "A pruning ramp with start_epoch == end_epoch: SparseML divides by zero."),
+    Code("C407", "unknown-mask-type", _E, "A mask_type SparseML cannot build for this modifier."),
+    Code("C408", "inverse-cubic-overshoot", _E, "inverse_cubic past an end_epoch that is not on a step: SparseML crashes."),
+    Code("C409", "nm-ramp", _E, "An N:M mask asked for a sparsity other than 1 - N/M: SparseML fails."),
+    Code("C410", "not-executed", _W, "A modifier the plan records but the recipekit runtime does not execute."),
+    Code("C411", "bad-steps-per-epoch", _E, "steps_per_epoch must be a positive number."),
 ]
 
 CODES: dict[str, Code] = {code.code: code for code in _TABLE}

@@ -10,6 +10,7 @@ computed on demand.
 from __future__ import annotations
 
 import bisect
+import hashlib
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -42,6 +43,8 @@ class Source:
     #: Offset in ``text`` where the YAML starts and ends.
     yaml_start: int = 0
     yaml_end: int = -1
+    #: sha256 of the file's bytes, recorded in compiled plans.
+    sha256: str = ""
     _line_starts: list[int] = field(default_factory=list, repr=False)
 
     def __post_init__(self) -> None:
@@ -106,6 +109,7 @@ def source_from_bytes(data: bytes, path: str, markdown: bool | None) -> tuple[So
     if data.startswith(b"\xef\xbb\xbf"):
         # Editors do not count a byte-order mark as a column, and neither do we.
         data = data[3:]
+    digest = hashlib.sha256(data).hexdigest()
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as error:
@@ -113,7 +117,10 @@ def source_from_bytes(data: bytes, path: str, markdown: bool | None) -> tuple[So
         where = Source(path, prefix + "?")
         message = f"invalid UTF-8 byte 0x{data[error.start]:02x}; save the recipe as UTF-8"
         return None, [where.diag("P103", Span(len(prefix), len(prefix) + 1), message)]
-    return source_from_text(text, path, markdown)
+    source, diagnostics = source_from_text(text, path, markdown)
+    if source is not None:
+        source.sha256 = digest
+    return source, diagnostics
 
 
 def source_from_text(text: str, path: str, markdown: bool | None) -> tuple[Source | None, list[Diagnostic]]:
@@ -138,7 +145,7 @@ def _front_matter(source: Source) -> tuple[Source | None, list[Diagnostic]]:
         message = "Markdown recipe has no YAML front matter; put the recipe between two `---` lines at the top of the file"
         return None, [source.diag("P105", Span(0, 0), message)]
     start, end = match.span(1)
-    result = Source(source.path, text, yaml_start=start, yaml_end=end)
+    result = Source(source.path, text, yaml_start=start, yaml_end=end, sha256=source.sha256)
     diagnostics: list[Diagnostic] = []
     closing_line_start = text.rfind("\n", 0, end) + 1
     if text[closing_line_start:end].strip() or not _CLOSING_LINE.match(text, end):

@@ -1,0 +1,330 @@
+"""Recipe IR → :class:`~recipekit.plan.Plan`: SparseML's schedule, flattened.
+
+Each modifier becomes instructions keyed by the optimizer step at which they
+take effect.  A schedule that changes every step is one instruction with a
+closed form (``recipekit.schedule``), so plan size and compile time depend on
+the number of schedule *changes*, not on the number of steps.  Where SparseML
+would crash during training, we refuse here, at the recipe position.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from typing import Any
+
+from recipekit import schedule
+from recipekit.diagnostics import Diagnostic
+from recipekit.ir import Modifier, Recipe
+from recipekit.plan import Instruction, Plan
+from recipekit.source import Span
+
+GRADUAL_PRUNERS = {
+    "GMPruningModifier",
+    "MagnitudePruningModifier",
+    "GlobalMagnitudePruningModifier",
+    "MovementPruningModifier",
+    "StructuredPruningModifier",
+    "OBSPruningModifier",
+    "MFACPruningModifier",
+}
+GLOBAL_BY_DEFAULT = {"GlobalMagnitudePruningModifier": True, "MagnitudePruningModifier": False, "MovementPruningModifier": False}
+#: Modifiers with no effect on the optimizer, masks or QAT; the plan records them, the runtime does not act on them.
+NOT_EXECUTED = {
+    "EpochRangeModifier": None,
+    "DistillationModifier": "distillation changes the loss; add the teacher loss in your training loop",
+    "PerLayerDistillationModifier": "distillation changes the loss; add it in your training loop",
+    "SparsificationLoggingModifier": "logging only",
+    "LayerPruningModifier": "the recipekit runtime does not remove layers",
+    "LayerThinningModifier": "the recipekit runtime does not thin layers",
+    "PowerpropagationModifier": "the recipekit runtime does not re-parametrize weights",
+    "SetParamModifier": "the recipekit runtime does not set parameter values",
+    "GradualParamModifier": "the recipekit runtime does not set parameter values",
+    "ACDCPruningModifier": "AC/DC with more than one phase is not supported by the recipekit runtime yet",
+    "RigLPruningModifier": "RigL regrowth is not supported by the recipekit runtime yet",
+    "TopKASTPruningModifier": "Top-KAST is not supported by the recipekit runtime yet",
+}
+_NM = re.compile(r"^(\d+):(\d+)$")
+
+
+def manager_order(modifiers: tuple[Modifier, ...]) -> list[Modifier]:
+    """SparseML's manager order: end epoch (-1 last), start epoch, then class name.
+
+    SparseML breaks the last tie with an md5 of the serialized properties; we
+    use file order there, and the linter flags modifiers that write the same
+    value at the same step, whose winner is then this order.
+    """
+
+    def key(modifier: Modifier) -> tuple[float, float, str, int]:
+        start = float(modifier.value("start_epoch")) if "start_epoch" in modifier.params else -1.0
+        end = float(modifier.value("end_epoch")) if "end_epoch" in modifier.params else -1.0
+        return (math.inf if end == -1 else end, start, modifier.type, modifier.index)
+
+    return sorted(modifiers, key=key)
+
+
+class Lowering:
+    def __init__(self, recipe: Recipe, steps_per_epoch: float) -> None:
+        self.recipe = recipe
+        self.source = recipe.source
+        self.spe = steps_per_epoch
+        self.diagnostics: list[Diagnostic] = []
+        self.instructions: list[Instruction] = []
+        self.selectors: list[dict[str, Any]] = []
+        epochs = [(float(m.value("start_epoch")), float(m.value("end_epoch"))) for m in recipe.modifiers if "start_epoch" in m.params and "end_epoch" in m.params]
+        self.max_epochs = schedule.max_epochs(epochs)
+        self.total_steps = round(self.max_epochs * steps_per_epoch) if self.max_epochs > 0 else 0
+
+    # -- helpers ------------------------------------------------------------
+    def error(self, code: str, modifier: Modifier, param: str | None, message: str) -> None:
+        span = modifier.params[param].span if param and modifier.params[param].span else modifier.span
+        assert span is not None
+        self.diagnostics.append(self.source.diag(code, span, message))
+
+    def origin(self, modifier: Modifier, order: int) -> dict[str, Any]:
+        loc = self.source.location(modifier.span)
+        return {"modifier": modifier.type, "index": modifier.index, "order": order, "path": loc.path, "line": loc.line, "column": loc.column}
+
+    def selector(self, patterns: Any, modifier: Modifier) -> str:
+        selector_id = f"s{len(self.selectors)}"
+        items = [patterns] if isinstance(patterns, str) else list(patterns)
+        loc = self.source.location(modifier.params["params"].span or modifier.span) if "params" in modifier.params else self.source.location(modifier.span)
+        self.selectors.append({"id": selector_id, "patterns": items, "path": loc.path, "line": loc.line, "column": loc.column})
+        return selector_id
+
+    def start_step(self, epoch: float) -> int:
+        return 0 if epoch == -1 else schedule.first_step_at(epoch, self.spe)
+
+    def emit(self, modifier: Modifier, order: int, op: str, step: int, **fields: Any) -> None:
+        self.instructions.append({"step": step, "op": op, **fields, "origin": self.origin(modifier, order)})
+
+    # -- modifiers ----------------------------------------------------------
+    def lower(self) -> None:
+        for order, modifier in enumerate(manager_order(self.recipe.modifiers)):
+            handler = getattr(self, f"lower_{modifier.type}", None)
+            if modifier.type in GRADUAL_PRUNERS:
+                self.lower_gradual(modifier, order)
+            elif handler is not None:
+                handler(modifier, order)
+            elif modifier.type in NOT_EXECUTED:
+                reason = NOT_EXECUTED[modifier.type]
+                if reason is not None:
+                    self.error("C410", modifier, None, f"{modifier.type} is recorded in the plan but not executed: {reason}")
+                self.emit(modifier, order, "note", self.start_step(float(modifier.value("start_epoch"))) if "start_epoch" in modifier.params else 0)
+        self.instructions.sort(key=lambda i: (i["step"], i["origin"]["order"]))
+
+    def lower_SetLearningRateModifier(self, modifier: Modifier, order: int) -> None:  # noqa: N802 - named after the modifier
+        step = self.start_step(modifier.value("start_epoch"))
+        self.emit(modifier, order, "set_lr", step, value=modifier.value("learning_rate"), param_groups=modifier.value("param_groups"))
+
+    def lower_SetWeightDecayModifier(self, modifier: Modifier, order: int) -> None:  # noqa: N802
+        step = self.start_step(modifier.value("start_epoch"))
+        self.emit(modifier, order, "set_weight_decay", step, value=modifier.value("weight_decay"), param_groups=modifier.value("param_groups"))
+
+    def lower_LearningRateFunctionModifier(self, modifier: Modifier, order: int) -> None:  # noqa: N802
+        start, end = modifier.value("start_epoch"), modifier.value("end_epoch")
+        if end <= start:
+            self.error("C401", modifier, "end_epoch", f"end_epoch ({end}) must be greater than start_epoch ({start}) for LearningRateFunctionModifier")
+            return
+        self.emit(
+            modifier, order, "lr_function", self.start_step(start),
+            last_step=schedule.first_step_at(end, self.spe), func=modifier.value("lr_func"),
+            init_lr=modifier.value("init_lr"), final_lr=modifier.value("final_lr"), start_epoch=start, end_epoch=end,
+            cycle_epochs=modifier.value("cycle_epochs"), param_groups=modifier.value("param_groups"),
+        )  # fmt: skip
+
+    def lower_LearningRateModifier(self, modifier: Modifier, order: int) -> None:  # noqa: N802
+        start, end = modifier.value("start_epoch"), modifier.value("end_epoch")
+        kwargs: dict[str, Any] = modifier.value("lr_kwargs")
+        lr_class = modifier.value("lr_class")
+        needed = {"StepLR": ("step_size", "gamma"), "MultiStepLR": ("milestones", "gamma"), "ExponentialLR": ("gamma",), "CosineAnnealingWarmRestarts": ("lr_min", "cycle_epochs")}[lr_class]
+        missing = [k for k in needed if k not in kwargs]
+        if missing:
+            self.error("C402", modifier, "lr_kwargs", f"{lr_class} needs lr_kwargs {', '.join(missing)}")
+            return
+        fields: dict[str, Any] = {"lr_class": lr_class, "init_lr": modifier.value("init_lr"), "start_epoch": start, "end_epoch": end}
+        first = self.start_step(start)
+        fields["origin_step"] = first
+        fields["last_step"] = schedule.first_step_at(end, self.spe) if end >= 0 else None
+        if lr_class in ("StepLR", "ExponentialLR"):
+            size = 1.0 if lr_class == "ExponentialLR" else float(kwargs["step_size"])
+            fields["step_size_steps"] = round(size * self.spe)
+            fields["gamma"] = kwargs["gamma"]
+            if fields["step_size_steps"] < 1:
+                self.error("C402", modifier, "lr_kwargs", f"step_size {size} epochs is less than one step at {self.spe} steps per epoch")
+                return
+        elif lr_class == "MultiStepLR":
+            milestones = kwargs["milestones"]
+            bad = [m for m in milestones if m <= start or (end >= 0 and m >= end)]
+            if bad:
+                message = f"milestones {bad} must all lie strictly between start_epoch {start} and end_epoch {end}; SparseML fails at the first scheduler step"
+                self.error("C403", modifier, "lr_kwargs", message)
+                return
+            # SparseML converts milestones relative to start_epoch, so -1 shifts them one epoch late (kept).
+            fields["milestone_steps"] = [round((m - start) * self.spe) for m in milestones]
+            fields["gamma"] = kwargs["gamma"]
+        else:
+            fields["eta_min"] = kwargs["lr_min"]
+            fields["cycle_epochs"] = kwargs["cycle_epochs"]
+        self.emit(modifier, order, "lr_scheduler", first, **fields)
+
+    def lower_ACDCPruningModifier(self, modifier: Modifier, order: int) -> None:  # noqa: N802
+        start, end = float(modifier.value("start_epoch")), float(modifier.value("end_epoch"))
+        phase = modifier.value("update_frequency")
+        if end < 0 or (end - start) > phase:
+            self.error("C410", modifier, None, f"ACDCPruningModifier is recorded in the plan but not executed: {NOT_EXECUTED[modifier.type]}")
+            self.emit(modifier, order, "note", self.start_step(start))
+            return
+        # A single compressed phase: the target is compression_sparsity from the first step on.
+        sparsity = modifier.value("compression_sparsity")
+        first = self.start_step(start)
+        self.emit(
+            modifier, order, "prune", first, selector=self.selector(modifier.value("params"), modifier), init_sparsity=sparsity,
+            final_sparsity=sparsity, start_epoch=start, end_epoch=end, inter_func="linear", mask_type=modifier.value("mask_type"),
+            global_sparsity=modifier.value("global_sparsity"), leave_enabled=modifier.value("leave_enabled"),
+            updates={"steps": [first]}, end_step=schedule.first_step_at(end, self.spe),
+        )  # fmt: skip
+
+    def lower_ConstantPruningModifier(self, modifier: Modifier, order: int) -> None:  # noqa: N802
+        start, end = modifier.value("start_epoch"), modifier.value("end_epoch")
+        last = schedule.first_step_at(end, self.spe) if end >= 0 else None
+        self.emit(modifier, order, "hold_mask", self.start_step(start), selector=self.selector(modifier.value("params"), modifier), end_step=last)
+
+    def lower_TrainableParamsModifier(self, modifier: Modifier, order: int) -> None:  # noqa: N802
+        start, end = modifier.value("start_epoch"), modifier.value("end_epoch")
+        last = schedule.first_step_at(end, self.spe) if end >= 0 else None
+        patterns = modifier.value("params")
+        self.emit(modifier, order, "set_trainable", self.start_step(start), selector=self.selector(patterns, modifier), trainable=modifier.value("trainable"), restore_step=last, strict=modifier.value("params_strict"))
+
+    def lower_QuantizationModifier(self, modifier: Modifier, order: int) -> None:  # noqa: N802
+        start = modifier.value("start_epoch")
+        fields: dict[str, Any] = {}
+        for name, key in (("disable_quantization_observer_epoch", "observer_step"), ("freeze_bn_stats_epoch", "freeze_bn_step")):
+            value = modifier.value(name)
+            if value is not None and start != -1 and value < start:
+                self.error("C404", modifier, name, f"{name} ({value}) is before start_epoch ({start}); SparseML rejects this")
+                return
+            fields[key] = None if value is None else schedule.first_step_at(value, self.spe)
+        config = {name: param.value for name, param in modifier.params.items() if name not in ("start_epoch", "end_epoch")}
+        self.emit(modifier, order, "qat", self.start_step(start), flavour=modifier.flavour or "new", config=config, **fields)
+
+    def lower_gradual(self, modifier: Modifier, order: int) -> None:
+        start, end = float(modifier.value("start_epoch")), float(modifier.value("end_epoch"))
+        init, final = modifier.value("init_sparsity"), modifier.value("final_sparsity")
+        inter = modifier.value("inter_func")
+        mask_type = modifier.value("mask_type")
+        global_sparsity = modifier.params["global_sparsity"].value if "global_sparsity" in modifier.params else GLOBAL_BY_DEFAULT.get(modifier.type, False)
+        if not self.check_mask_type(modifier, mask_type):
+            return
+        patterns = modifier.value("params")
+        finals: Any = final
+        if isinstance(final, dict):
+            finals = {repr(k): v for k, v in final.items()}
+            patterns = [p for names in final.values() for p in names]
+            if global_sparsity:
+                self.error("C405", modifier, "final_sparsity", "global sparsity needs one target; a final_sparsity mapping gives several")
+                return
+        elif patterns == []:
+            patterns = "__ALL_PRUNABLE__"  # SparseML: [] with a float final_sparsity means every prunable layer
+        first = self.start_step(start)
+        if first >= self.total_steps:
+            updates: dict[str, Any] = {"steps": []}
+            end_step = None
+        else:
+            updates, end_step = self.update_steps(modifier, start, end, float(modifier.value("update_frequency")))
+        if updates.get("steps") or updates.get("every_step"):
+            if end == start:
+                self.error("C406", modifier, "end_epoch", "start_epoch equals end_epoch: SparseML divides by zero at the first update. Make the ramp at least one update long")
+                return
+            if not self.check_ramp(modifier, updates, start, end, init, final, inter, mask_type):
+                return
+        self.emit(
+            modifier, order, "prune", first, selector=self.selector(patterns, modifier), init_sparsity=init,
+            final_sparsity=finals, start_epoch=start, end_epoch=end, inter_func=inter, mask_type=mask_type,
+            global_sparsity=global_sparsity, leave_enabled=modifier.value("leave_enabled"), updates=updates, end_step=end_step,
+        )  # fmt: skip
+
+    def update_steps(self, modifier: Modifier, start: float, end: float, frequency: float) -> tuple[dict[str, Any], int | None]:
+        """The steps at which SparseML's ScheduledUpdateModifier updates, with its drift."""
+        spe, total = self.spe, self.total_steps
+        first = self.start_step(start)
+        end_step = schedule.first_step_at(end, spe) if end >= 0 else None
+        if end_step is not None and end_step <= first:
+            return {"steps": [first]}, first
+        last_possible = min(end_step if end_step is not None else total - 1, total - 1)
+        if frequency <= 0:
+            return {"every_step": [first, last_possible]}, end_step
+        steps = [first]
+        last_update = schedule.epoch_at(first, spe)
+        while True:
+            # Measured from the last actual update, not from a grid: this is SparseML's drift.
+            candidate = max(steps[-1] + 1, schedule.first_step_at(last_update + frequency, spe))
+            if end_step is not None and end_step <= candidate:
+                steps.append(end_step)
+                break
+            if candidate > last_possible:
+                break
+            steps.append(candidate)
+            last_update = schedule.epoch_at(candidate, spe)
+        return {"steps": [s for s in steps if s < total]}, end_step
+
+    def check_mask_type(self, modifier: Modifier, mask_type: Any) -> bool:
+        if isinstance(mask_type, list):
+            return True
+        structured = modifier.type == "StructuredPruningModifier"
+        if mask_type in ("unstructured", "block4", "tensorrt") or _NM.match(str(mask_type)) or (structured and mask_type in ("channel", "filter")):
+            return True
+        hint = " (channel and filter need StructuredPruningModifier)" if mask_type in ("channel", "filter") else ""
+        self.error("C407", modifier, "mask_type", f"unknown mask_type {mask_type!r}{hint}; use unstructured, block4, N:M such as 2:4, or [rows, cols]")
+        return False
+
+    def check_ramp(self, modifier: Modifier, updates: dict[str, Any], start: float, end: float, init: Any, final: Any, inter: str, mask_type: Any) -> bool:
+        steps = updates.get("steps") or updates["every_step"]
+        last = steps[-1]
+        if inter == "inverse_cubic" and end >= 0 and schedule.epoch_at(last, self.spe) > end:
+            message = (
+                f"inverse_cubic needs end_epoch {end} to fall on a step: at {self.spe} steps per epoch the last update is at "
+                f"epoch {schedule.epoch_at(last, self.spe)}, where SparseML's interpolation becomes complex and crashes"
+            )
+            self.error("C408", modifier, "end_epoch", message)
+            return False
+        match = _NM.match(str(mask_type)) if not isinstance(mask_type, list) else None
+        if match or mask_type == "tensorrt":
+            n, m = (int(match.group(1)), int(match.group(2))) if match else (2, 4)
+            ratio = 1 - n / m
+            targets = [init, final] if not isinstance(final, dict) else [init, *final.keys()]
+            if any(isinstance(t, float) and t != 0.0 and abs(t - ratio) > 1e-2 for t in targets):
+                message = f"an N:M mask ({mask_type}) only reaches sparsity {ratio}; set init_sparsity and final_sparsity to {ratio} (SparseML fails at the first other target)"
+                self.error("C409", modifier, "init_sparsity", message)
+                return False
+        return True
+
+
+def lower(recipe: Recipe, steps_per_epoch: float, sha256: str) -> tuple[Plan | None, list[Diagnostic]]:
+    lowering = Lowering(recipe, steps_per_epoch)
+    lowering.lower()
+    variables = {name: variable.value for name, variable in recipe.variables.items()}
+    plan = Plan(
+        recipe_path=recipe.source.path,
+        recipe_sha256=sha256,
+        steps_per_epoch=steps_per_epoch,
+        max_epochs=lowering.max_epochs,
+        total_steps=lowering.total_steps,
+        variables=_json_safe(variables),
+        selectors=lowering.selectors,
+        instructions=_json_safe(lowering.instructions),
+    )
+    return plan, lowering.diagnostics
+
+
+def _json_safe(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {repr(k) if isinstance(k, float) else str(k): _json_safe(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_json_safe(v) for v in value]
+    if isinstance(value, float) and not math.isfinite(value):
+        return repr(value)
+    return value
+
+
+__all__ = ["Span", "lower"]

@@ -1,0 +1,43 @@
+"""Parameter selectors, matched as SparseML matched them (standard library only).
+
+Exact names are compared exactly; ``re:`` patterns use ``re.match`` (anchored
+at the start, not a full match); ``__ALL__`` is every parameter and
+``__ALL_PRUNABLE__`` the weights of Linear, Conv and Embedding layers.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from typing import Any
+
+PRUNABLE_MODULE_TYPES = frozenset(
+    {"Linear", "Conv1d", "Conv2d", "Conv3d", "ConvTranspose1d", "ConvTranspose2d", "ConvTranspose3d", "Embedding", "Conv1D", "QATLinear", "QATConv2d", "QATConv3d"}
+)
+
+
+def is_prunable(param: dict[str, Any]) -> bool:
+    return param["name"].endswith(".weight") and param.get("module_type") in PRUNABLE_MODULE_TYPES
+
+
+def match_pattern(pattern: str, params: list[dict[str, Any]]) -> list[str]:
+    if pattern.upper() == "__ALL__":
+        return [p["name"] for p in params]
+    if pattern.upper() == "__ALL_PRUNABLE__":
+        return [p["name"] for p in params if is_prunable(p)]
+    if pattern.startswith("re:"):
+        regex = re.compile(pattern[3:])
+        return [p["name"] for p in params if regex.match(p["name"])]
+    return [p["name"] for p in params if p["name"] == pattern]
+
+
+def resolve(patterns: Iterable[str], params: list[dict[str, Any]]) -> tuple[list[str], list[str]]:
+    """Names matched by any pattern (in model order), and the patterns that matched nothing."""
+    matched: set[str] = set()
+    unmatched: list[str] = []
+    for pattern in patterns:
+        names = match_pattern(pattern, params)
+        if not names:
+            unmatched.append(pattern)
+        matched.update(names)
+    return [p["name"] for p in params if p["name"] in matched], unmatched

@@ -1,0 +1,120 @@
+"""The execution plan: a flat list of step-keyed instructions, as JSON.
+
+Standard library only: the runtime imports this module and torch, nothing
+else from recipekit.  ``docs/plan-format.md`` documents every field and
+``recipekit/schema/plan.schema.json`` is the contract tests validate against.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+PLAN_FORMAT = "recipekit-plan"
+PLAN_VERSION = 1
+
+Instruction = dict[str, Any]
+
+
+class PlanError(ValueError):
+    """A plan file that cannot be used: truncated, tampered with, or of an unknown version."""
+
+
+@dataclass
+class Plan:
+    recipe_path: str
+    recipe_sha256: str
+    steps_per_epoch: float
+    max_epochs: int
+    total_steps: int
+    variables: dict[str, Any] = field(default_factory=dict)
+    selectors: list[dict[str, Any]] = field(default_factory=list)
+    instructions: list[Instruction] = field(default_factory=list)
+
+    def to_json(self) -> str:
+        document = {
+            "format": PLAN_FORMAT,
+            "version": PLAN_VERSION,
+            "recipe": {"path": self.recipe_path, "sha256": self.recipe_sha256},
+            "steps_per_epoch": self.steps_per_epoch,
+            "max_epochs": self.max_epochs,
+            "total_steps": self.total_steps,
+            "variables": self.variables,
+            "selectors": self.selectors,
+            "instructions": self.instructions,
+        }
+        return json.dumps(document, indent=1, sort_keys=True, ensure_ascii=False, allow_nan=False) + "\n"
+
+    @property
+    def sha256(self) -> str:
+        return hashlib.sha256(self.to_json().encode("utf-8")).hexdigest()
+
+    def selector(self, selector_id: str) -> dict[str, Any]:
+        for selector in self.selectors:
+            if selector["id"] == selector_id:
+                return selector
+        raise PlanError(f"instruction refers to unknown selector {selector_id!r}")
+
+    def state_at(self, step: int, params: list[dict[str, Any]], param_groups: int = 1, optimizer_lr: float = 0.1, optimizer_weight_decay: float = 0.0) -> dict[str, Any]:
+        """The training state after optimizer step ``step`` (see ``recipekit expand``)."""
+        from recipekit.simulate import Simulation
+
+        simulation = Simulation(self, params, param_groups, optimizer_lr, optimizer_weight_decay)
+        state: dict[str, Any] = {}
+        for k in range(step + 1):
+            state = simulation.step(k)
+        return state
+
+
+def plan_from_json(text: str) -> Plan:
+    """Parse and check a plan; raise :class:`PlanError` with a clear reason."""
+    try:
+        document = json.loads(text)
+    except ValueError as error:
+        raise PlanError(f"not a plan: invalid JSON ({error})") from None
+    if not isinstance(document, dict) or document.get("format") != PLAN_FORMAT:
+        raise PlanError(f"not a recipekit plan (missing \"format\": \"{PLAN_FORMAT}\")")
+    if document.get("version") != PLAN_VERSION:
+        raise PlanError(f"plan version {document.get('version')!r} is not supported; this recipekit reads version {PLAN_VERSION}")
+    from recipekit.plan_check import check_plan_document
+
+    problems = check_plan_document(document)
+    if problems:
+        raise PlanError("invalid plan: " + "; ".join(problems[:5]))
+    recipe = document["recipe"]
+    return Plan(
+        recipe_path=recipe["path"],
+        recipe_sha256=recipe["sha256"],
+        steps_per_epoch=document["steps_per_epoch"],
+        max_epochs=document["max_epochs"],
+        total_steps=document["total_steps"],
+        variables=document["variables"],
+        selectors=document["selectors"],
+        instructions=document["instructions"],
+    )
+
+
+def load_plan(path: str | os.PathLike[str]) -> Plan:
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        raise PlanError(f"cannot read plan {os.fspath(path)!r}: {error}") from None
+    return plan_from_json(text)
+
+
+def write_atomically(path: str | os.PathLike[str], text: str) -> None:
+    """Write via a temporary file and a rename, so a crash never leaves half a file."""
+    target = Path(path)
+    handle, temporary = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent or ".")
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as stream:
+            stream.write(text)
+        os.replace(temporary, target)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise

@@ -1,0 +1,91 @@
+"""SparseML's scheduling math, in closed form, shared by `expand` and the runtime.
+
+Standard library only: the runtime imports this module, and nothing here may
+pull in the compiler.  Every function reproduces SparseML 1.8's arithmetic
+operation for operation, because the goldens compare floats to 1e-12.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+
+_EPS = sys.float_info.epsilon
+
+
+def epoch_at(step: int, steps_per_epoch: float) -> float:
+    """The epoch SparseML's step wrapper passes to the manager at optimizer step ``step``."""
+    return float(step // steps_per_epoch) + float(step % steps_per_epoch) / steps_per_epoch
+
+
+def first_step_at(epoch: float, steps_per_epoch: float) -> int:
+    """The first step whose epoch is ``>= epoch`` (0 for any epoch <= 0)."""
+    if epoch <= 0:
+        return 0
+    step = max(0, math.ceil(epoch * steps_per_epoch) - 2)
+    while epoch_at(step, steps_per_epoch) < epoch:
+        step += 1
+    while step > 0 and epoch_at(step - 1, steps_per_epoch) >= epoch:
+        step -= 1
+    return step
+
+
+def max_epochs(epochs: list[tuple[float, float]]) -> int:
+    """manager.max_epochs: ceil over every start and end that is not -1, or -1."""
+    values = [math.ceil(v) for start, end in epochs for v in (start, end) if v > -1]
+    return max(values) if values else -1
+
+
+def interpolate(epoch: float, start: float, end: float, initial: float, final: float, inter_func: str) -> float:
+    """sparseml.utils.helpers.interpolate (the sparsity ramp of gradual pruners)."""
+    x = (epoch - start) / (end - start)
+    if inter_func == "linear":
+        y = x
+    elif inter_func == "cubic":
+        y = 1 - (1 - x) ** 3
+    else:
+        y = 1 - (1 - x) ** (1.0 / 3.0)
+    if y <= _EPS:
+        return initial
+    if y >= 1.0 - _EPS:
+        return final
+    return initial + y * (final - initial)
+
+
+def lr_function(func: str, epoch: float, start: float, end: float, init_lr: float, final_lr: float, cycle_epochs: float, steps_per_epoch: float) -> float:
+    """LearningRateFunctionModifier's learning rate at ``epoch`` (SparseML 1.8, not clamped)."""
+    s = start if start > 0 else 0.0
+    if func == "linear":
+        return init_lr + (epoch - s) / (end - s) * (final_lr - init_lr)
+    if func == "cosine":
+        x = (epoch - s) / (end - s)
+        if final_lr < init_lr:
+            return final_lr + (init_lr - final_lr) * (1 + math.cos(math.pi * x)) / 2
+        return init_lr + (final_lr - init_lr) * (1 - math.cos(math.pi * x)) / 2
+    cycle = cycle_epochs * steps_per_epoch
+    current = (epoch - start) * steps_per_epoch
+    span = (end - start) * steps_per_epoch
+    if current > int(span / cycle) * cycle:
+        cycle = span % cycle
+    return init_lr - ((current % cycle) / (cycle - 1)) * (init_lr - final_lr)
+
+
+def scheduler_lr(instruction: dict[str, object], step: int, epoch: float) -> float:
+    """LearningRateModifier's torch scheduler in closed form at a step after it started."""
+    init = float(instruction["init_lr"])  # type: ignore[arg-type]
+    gamma = float(instruction.get("gamma", 1.0))  # type: ignore[arg-type]
+    since = step - int(instruction["origin_step"])  # type: ignore[call-overload]
+    kind = instruction["lr_class"]
+    if kind in ("StepLR", "ExponentialLR"):
+        return init * gamma ** (since // int(instruction["step_size_steps"]))  # type: ignore[call-overload]
+    if kind == "MultiStepLR":
+        milestones = instruction["milestone_steps"]
+        assert isinstance(milestones, list)
+        return init * gamma ** sum(1 for m in milestones if m <= since)
+    eta_min = float(instruction["eta_min"])  # type: ignore[arg-type]
+    period = float(instruction["cycle_epochs"])  # type: ignore[arg-type]
+    start = float(instruction["start_epoch"])  # type: ignore[arg-type]
+    t = epoch - start if start >= 0 else 0.0
+    if t >= period:
+        t = t % period
+    return eta_min + (init - eta_min) * (1 + math.cos(math.pi * t / period)) / 2
