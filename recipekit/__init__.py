@@ -13,6 +13,7 @@ __version__ = "0.1.0"
 if TYPE_CHECKING:
     from recipekit.diagnostics import Diagnostic
     from recipekit.ir import Recipe
+    from recipekit.plan import Plan
 
 
 class RecipeError(Exception):
@@ -50,4 +51,39 @@ def load_recipe(path_or_text: Any, variables: dict[str, Any] | None = None) -> R
     return recipe
 
 
-__all__ = ["RecipeError", "__version__", "load_recipe"]
+def _source(path_or_text: Any) -> Any:
+    from pathlib import Path
+
+    from recipekit.source import read_source, source_from_text
+
+    if isinstance(path_or_text, str) and ("\n" in path_or_text or "\r" in path_or_text):
+        return source_from_text(path_or_text, "<recipe>", markdown=None)
+    return read_source(Path(path_or_text))
+
+
+def compile_recipe(path_or_text: Any, steps_per_epoch: float, variables: dict[str, Any] | None = None) -> Plan:
+    """Compile a recipe (path or text) into a :class:`~recipekit.plan.Plan`.
+
+    Raises :class:`RecipeError` with every error diagnostic when the recipe
+    cannot be compiled.
+    """
+    from recipekit.compiler import compile_source
+    from recipekit.diagnostics import Severity
+
+    source, diagnostics = _source(path_or_text)
+    plan = None
+    if source is not None:
+        plan, diagnostics = compile_source(source, steps_per_epoch, variables)
+    if plan is None:
+        raise RecipeError([d for d in diagnostics if d.severity is Severity.ERROR])
+    return plan
+
+
+def load_plan(path: Any) -> Plan:
+    """Read a plan file; raises :class:`recipekit.plan.PlanError` when it is not a valid plan."""
+    from recipekit.plan import load_plan as _load_plan
+
+    return _load_plan(path)
+
+
+__all__ = ["RecipeError", "__version__", "compile_recipe", "load_plan", "load_recipe"]

@@ -160,6 +160,131 @@ def normalize_command(recipe: Path, variables: tuple[str, ...]) -> None:
     click.echo(to_json(normalize(loaded)), nl=False)
 
 
+def _report(diagnostics: list[Diagnostic], path: Path) -> None:
+    from recipekit.render import render_text
+
+    if diagnostics:
+        sources: dict[str, Source] = {}
+        _remember_source(path, sources)
+        click.echo(render_text(diagnostics, sources, color=False), nl=False, err=True)
+
+
+def _positive(ctx: click.Context, param: click.Parameter, value: float | None) -> float | None:
+    if value is not None and not (0 < value < float("inf")):
+        raise click.BadParameter("must be a positive number")
+    return value
+
+
+@main.command("compile")
+@click.argument("recipe", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--steps-per-epoch", type=float, required=True, callback=_positive, help="Optimizer steps per epoch (may be fractional).")
+@VAR_OPTION
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="Write the plan here (atomically) instead of stdout.")
+@guarded
+def compile_command(recipe: Path, steps_per_epoch: float, variables: tuple[str, ...], output: Path | None) -> None:
+    """Compile a recipe into a step-indexed execution plan (JSON)."""
+    from recipekit.compiler import compile_source
+    from recipekit.plan import write_atomically
+    from recipekit.source import read_source
+
+    source, diagnostics = read_source(recipe)
+    plan = None
+    if source is not None:
+        plan, diagnostics = compile_source(source, _as_steps(steps_per_epoch), parse_vars(variables))
+    _report(diagnostics, recipe)
+    if plan is None:
+        sys.exit(EXIT_ERRORS)
+    if output is None:
+        click.echo(plan.to_json(), nl=False)
+    else:
+        write_atomically(output, plan.to_json())
+
+
+def _as_steps(value: float) -> float:
+    return int(value) if float(value).is_integer() else value
+
+
+def _load_plan_or_exit(path: Path) -> Any:
+    from recipekit.plan import PlanError, load_plan
+
+    try:
+        return load_plan(path)
+    except PlanError as error:
+        click.echo(f"{path}: error: {error}", err=True)
+        sys.exit(EXIT_ERRORS)
+
+
+def _load_manifest_or_exit(path: Path) -> list[dict[str, Any]]:
+    from recipekit.manifest import ManifestError, load_manifest
+
+    try:
+        return load_manifest(path)
+    except ManifestError as error:
+        click.echo(f"{path}: error: {error}", err=True)
+        sys.exit(EXIT_ERRORS)
+
+
+@main.command("expand")
+@click.argument("plan_path", metavar="PLAN", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option(
+    "--params",
+    "manifest",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    required=True,
+    help="Parameter manifest (JSON list of {name, shape, module_type}, or one name per line).",
+)
+@click.option("--param-groups", type=click.IntRange(min=1), default=1, show_default=True, help="Number of optimizer param groups.")
+@click.option("--optimizer-lr", type=float, default=0.1, show_default=True, help="The optimizer's own LR before any modifier sets it.")
+@click.option("--optimizer-weight-decay", type=float, default=0.0, show_default=True, help="The optimizer's own weight decay.")
+@guarded
+def expand_command(plan_path: Path, manifest: Path, param_groups: int, optimizer_lr: float, optimizer_weight_decay: float) -> None:
+    """Print the plan's state per step as JSON lines (change points only, as in the goldens)."""
+    from recipekit.simulate import expand
+
+    plan = _load_plan_or_exit(plan_path)
+    params = _load_manifest_or_exit(manifest)
+    for event in expand(plan, params, param_groups, optimizer_lr, optimizer_weight_decay):
+        click.echo(json.dumps(event, allow_nan=False))
+
+
+@main.command("show")
+@click.argument("path", metavar="RECIPE|PLAN", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--steps-per-epoch", type=float, callback=_positive, help="Needed when showing a recipe.")
+@VAR_OPTION
+@click.option(
+    "--plot",
+    "plot_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Also draw LR, sparsity and QAT against epochs to this PNG (needs matplotlib).",
+)
+@guarded
+def show_command(path: Path, steps_per_epoch: float | None, variables: tuple[str, ...], plot_path: Path | None) -> None:
+    """A readable timeline of a recipe or plan: what happens when, per modifier."""
+    from recipekit.show import plot_schedule, timeline
+
+    if path.suffix.lower() == ".json":
+        plan = _load_plan_or_exit(path)
+    else:
+        from recipekit.compiler import compile_source
+        from recipekit.source import read_source
+
+        if steps_per_epoch is None:
+            raise click.UsageError("showing a recipe needs --steps-per-epoch")
+        source, diagnostics = read_source(path)
+        plan = None
+        if source is not None:
+            plan, diagnostics = compile_source(source, _as_steps(steps_per_epoch), parse_vars(variables))
+        _report(diagnostics, path)
+        if plan is None:
+            sys.exit(EXIT_ERRORS)
+    click.echo(timeline(plan), nl=False)
+    if plot_path is not None:
+        try:
+            plot_schedule(plan, plot_path)
+        except ImportError:
+            raise click.UsageError("--plot needs matplotlib: pip install 'recipekit[plot]'") from None
+
+
 @main.command("schema")
 @click.option(
     "--modifier", "name", metavar="NAME", help="Print one modifier's schema (e.g. GMPruningModifier, QuantizationModifier-legacy)."

@@ -12,7 +12,20 @@ from collections.abc import Iterable
 from typing import Any
 
 PRUNABLE_MODULE_TYPES = frozenset(
-    {"Linear", "Conv1d", "Conv2d", "Conv3d", "ConvTranspose1d", "ConvTranspose2d", "ConvTranspose3d", "Embedding", "Conv1D", "QATLinear", "QATConv2d", "QATConv3d"}
+    {
+        "Linear",
+        "Conv1d",
+        "Conv2d",
+        "Conv3d",
+        "ConvTranspose1d",
+        "ConvTranspose2d",
+        "ConvTranspose3d",
+        "Embedding",
+        "Conv1D",
+        "QATLinear",
+        "QATConv2d",
+        "QATConv3d",
+    }
 )
 
 

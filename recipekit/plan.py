@@ -60,7 +60,9 @@ class Plan:
                 return selector
         raise PlanError(f"instruction refers to unknown selector {selector_id!r}")
 
-    def state_at(self, step: int, params: list[dict[str, Any]], param_groups: int = 1, optimizer_lr: float = 0.1, optimizer_weight_decay: float = 0.0) -> dict[str, Any]:
+    def state_at(
+        self, step: int, params: list[dict[str, Any]], param_groups: int = 1, optimizer_lr: float = 0.1, optimizer_weight_decay: float = 0.0
+    ) -> dict[str, Any]:
         """The training state after optimizer step ``step`` (see ``recipekit expand``)."""
         from recipekit.simulate import Simulation
 
@@ -78,7 +80,7 @@ def plan_from_json(text: str) -> Plan:
     except ValueError as error:
         raise PlanError(f"not a plan: invalid JSON ({error})") from None
     if not isinstance(document, dict) or document.get("format") != PLAN_FORMAT:
-        raise PlanError(f"not a recipekit plan (missing \"format\": \"{PLAN_FORMAT}\")")
+        raise PlanError(f'not a recipekit plan (missing "format": "{PLAN_FORMAT}")')
     if document.get("version") != PLAN_VERSION:
         raise PlanError(f"plan version {document.get('version')!r} is not supported; this recipekit reads version {PLAN_VERSION}")
     from recipekit.plan_check import check_plan_document

@@ -14,9 +14,37 @@ OP_FIELDS: dict[str, dict[str, tuple[type, ...]]] = {
     "note": {},
     "set_lr": {"value": _NUMBER, "param_groups": (list, type(None))},
     "set_weight_decay": {"value": _NUMBER, "param_groups": (list, type(None))},
-    "lr_function": {"last_step": (int,), "func": (str,), "init_lr": _NUMBER, "final_lr": _NUMBER, "start_epoch": _NUMBER, "end_epoch": _NUMBER, "cycle_epochs": _NUMBER, "param_groups": (list, type(None))},
-    "lr_scheduler": {"lr_class": (str,), "init_lr": _NUMBER, "origin_step": (int,), "last_step": (int, type(None)), "start_epoch": _NUMBER, "end_epoch": _NUMBER},
-    "prune": {"selector": (str,), "init_sparsity": (*_NUMBER, str), "final_sparsity": (*_NUMBER, dict), "start_epoch": _NUMBER, "end_epoch": _NUMBER, "inter_func": (str,), "mask_type": (str, list), "global_sparsity": (bool,), "leave_enabled": (bool,), "updates": (dict,), "end_step": (int, type(None))},
+    "lr_function": {
+        "last_step": (int,),
+        "func": (str,),
+        "init_lr": _NUMBER,
+        "final_lr": _NUMBER,
+        "start_epoch": _NUMBER,
+        "end_epoch": _NUMBER,
+        "cycle_epochs": _NUMBER,
+        "param_groups": (list, type(None)),
+    },
+    "lr_scheduler": {
+        "lr_class": (str,),
+        "init_lr": _NUMBER,
+        "origin_step": (int,),
+        "last_step": (int, type(None)),
+        "start_epoch": _NUMBER,
+        "end_epoch": _NUMBER,
+    },
+    "prune": {
+        "selector": (str,),
+        "init_sparsity": (*_NUMBER, str),
+        "final_sparsity": (*_NUMBER, dict),
+        "start_epoch": _NUMBER,
+        "end_epoch": _NUMBER,
+        "inter_func": (str,),
+        "mask_type": (str, list),
+        "global_sparsity": (bool,),
+        "leave_enabled": (bool,),
+        "updates": (dict,),
+        "end_step": (int, type(None)),
+    },
     "hold_mask": {"selector": (str,), "end_step": (int, type(None))},
     "set_trainable": {"selector": (str,), "trainable": (bool,), "restore_step": (int, type(None)), "strict": (bool,)},
     "qat": {"flavour": (str,), "config": (dict,), "observer_step": (int, type(None)), "freeze_bn_step": (int, type(None))},
@@ -50,7 +78,7 @@ def check_plan_document(document: dict[str, Any]) -> list[str]:
             problems.append(f"{where}: unknown op {instruction.get('op') if isinstance(instruction, dict) else instruction!r:.40}")
             continue
         step = instruction.get("step")
-        if not _is(step, (int,)) or step < 0:
+        if not isinstance(step, int) or isinstance(step, bool) or step < 0:
             problems.append(f"{where}: step must be a non-negative integer")
             continue
         if step < previous:

@@ -52,7 +52,9 @@ def interpolate(epoch: float, start: float, end: float, initial: float, final: f
     return initial + y * (final - initial)
 
 
-def lr_function(func: str, epoch: float, start: float, end: float, init_lr: float, final_lr: float, cycle_epochs: float, steps_per_epoch: float) -> float:
+def lr_function(
+    func: str, epoch: float, start: float, end: float, init_lr: float, final_lr: float, cycle_epochs: float, steps_per_epoch: float
+) -> float:
     """LearningRateFunctionModifier's learning rate at ``epoch`` (SparseML 1.8, not clamped)."""
     s = start if start > 0 else 0.0
     if func == "linear":
@@ -77,7 +79,9 @@ def scheduler_lr(instruction: dict[str, object], step: int, epoch: float) -> flo
     since = step - int(instruction["origin_step"])  # type: ignore[call-overload]
     kind = instruction["lr_class"]
     if kind in ("StepLR", "ExponentialLR"):
-        return init * gamma ** (since // int(instruction["step_size_steps"]))  # type: ignore[call-overload]
+        size = instruction["step_size_steps"]
+        assert isinstance(size, int)
+        return float(init * gamma ** (since // size))
     if kind == "MultiStepLR":
         milestones = instruction["milestone_steps"]
         assert isinstance(milestones, list)

@@ -9,6 +9,7 @@ manager order, so the same modifier wins a conflict as in SparseML.
 
 from __future__ import annotations
 
+from itertools import pairwise
 from typing import Any
 
 from recipekit import params as param_match
@@ -21,7 +22,14 @@ def _groups(selected: list[int] | None, count: int) -> list[int]:
 
 
 class Simulation:
-    def __init__(self, plan: Plan, params: list[dict[str, Any]], param_groups: int = 1, optimizer_lr: float = 0.1, optimizer_weight_decay: float = 0.0) -> None:
+    def __init__(
+        self,
+        plan: Plan,
+        params: list[dict[str, Any]],
+        param_groups: int = 1,
+        optimizer_lr: float = 0.1,
+        optimizer_weight_decay: float = 0.0,
+    ) -> None:
         self.plan = plan
         self.params = params
         self.groups = param_groups
@@ -112,7 +120,9 @@ class Simulation:
             target_final = final if not isinstance(final, dict) else _final_for(name, final, self.params)
             init = instruction["init_sparsity"]
             init_value = 0.0 if init == "__FROM_PARAM__" else init
-            self.target[name] = interpolate(epoch, instruction["start_epoch"], instruction["end_epoch"], init_value, target_final, instruction["inter_func"])
+            self.target[name] = interpolate(
+                epoch, instruction["start_epoch"], instruction["end_epoch"], init_value, target_final, instruction["inter_func"]
+            )
 
     def apply_hold_mask(self, instruction: dict[str, Any], k: int, epoch: float) -> None:
         """Holding existing zeros changes no scheduled value."""
@@ -171,10 +181,12 @@ def _has_conv_bn(params: list[dict[str, Any]]) -> bool:
     """Whether SparseML's default conv_bn_relus fusing would create a ConvBn module."""
     modules = [(p["name"].rsplit(".", 1)[0], p.get("module_type")) for p in params]
     ordered = list(dict.fromkeys(modules))
-    return any(a[1] == "Conv2d" and b[1] in ("BatchNorm2d",) for a, b in zip(ordered, ordered[1:], strict=False))
+    return any(a[1] == "Conv2d" and b[1] in ("BatchNorm2d",) for a, b in pairwise(ordered))
 
 
-def expand(plan: Plan, params: list[dict[str, Any]], param_groups: int = 1, optimizer_lr: float = 0.1, optimizer_weight_decay: float = 0.0) -> list[dict[str, Any]]:
+def expand(
+    plan: Plan, params: list[dict[str, Any]], param_groups: int = 1, optimizer_lr: float = 0.1, optimizer_weight_decay: float = 0.0
+) -> list[dict[str, Any]]:
     """Change-point events: step 0 lists every key, later steps only what changed."""
     simulation = Simulation(plan, params, param_groups, optimizer_lr, optimizer_weight_decay)
     events: list[dict[str, Any]] = []

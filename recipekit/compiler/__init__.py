@@ -45,7 +45,9 @@ def load_source(source: Source, overrides: Mapping[str, Any] | None = None) -> R
     return (None if has_errors(diagnostics) else recipe), sorted_diagnostics(diagnostics)
 
 
-def compile_source(source: Source, steps_per_epoch: float, overrides: Mapping[str, Any] | None = None) -> tuple[Plan | None, list[Diagnostic]]:
+def compile_source(
+    source: Source, steps_per_epoch: float, overrides: Mapping[str, Any] | None = None
+) -> tuple[Plan | None, list[Diagnostic]]:
     """Front-end, then lowering to a plan; the plan is None when there are errors."""
     recipe, diagnostics = load_source(source, overrides)
     if recipe is None:

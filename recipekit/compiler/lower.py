@@ -71,7 +71,11 @@ class Lowering:
         self.diagnostics: list[Diagnostic] = []
         self.instructions: list[Instruction] = []
         self.selectors: list[dict[str, Any]] = []
-        epochs = [(float(m.value("start_epoch")), float(m.value("end_epoch"))) for m in recipe.modifiers if "start_epoch" in m.params and "end_epoch" in m.params]
+        epochs = [
+            (float(m.value("start_epoch")), float(m.value("end_epoch")))
+            for m in recipe.modifiers
+            if "start_epoch" in m.params and "end_epoch" in m.params
+        ]
         self.max_epochs = schedule.max_epochs(epochs)
         self.total_steps = round(self.max_epochs * steps_per_epoch) if self.max_epochs > 0 else 0
 
@@ -83,12 +87,23 @@ class Lowering:
 
     def origin(self, modifier: Modifier, order: int) -> dict[str, Any]:
         loc = self.source.location(modifier.span)
-        return {"modifier": modifier.type, "index": modifier.index, "order": order, "path": loc.path, "line": loc.line, "column": loc.column}
+        return {
+            "modifier": modifier.type,
+            "index": modifier.index,
+            "order": order,
+            "path": loc.path,
+            "line": loc.line,
+            "column": loc.column,
+        }
 
     def selector(self, patterns: Any, modifier: Modifier) -> str:
         selector_id = f"s{len(self.selectors)}"
         items = [patterns] if isinstance(patterns, str) else list(patterns)
-        loc = self.source.location(modifier.params["params"].span or modifier.span) if "params" in modifier.params else self.source.location(modifier.span)
+        loc = (
+            self.source.location(modifier.params["params"].span or modifier.span)
+            if "params" in modifier.params
+            else self.source.location(modifier.span)
+        )
         self.selectors.append({"id": selector_id, "patterns": items, "path": loc.path, "line": loc.line, "column": loc.column})
         return selector_id
 
@@ -110,21 +125,33 @@ class Lowering:
                 reason = NOT_EXECUTED[modifier.type]
                 if reason is not None:
                     self.error("C410", modifier, None, f"{modifier.type} is recorded in the plan but not executed: {reason}")
-                self.emit(modifier, order, "note", self.start_step(float(modifier.value("start_epoch"))) if "start_epoch" in modifier.params else 0)
+                self.emit(
+                    modifier,
+                    order,
+                    "note",
+                    self.start_step(float(modifier.value("start_epoch"))) if "start_epoch" in modifier.params else 0,
+                )
         self.instructions.sort(key=lambda i: (i["step"], i["origin"]["order"]))
 
-    def lower_SetLearningRateModifier(self, modifier: Modifier, order: int) -> None:  # noqa: N802 - named after the modifier
+    def lower_SetLearningRateModifier(self, modifier: Modifier, order: int) -> None:
         step = self.start_step(modifier.value("start_epoch"))
         self.emit(modifier, order, "set_lr", step, value=modifier.value("learning_rate"), param_groups=modifier.value("param_groups"))
 
-    def lower_SetWeightDecayModifier(self, modifier: Modifier, order: int) -> None:  # noqa: N802
+    def lower_SetWeightDecayModifier(self, modifier: Modifier, order: int) -> None:
         step = self.start_step(modifier.value("start_epoch"))
-        self.emit(modifier, order, "set_weight_decay", step, value=modifier.value("weight_decay"), param_groups=modifier.value("param_groups"))
+        self.emit(
+            modifier, order, "set_weight_decay", step, value=modifier.value("weight_decay"), param_groups=modifier.value("param_groups")
+        )
 
-    def lower_LearningRateFunctionModifier(self, modifier: Modifier, order: int) -> None:  # noqa: N802
+    def lower_LearningRateFunctionModifier(self, modifier: Modifier, order: int) -> None:
         start, end = modifier.value("start_epoch"), modifier.value("end_epoch")
         if end <= start:
-            self.error("C401", modifier, "end_epoch", f"end_epoch ({end}) must be greater than start_epoch ({start}) for LearningRateFunctionModifier")
+            self.error(
+                "C401",
+                modifier,
+                "end_epoch",
+                f"end_epoch ({end}) must be greater than start_epoch ({start}) for LearningRateFunctionModifier",
+            )
             return
         self.emit(
             modifier, order, "lr_function", self.start_step(start),
@@ -133,11 +160,16 @@ class Lowering:
             cycle_epochs=modifier.value("cycle_epochs"), param_groups=modifier.value("param_groups"),
         )  # fmt: skip
 
-    def lower_LearningRateModifier(self, modifier: Modifier, order: int) -> None:  # noqa: N802
+    def lower_LearningRateModifier(self, modifier: Modifier, order: int) -> None:
         start, end = modifier.value("start_epoch"), modifier.value("end_epoch")
         kwargs: dict[str, Any] = modifier.value("lr_kwargs")
         lr_class = modifier.value("lr_class")
-        needed = {"StepLR": ("step_size", "gamma"), "MultiStepLR": ("milestones", "gamma"), "ExponentialLR": ("gamma",), "CosineAnnealingWarmRestarts": ("lr_min", "cycle_epochs")}[lr_class]
+        needed = {
+            "StepLR": ("step_size", "gamma"),
+            "MultiStepLR": ("milestones", "gamma"),
+            "ExponentialLR": ("gamma",),
+            "CosineAnnealingWarmRestarts": ("lr_min", "cycle_epochs"),
+        }[lr_class]
         missing = [k for k in needed if k not in kwargs]
         if missing:
             self.error("C402", modifier, "lr_kwargs", f"{lr_class} needs lr_kwargs {', '.join(missing)}")
@@ -157,7 +189,10 @@ class Lowering:
             milestones = kwargs["milestones"]
             bad = [m for m in milestones if m <= start or (end >= 0 and m >= end)]
             if bad:
-                message = f"milestones {bad} must all lie strictly between start_epoch {start} and end_epoch {end}; SparseML fails at the first scheduler step"
+                message = (
+                    f"milestones {bad} must all lie strictly between start_epoch {start} and end_epoch {end}; "
+                    "SparseML fails at the first scheduler step"
+                )
                 self.error("C403", modifier, "lr_kwargs", message)
                 return
             # SparseML converts milestones relative to start_epoch, so -1 shifts them one epoch late (kept).
@@ -168,11 +203,13 @@ class Lowering:
             fields["cycle_epochs"] = kwargs["cycle_epochs"]
         self.emit(modifier, order, "lr_scheduler", first, **fields)
 
-    def lower_ACDCPruningModifier(self, modifier: Modifier, order: int) -> None:  # noqa: N802
+    def lower_ACDCPruningModifier(self, modifier: Modifier, order: int) -> None:
         start, end = float(modifier.value("start_epoch")), float(modifier.value("end_epoch"))
         phase = modifier.value("update_frequency")
         if end < 0 or (end - start) > phase:
-            self.error("C410", modifier, None, f"ACDCPruningModifier is recorded in the plan but not executed: {NOT_EXECUTED[modifier.type]}")
+            self.error(
+                "C410", modifier, None, f"ACDCPruningModifier is recorded in the plan but not executed: {NOT_EXECUTED[modifier.type]}"
+            )
             self.emit(modifier, order, "note", self.start_step(start))
             return
         # A single compressed phase: the target is compression_sparsity from the first step on.
@@ -185,18 +222,29 @@ class Lowering:
             updates={"steps": [first]}, end_step=schedule.first_step_at(end, self.spe),
         )  # fmt: skip
 
-    def lower_ConstantPruningModifier(self, modifier: Modifier, order: int) -> None:  # noqa: N802
+    def lower_ConstantPruningModifier(self, modifier: Modifier, order: int) -> None:
         start, end = modifier.value("start_epoch"), modifier.value("end_epoch")
         last = schedule.first_step_at(end, self.spe) if end >= 0 else None
-        self.emit(modifier, order, "hold_mask", self.start_step(start), selector=self.selector(modifier.value("params"), modifier), end_step=last)
+        self.emit(
+            modifier, order, "hold_mask", self.start_step(start), selector=self.selector(modifier.value("params"), modifier), end_step=last
+        )
 
-    def lower_TrainableParamsModifier(self, modifier: Modifier, order: int) -> None:  # noqa: N802
+    def lower_TrainableParamsModifier(self, modifier: Modifier, order: int) -> None:
         start, end = modifier.value("start_epoch"), modifier.value("end_epoch")
         last = schedule.first_step_at(end, self.spe) if end >= 0 else None
         patterns = modifier.value("params")
-        self.emit(modifier, order, "set_trainable", self.start_step(start), selector=self.selector(patterns, modifier), trainable=modifier.value("trainable"), restore_step=last, strict=modifier.value("params_strict"))
+        self.emit(
+            modifier,
+            order,
+            "set_trainable",
+            self.start_step(start),
+            selector=self.selector(patterns, modifier),
+            trainable=modifier.value("trainable"),
+            restore_step=last,
+            strict=modifier.value("params_strict"),
+        )
 
-    def lower_QuantizationModifier(self, modifier: Modifier, order: int) -> None:  # noqa: N802
+    def lower_QuantizationModifier(self, modifier: Modifier, order: int) -> None:
         start = modifier.value("start_epoch")
         fields: dict[str, Any] = {}
         for name, key in (("disable_quantization_observer_epoch", "observer_step"), ("freeze_bn_stats_epoch", "freeze_bn_step")):
@@ -213,7 +261,11 @@ class Lowering:
         init, final = modifier.value("init_sparsity"), modifier.value("final_sparsity")
         inter = modifier.value("inter_func")
         mask_type = modifier.value("mask_type")
-        global_sparsity = modifier.params["global_sparsity"].value if "global_sparsity" in modifier.params else GLOBAL_BY_DEFAULT.get(modifier.type, False)
+        global_sparsity = (
+            modifier.params["global_sparsity"].value
+            if "global_sparsity" in modifier.params
+            else GLOBAL_BY_DEFAULT.get(modifier.type, False)
+        )
         if not self.check_mask_type(modifier, mask_type):
             return
         patterns = modifier.value("params")
@@ -234,7 +286,12 @@ class Lowering:
             updates, end_step = self.update_steps(modifier, start, end, float(modifier.value("update_frequency")))
         if updates.get("steps") or updates.get("every_step"):
             if end == start:
-                self.error("C406", modifier, "end_epoch", "start_epoch equals end_epoch: SparseML divides by zero at the first update. Make the ramp at least one update long")
+                self.error(
+                    "C406",
+                    modifier,
+                    "end_epoch",
+                    "start_epoch equals end_epoch: SparseML divides by zero at the first update. Make the ramp at least one update long",
+                )
                 return
             if not self.check_ramp(modifier, updates, start, end, init, final, inter, mask_type):
                 return
@@ -272,13 +329,24 @@ class Lowering:
         if isinstance(mask_type, list):
             return True
         structured = modifier.type == "StructuredPruningModifier"
-        if mask_type in ("unstructured", "block4", "tensorrt") or _NM.match(str(mask_type)) or (structured and mask_type in ("channel", "filter")):
+        if (
+            mask_type in ("unstructured", "block4", "tensorrt")
+            or _NM.match(str(mask_type))
+            or (structured and mask_type in ("channel", "filter"))
+        ):
             return True
         hint = " (channel and filter need StructuredPruningModifier)" if mask_type in ("channel", "filter") else ""
-        self.error("C407", modifier, "mask_type", f"unknown mask_type {mask_type!r}{hint}; use unstructured, block4, N:M such as 2:4, or [rows, cols]")
+        self.error(
+            "C407",
+            modifier,
+            "mask_type",
+            f"unknown mask_type {mask_type!r}{hint}; use unstructured, block4, N:M such as 2:4, or [rows, cols]",
+        )
         return False
 
-    def check_ramp(self, modifier: Modifier, updates: dict[str, Any], start: float, end: float, init: Any, final: Any, inter: str, mask_type: Any) -> bool:
+    def check_ramp(
+        self, modifier: Modifier, updates: dict[str, Any], start: float, end: float, init: Any, final: Any, inter: str, mask_type: Any
+    ) -> bool:
         steps = updates.get("steps") or updates["every_step"]
         last = steps[-1]
         if inter == "inverse_cubic" and end >= 0 and schedule.epoch_at(last, self.spe) > end:
@@ -294,7 +362,10 @@ class Lowering:
             ratio = 1 - n / m
             targets = [init, final] if not isinstance(final, dict) else [init, *final.keys()]
             if any(isinstance(t, float) and t != 0.0 and abs(t - ratio) > 1e-2 for t in targets):
-                message = f"an N:M mask ({mask_type}) only reaches sparsity {ratio}; set init_sparsity and final_sparsity to {ratio} (SparseML fails at the first other target)"
+                message = (
+                    f"an N:M mask ({mask_type}) only reaches sparsity {ratio}; set init_sparsity and final_sparsity "
+                    f"to {ratio} (SparseML fails at the first other target)"
+                )
                 self.error("C409", modifier, "init_sparsity", message)
                 return False
         return True

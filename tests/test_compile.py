@@ -1,0 +1,277 @@
+"""The compiler: plan contents, SparseML's crash cases refused at the recipe position,
+determinism, the plan contract, and the compile/expand/show commands."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+from jsonschema import Draft202012Validator
+
+import recipekit
+from recipekit import cli
+from recipekit.compiler import compile_source
+from recipekit.plan import PlanError, plan_from_json
+from recipekit.plan_check import OP_FIELDS
+from recipekit.simulate import expand
+from recipekit.source import source_from_text
+from tests.helpers import CORPUS
+
+ROOT = Path(__file__).resolve().parents[1]
+EXAMPLE = ROOT / "examples" / "recipe.yaml"
+PLAN_SCHEMA = json.loads((ROOT / "recipekit" / "schema" / "plan.schema.json").read_text())
+
+
+def compile_text(text: str, spe: float = 4) -> tuple[Any, list[tuple[int, int, str]]]:
+    """Compile recipe text; the texts below start with a newline, so line 1 is empty."""
+    source, _ = source_from_text(text, "r.yaml", markdown=False)
+    assert source is not None
+    plan, diagnostics = compile_source(source, spe)
+    return plan, [(d.location.line, d.location.column, d.code) for d in diagnostics]
+
+
+GM = """
+modifiers:
+  - !EpochRangeModifier
+    start_epoch: 0.0
+    end_epoch: 4.0
+  - !GMPruningModifier
+    params: [a.weight]
+    init_sparsity: 0.05
+    final_sparsity: 0.8
+    start_epoch: 1.0
+    end_epoch: 3.0
+    update_frequency: 0.5
+    inter_func: {inter}
+    mask_type: {mask}
+"""
+
+
+def test_update_steps_follow_sparseml_drift() -> None:
+    plan, found = compile_text(GM.format(inter="cubic", mask="unstructured"), spe=3)
+    assert found == []
+    prune = next(i for i in plan.instructions if i["op"] == "prune")
+    # 0.5 epochs is 1.5 steps at 3 steps per epoch: each update waits for the first step
+    # at least 0.5 epochs after the *previous update*, so the grid drifts (1.0, 1.67, 2.33, 3.0).
+    assert prune["updates"] == {"steps": [3, 5, 7, 9]}
+    assert prune["step"] == 3 and prune["end_step"] == 9
+
+
+def test_documented_schedule_values() -> None:
+    """sparseml-semantics.md §3.3: start 1, end 3, freq 0.5, cubic 0.05 -> 0.8 at 4 steps per epoch.
+
+    Exact values: 0.05 + (1 - (1 - x)**3) * 0.75 (the reference rounds them loosely).
+    """
+    plan, _ = compile_text(GM.format(inter="cubic", mask="unstructured"), spe=4)
+    events = expand(plan, [{"name": "a.weight", "shape": [8, 8], "module_type": "Linear"}])
+    targets = [(e["step"], e["target_sparsity"]["a.weight"]) for e in events[1:] if e.get("target_sparsity")]
+    assert targets == [(4, 0.05), (6, 0.48359375), (8, 0.70625), (10, 0.78828125), (12, 0.8)]
+
+
+@pytest.mark.parametrize(
+    ("recipe", "expected"),
+    [
+        (GM.format(inter="inverse_cubic", mask="unstructured").replace("end_epoch: 3.0", "end_epoch: 2.9"), [(11, 16, "C408")]),
+        (GM.format(inter="cubic", mask="'2:4'"), [(8, 20, "C409")]),
+        (GM.format(inter="cubic", mask="channel"), [(14, 16, "C407")]),
+        (GM.format(inter="cubic", mask="unstructured").replace("end_epoch: 3.0", "end_epoch: 1.0"), [(11, 16, "C406")]),
+    ],
+)
+def test_sparseml_crashes_are_refused_at_the_recipe_position(recipe: str, expected: list[tuple[int, int, str]]) -> None:
+    plan, found = compile_text(recipe)
+    assert plan is None
+    assert found == expected
+
+
+LR = """
+modifiers:
+  - !EpochRangeModifier
+    start_epoch: 0.0
+    end_epoch: 6.0
+  - !LearningRateModifier
+    start_epoch: {start}
+    end_epoch: 5.0
+    lr_class: MultiStepLR
+    lr_kwargs: {{milestones: {milestones}, gamma: 0.1}}
+    init_lr: 0.1
+"""
+
+
+def test_milestones_outside_the_range_are_refused() -> None:
+    assert compile_text(LR.format(start="2.0", milestones="[1, 3]"))[1] == [(10, 16, "C403")]
+    assert compile_text(LR.format(start="2.0", milestones="[3, 5]"))[1] == [(10, 16, "C403")]
+
+
+def test_multistep_with_start_minus_one_fires_one_epoch_late_like_sparseml() -> None:
+    plan, found = compile_text(LR.format(start="-1", milestones="[2, 3]"), spe=4)
+    assert found == []
+    events = expand(plan, [], optimizer_lr=0.1)
+    decays = [(e["epoch"], round(e["lr"][0], 6)) for e in events if "lr" in e][1:]
+    assert decays == [(3.0, 0.01), (4.0, 0.001)]
+
+
+def test_lr_function_needs_a_range() -> None:
+    recipe = (
+        "modifiers:\n  - !LearningRateFunctionModifier\n    lr_func: linear\n    init_lr: 0.1\n    final_lr: 0.01\n"
+        "    start_epoch: 2.0\n    end_epoch: 2.0\n"
+    )
+    assert compile_text(recipe)[1] == [(7, 16, "C401")]
+
+
+def test_missing_lr_kwargs() -> None:
+    recipe = (
+        "modifiers:\n  - !LearningRateModifier\n    lr_class: StepLR\n    lr_kwargs: {step: 1, gamma: 0.9}\n    init_lr: 0.1\n"
+        "    start_epoch: 0.0\n    end_epoch: 2.0\n"
+    )
+    assert compile_text(recipe)[1] == [(4, 16, "C402")]
+
+
+def test_unexecuted_modifiers_are_warned_not_refused() -> None:
+    plan, found = compile_text("modifiers:\n  - !DistillationModifier\n    start_epoch: 0.0\n    end_epoch: 2.0\n")
+    assert plan is not None and found == [(2, 5, "C410")]
+
+
+def test_bad_steps_per_epoch() -> None:
+    assert compile_text(GM.format(inter="cubic", mask="unstructured"), spe=0)[1] == [(1, 1, "C411")]
+
+
+def test_size_and_work_do_not_grow_with_steps_per_epoch() -> None:
+    small = recipekit.compile_recipe(EXAMPLE, 10)
+    large = recipekit.compile_recipe(EXAMPLE, 1_000_000)
+    assert large.total_steps == 70_000_000
+    assert len(large.instructions) == len(small.instructions)
+    assert len(large.to_json()) < 1.2 * len(small.to_json())
+
+
+def test_compilation_is_deterministic(tmp_path: Path) -> None:
+    first = recipekit.compile_recipe(EXAMPLE, 7).to_json()
+    assert recipekit.compile_recipe(EXAMPLE, 7).to_json() == first
+    path = tmp_path / "plan.json"
+    assert CliRunner().invoke(cli.main, ["compile", str(EXAMPLE), "--steps-per-epoch", "7", "-o", str(path)]).exit_code == 0
+    assert CliRunner().invoke(cli.main, ["compile", str(EXAMPLE), "--steps-per-epoch", "7"]).output == path.read_text()
+    assert [p.name for p in tmp_path.iterdir()] == ["plan.json"]  # no temporary file left behind
+
+
+def test_plan_round_trips_and_records_its_recipe() -> None:
+    plan = recipekit.compile_recipe(EXAMPLE, 3, variables={"num_epochs": 80})
+    again = plan_from_json(plan.to_json())
+    assert again.to_json() == plan.to_json()
+    assert plan.recipe_sha256 == __import__("hashlib").sha256(EXAMPLE.read_bytes()).hexdigest()
+    assert plan.variables["num_epochs"] == 80 and plan.total_steps == 240
+    for instruction in plan.instructions:
+        assert {"modifier", "index", "order", "path", "line", "column"} <= instruction["origin"].keys()
+
+
+def test_compile_recipe_raises_recipe_error() -> None:
+    with pytest.raises(recipekit.RecipeError) as raised:
+        recipekit.compile_recipe(GM.format(inter="cubic", mask="channel"), 4)
+    assert [d.code for d in raised.value.diagnostics] == ["C407"]
+
+
+@pytest.mark.parametrize(
+    ("edit", "reason"),
+    [
+        (lambda text: text[: len(text) // 2], "invalid JSON"),
+        (lambda text: text.replace('"version": 1', '"version": 2'), "version 2"),
+        (lambda text: text.replace('"format": "recipekit-plan"', '"format": "other"'), "not a recipekit plan"),
+        (lambda text: text.replace('"op": "prune"', '"op": "explode"'), "unknown op"),
+        (lambda text: text.replace('"inter_func": "cubic"', '"inter_func": 3'), "inter_func"),
+    ],
+)
+def test_tampered_plans_are_refused(edit: Any, reason: str) -> None:
+    """Both the loader and the published JSON Schema refuse each of these."""
+    text = recipekit.compile_recipe(EXAMPLE, 3).to_json()
+    with pytest.raises(PlanError, match=reason):
+        plan_from_json(edit(text))
+    document = None
+    try:
+        document = json.loads(edit(text))
+    except ValueError:
+        return
+    assert not Draft202012Validator(PLAN_SCHEMA).is_valid(document)
+
+
+def test_a_selector_that_does_not_exist_is_refused_on_load() -> None:
+    # A cross-reference JSON Schema cannot express; the loader checks it.
+    text = recipekit.compile_recipe(EXAMPLE, 3).to_json().replace('"selector": "s0"', '"selector": "s9"')
+    with pytest.raises(PlanError, match="unknown selector"):
+        plan_from_json(text)
+
+
+def test_plan_schema_matches_the_runtime_check() -> None:
+    Draft202012Validator.check_schema(PLAN_SCHEMA)
+    ops = {item["properties"]["op"]["const"]: item for item in PLAN_SCHEMA["properties"]["instructions"]["items"]["oneOf"]}
+    assert ops.keys() == OP_FIELDS.keys()
+    for op, fields in OP_FIELDS.items():
+        assert set(ops[op]["required"]) == {"op", "step", "origin", *fields}
+
+
+@pytest.mark.skipif(not CORPUS.is_dir(), reason="../shared/corpus is not available")
+def test_every_corpus_plan_validates_against_the_plan_schema() -> None:
+    validator = Draft202012Validator(PLAN_SCHEMA)
+    compiled = 0
+    for path in sorted((CORPUS / "sparseml").iterdir()):
+        try:
+            plan = recipekit.compile_recipe(path, 7)
+        except recipekit.RecipeError:
+            continue
+        errors = [e.message for e in validator.iter_errors(json.loads(plan.to_json()))]
+        assert errors == [], (path.name, errors[:3])
+        compiled += 1
+    assert compiled >= 60
+
+
+def test_state_at_equals_expand() -> None:
+    plan = recipekit.compile_recipe(EXAMPLE, 2)
+    params = [{"name": "features.0.weight", "shape": [8, 8, 3, 3], "module_type": "Conv2d"}]
+    state = plan.state_at(60, params)
+    assert state["lr"] == [0.005000000000000001] and state["epoch"] == 30.0
+    assert 0.8 < state["target_sparsity"]["features.0.weight"] < 0.85
+
+
+def test_expand_command_prints_change_points(tmp_path: Path) -> None:
+    plan_path = tmp_path / "plan.json"
+    plan_path.write_text(recipekit.compile_recipe(EXAMPLE, 2).to_json())
+    manifest = tmp_path / "params.txt"
+    manifest.write_text("features.0.weight\nclassifier.weight\n")
+    result = CliRunner().invoke(cli.main, ["expand", str(plan_path), "--params", str(manifest), "--optimizer-lr", "0.3"])
+    assert result.exit_code == 0
+    lines = [json.loads(line) for line in result.output.splitlines()]
+    assert set(lines[0]) == {"step", "epoch", "lr", "weight_decay", "target_sparsity", "qat", "qat_observers", "bn_frozen", "frozen"}
+    assert lines[0]["lr"] == [0.05] and lines[0]["target_sparsity"] == {"features.0.weight": None}
+    assert all(set(line) - {"step", "epoch"} for line in lines[1:])  # later lines carry only changes
+    assert next(line for line in lines if "lr" in line and line["step"] > 0)["step"] == 60
+
+
+def test_expand_refuses_a_tampered_plan(tmp_path: Path) -> None:
+    plan_path = tmp_path / "plan.json"
+    plan_path.write_text('{"format": "recipekit-plan", "version": 1}')
+    manifest = tmp_path / "params.txt"
+    manifest.write_text("a\n")
+    result = CliRunner().invoke(cli.main, ["expand", str(plan_path), "--params", str(manifest)])
+    assert result.exit_code == 1 and "invalid plan" in result.output
+
+
+def test_compile_command_errors_and_usage(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(GM.format(inter="cubic", mask="channel"))
+    result = CliRunner().invoke(cli.main, ["compile", str(bad), "--steps-per-epoch", "3"])
+    assert result.exit_code == 1 and "C407" in result.output
+    assert CliRunner().invoke(cli.main, ["compile", str(EXAMPLE), "--steps-per-epoch", "-1"]).exit_code == 2
+    assert CliRunner().invoke(cli.main, ["compile", str(EXAMPLE)]).exit_code == 2
+
+
+def test_show_timeline_and_plot(tmp_path: Path) -> None:
+    png = tmp_path / "schedule.png"
+    result = CliRunner().invoke(cli.main, ["show", str(EXAMPLE), "--steps-per-epoch", "5", "--plot", str(png)])
+    assert result.exit_code == 0, result.output
+    assert "prune re:features.*.weight: 0.05 -> 0.85" in result.output
+    assert result.output.splitlines()[-1].strip() == "epoch 70 (step 350)  training ends"
+    import matplotlib.image
+
+    pixels = matplotlib.image.imread(png)
+    assert pixels.shape[:2] == (600, 900)
+    assert float(pixels[..., :3].std()) > 0.05  # not blank
