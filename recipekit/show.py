@@ -48,6 +48,8 @@ def _describe(plan: Plan, instruction: dict[str, Any]) -> str:
     if op == "set_trainable":
         state = "trainable" if instruction["trainable"] else "frozen"
         return f"make {', '.join(plan.selector(instruction['selector'])['patterns'][:3])} {state}"
+    if instruction["origin"]["modifier"] == "EpochRangeModifier":
+        return "EpochRangeModifier sets the training length"
     return f"{instruction['origin']['modifier']} (recorded, not executed)"
 
 

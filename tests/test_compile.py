@@ -134,6 +134,42 @@ def test_unexecuted_modifiers_are_warned_not_refused() -> None:
     assert plan is not None and found == [(2, 5, "C410")]
 
 
+def test_fractional_steps_per_epoch() -> None:
+    plan, found = compile_text(GM.format(inter="linear", mask="unstructured"), spe=2.5)
+    assert found == [] and plan.total_steps == 10  # round(4 epochs x 2.5)
+    prune = next(i for i in plan.instructions if i["op"] == "prune")
+    # Steps 3..8 see epochs 1.2, 1.6, 2.0, 2.4, 2.8, 3.2: start at 1.2, then the first step at
+    # least 0.5 epochs after the previous update (2.0, then 2.8), then the end at the first >= 3.0.
+    assert prune["updates"] == {"steps": [3, 5, 7, 8]}
+
+
+def test_trainable_params_and_param_groups() -> None:
+    recipe = """
+modifiers:
+  - !EpochRangeModifier
+    start_epoch: 0.0
+    end_epoch: 3.0
+  - !TrainableParamsModifier
+    params: ['re:embed']
+    trainable: false
+    start_epoch: 1.0
+    end_epoch: 2.0
+  - !SetLearningRateModifier
+    learning_rate: 0.5
+    param_groups: [1]
+    start_epoch: 1.0
+"""
+    plan, found = compile_text(recipe, spe=2)
+    assert found == []
+    params = [{"name": n, "shape": [4], "module_type": "Embedding"} for n in ("embed.weight", "head.weight")]
+    events = expand(plan, params, param_groups=2, optimizer_lr=0.1)
+    assert [(e["step"], e.get("frozen"), e.get("lr")) for e in events] == [
+        (0, [], [0.1, 0.1]),
+        (2, ["embed.weight"], [0.1, 0.5]),
+        (4, [], None),
+    ]
+
+
 def test_bad_steps_per_epoch() -> None:
     assert compile_text(GM.format(inter="cubic", mask="unstructured"), spe=0)[1] == [(1, 1, "C411")]
 
