@@ -29,9 +29,9 @@ def main() -> None:
     times: dict[int, list[float]] = {10: [], 1_000_000: []}
     sizes: dict[int, int] = {}
     for _ in range(ROUNDS):  # interleaved, so machine noise hits both alike
-        for spe in times:
+        for spe, samples in times.items():
             elapsed, size = measure(spe)
-            times[spe].append(elapsed)
+            samples.append(elapsed)
             sizes[spe] = size
     small, large = (statistics.median(times[spe]) for spe in (10, 1_000_000))
     print(f"compile seed recipe, median of {ROUNDS} interleaved rounds")
