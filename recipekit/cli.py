@@ -12,6 +12,7 @@ import os
 import sys
 import traceback
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from functools import wraps
 from pathlib import Path
 from typing import Any, TypeVar
@@ -19,7 +20,7 @@ from typing import Any, TypeVar
 import click
 
 from recipekit import __version__
-from recipekit.diagnostics import Diagnostic, has_errors
+from recipekit.diagnostics import Diagnostic
 from recipekit.source import RECIPE_SUFFIXES, Source
 
 EXIT_OK, EXIT_ERRORS, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
@@ -36,6 +37,10 @@ def guarded(function: F) -> F:
             return function(*args, **kwargs)
         except (click.exceptions.Exit, click.ClickException, click.Abort, KeyboardInterrupt):
             raise
+        except BrokenPipeError:
+            # The reader went away (`recipe-lint … | head`): not a bug, and nothing left to say.
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            sys.exit(EXIT_ERRORS)
         except Exception as error:  # noqa: BLE001 - the whole point is to catch everything
             click.echo(f"recipekit: internal error: {type(error).__name__}: {error}", err=True)
             click.echo("This is a bug in recipekit, not in your recipe; please report it.", err=True)
@@ -76,32 +81,69 @@ def iter_recipe_paths(paths: tuple[Path, ...]) -> Iterator[Path]:
 VAR_OPTION = click.option(
     "--var", "variables", multiple=True, metavar="NAME=VALUE", help="Override a recipe variable (JSON value). Repeatable."
 )
-FORMAT_OPTION = click.option(
-    "--format", "output_format", type=click.Choice(["text", "json"]), default="text", show_default=True, help="Output format."
-)
+FORMATS = ("text", "concise", "json", "sarif", "github")
 
 
-def lint_paths(paths: tuple[Path, ...], variables: dict[str, Any], output_format: str) -> int:
-    from recipekit.compiler import load_file
+def _positive(ctx: click.Context, param: click.Parameter, value: float | None) -> float | None:
+    if value is not None and not (0 < value < float("inf")):
+        raise click.BadParameter("must be a positive number")
+    return value
+
+
+@dataclass
+class LintRun:
+    """What one `recipe-lint` invocation checks and how it reports."""
+
+    config: Any
+    variables: dict[str, Any]
+    params: list[dict[str, Any]] | None
+    output_format: str
+    fix: bool = False
+
+
+def lint_paths(paths: tuple[Path, ...], run: LintRun) -> tuple[str, list[Diagnostic], int]:
+    """Lint every file; return the report, the diagnostics and the number of files."""
     from recipekit.diagnostics import sorted_diagnostics
-    from recipekit.render import render_json, render_text, summary
+    from recipekit.fixer import MAX_ROUNDS, apply_edits, write_fixed
+    from recipekit.lint import lint_file
 
     diagnostics: list[Diagnostic] = []
     sources: dict[str, Source] = {}
-    count = 0
+    count = fixed = 0
     for path in iter_recipe_paths(paths):
         count += 1
-        _, found = load_file(path, variables)
+        source, found = lint_file(path, run.config, run.variables, run.params)
+        for _ in range(MAX_ROUNDS if run.fix else 0):
+            if source is None:
+                break
+            text, applied = apply_edits(source.text, found)
+            if not applied:
+                break
+            write_fixed(path, text)
+            fixed += applied
+            source, found = lint_file(path, run.config, run.variables, run.params)
         diagnostics += found
         if found:
-            _remember_source(path, sources)
+            if source is None:
+                _remember_source(path, sources)
+            else:
+                sources[source.path] = source
     diagnostics = sorted_diagnostics(diagnostics)
+    return _report(diagnostics, sources, count, fixed, run.output_format), diagnostics, count
+
+
+def _report(diagnostics: list[Diagnostic], sources: dict[str, Source], files: int, fixed: int, output_format: str) -> str:
+    from recipekit import render
+
     if output_format == "json":
-        click.echo(render_json(diagnostics), nl=False)
-    else:
-        click.echo(render_text(diagnostics, sources, color=_color()), nl=False)
-        click.echo(summary(diagnostics, count), nl=False)
-    return EXIT_ERRORS if has_errors(diagnostics) else EXIT_OK
+        return render.render_json(diagnostics)
+    if output_format == "sarif":
+        return render.render_sarif(diagnostics, os.getcwd())
+    if output_format == "github":
+        return render.render_github(diagnostics)
+    body = render.render_concise(diagnostics) if output_format == "concise" else render.render_text(diagnostics, sources, color=_color())
+    note = f"Fixed {fixed} problem{'s' if fixed != 1 else ''}.\n" if fixed else ""
+    return body + note + render.summary(diagnostics, files)
 
 
 def _remember_source(path: Path, sources: dict[str, Source]) -> None:
@@ -121,14 +163,72 @@ def _color() -> bool:
     return sys.stdout.isatty() and "NO_COLOR" not in os.environ
 
 
+def _load_config(config_path: Path | None) -> Any:
+    from recipekit.lint_config import ConfigError, find_config, load_config
+
+    try:
+        return load_config(config_path or find_config(Path.cwd()))
+    except ConfigError as error:
+        raise click.UsageError(str(error)) from None
+
+
 @click.command("lint", context_settings={"help_option_names": ["-h", "--help"]})
 @click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
 @VAR_OPTION
-@FORMAT_OPTION
+@click.option(
+    "--format",
+    "output_format",
+    type=click.Choice(FORMATS),
+    default=None,
+    help="Output format [default: text; github under GitHub Actions].",
+)
+@click.option(
+    "--params",
+    "manifest",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="The model's parameters (JSON manifest or one name per line).",
+)
+@click.option(
+    "--steps-per-epoch", type=float, callback=_positive, help="Enable the checks that need the number of optimizer steps per epoch."
+)
+@click.option("--strict", is_flag=True, help="Exit 1 on warnings too.")
+@click.option("--fix", is_flag=True, help="Apply safe fixes in place (text edits; comments and layout are kept).")
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="recipe-lint.toml or pyproject.toml to use.",
+)
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="Write the report to this file (atomically).")
 @guarded
-def lint_command(paths: tuple[Path, ...], variables: tuple[str, ...], output_format: str) -> None:
+def lint_command(
+    paths: tuple[Path, ...],
+    variables: tuple[str, ...],
+    output_format: str | None,
+    manifest: Path | None,
+    steps_per_epoch: float | None,
+    strict: bool,
+    fix: bool,
+    config_path: Path | None,
+    output: Path | None,
+) -> None:
     """Check recipes (files, or directories searched for .yaml/.yml/.md)."""
-    sys.exit(lint_paths(paths, parse_vars(variables), output_format))
+    from recipekit.diagnostics import Severity
+    from recipekit.plan import write_atomically
+
+    config = _load_config(config_path)
+    if steps_per_epoch is not None:
+        config.steps_per_epoch = steps_per_epoch
+    manifest = manifest or config.params
+    params = _load_manifest_or_exit(manifest) if manifest is not None else None
+    chosen = output_format or ("github" if os.environ.get("GITHUB_ACTIONS") == "true" else "text")
+    report, diagnostics, _ = lint_paths(paths, LintRun(config, parse_vars(variables), params, chosen, fix))
+    if output is not None:
+        write_atomically(output, report)
+    else:
+        click.echo(report, nl=False)
+    failing = {Severity.ERROR} | ({Severity.WARNING} if strict or config.strict else set())
+    sys.exit(EXIT_ERRORS if any(d.severity in failing for d in diagnostics) else EXIT_OK)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -160,19 +260,13 @@ def normalize_command(recipe: Path, variables: tuple[str, ...]) -> None:
     click.echo(to_json(normalize(loaded)), nl=False)
 
 
-def _report(diagnostics: list[Diagnostic], path: Path) -> None:
+def _report_errors(diagnostics: list[Diagnostic], path: Path) -> None:
     from recipekit.render import render_text
 
     if diagnostics:
         sources: dict[str, Source] = {}
         _remember_source(path, sources)
         click.echo(render_text(diagnostics, sources, color=False), nl=False, err=True)
-
-
-def _positive(ctx: click.Context, param: click.Parameter, value: float | None) -> float | None:
-    if value is not None and not (0 < value < float("inf")):
-        raise click.BadParameter("must be a positive number")
-    return value
 
 
 @main.command("compile")
@@ -191,7 +285,7 @@ def compile_command(recipe: Path, steps_per_epoch: float, variables: tuple[str, 
     plan = None
     if source is not None:
         plan, diagnostics = compile_source(source, _as_steps(steps_per_epoch), parse_vars(variables))
-    _report(diagnostics, recipe)
+    _report_errors(diagnostics, recipe)
     if plan is None:
         sys.exit(EXIT_ERRORS)
     if output is None:
@@ -274,7 +368,7 @@ def show_command(path: Path, steps_per_epoch: float | None, variables: tuple[str
         plan = None
         if source is not None:
             plan, diagnostics = compile_source(source, _as_steps(steps_per_epoch), parse_vars(variables))
-        _report(diagnostics, path)
+        _report_errors(diagnostics, path)
         if plan is None:
             sys.exit(EXIT_ERRORS)
     click.echo(timeline(plan), nl=False)
@@ -303,6 +397,45 @@ def schema_command(name: str | None) -> None:
         hint = did_you_mean(name, schema.schema_names())
         raise click.BadParameter(f"unknown modifier {name!r}{hint}", param_hint="--modifier")
     click.echo(json.dumps(document, indent=2))
+
+
+@main.command("rules")
+@click.option("--markdown", is_flag=True, help="Print docs/rules.md.")
+@guarded
+def rules_command(markdown: bool) -> None:
+    """List the lint rules."""
+    from recipekit.docs import rules_markdown
+    from recipekit.lint_rules import RULES
+
+    if markdown:
+        click.echo(rules_markdown(), nl=False)
+        return
+    for code, rule in RULES.items():
+        summary = (rule.__doc__ or "").strip().splitlines()[0]
+        click.echo(f"{code}  {rule.NAME:<32} {rule.SEVERITY.value:<8} {summary}")
+
+
+@main.command("rule")
+@click.argument("code")
+@guarded
+def rule_command(code: str) -> None:
+    """Explain one rule or diagnostic code."""
+    import inspect
+
+    from recipekit.diagnostics import CODES
+    from recipekit.lint_rules import RULES
+    from recipekit.suggest import did_you_mean
+
+    key = code.upper()
+    if key in RULES:
+        rule = RULES[key]
+        click.echo(f"{key} {rule.NAME} ({rule.SEVERITY.value})\n")
+        click.echo(inspect.cleandoc(rule.__doc__ or ""))
+    elif key in CODES:
+        info = CODES[key]
+        click.echo(f"{key} {info.name} ({info.severity.value})\n\n{info.summary}")
+    else:
+        raise click.BadParameter(f"no rule or code {code!r}{did_you_mean(key, list(CODES))}", param_hint="CODE")
 
 
 @main.command("codes")

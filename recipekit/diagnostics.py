@@ -43,12 +43,31 @@ class Note:
 
 
 @dataclass(frozen=True)
+class Edit:
+    """Replace ``[start, end)`` (offsets into the file's text) with ``text``."""
+
+    start: int
+    end: int
+    text: str
+    location: Location
+
+
+@dataclass(frozen=True)
+class Fix:
+    message: str
+    edits: tuple[Edit, ...]
+    #: "safe" fixes never change what the recipe means to SparseML; --fix applies only those.
+    applicability: str = "safe"
+
+
+@dataclass(frozen=True)
 class Diagnostic:
     code: str
     severity: Severity
     message: str
     location: Location
     notes: tuple[Note, ...] = field(default=())
+    fix: Fix | None = None
 
     @property
     def sort_key(self) -> tuple[str, int, int, str]:
@@ -67,6 +86,22 @@ class Diagnostic:
             "name": CODES[self.code].name,
             "severity": self.severity.value,
             "message": self.message,
+            "fix": None
+            if self.fix is None
+            else {
+                "message": self.fix.message,
+                "applicability": self.fix.applicability,
+                "edits": [
+                    {
+                        "content": edit.text,
+                        "line": edit.location.line,
+                        "column": edit.location.column,
+                        "end_line": edit.location.end_line,
+                        "end_column": edit.location.end_column,
+                    }
+                    for edit in self.fix.edits
+                ],
+            },
             "notes": [
                 {
                     "message": note.message,
@@ -140,6 +175,8 @@ _TABLE = [
     Code("S212", "v2-recipe", _W, "An llm-compressor (v2) recipe, which recipekit does not check yet."),
     Code("S213", "modifier-not-mapping", _E, "A modifier's parameters are not a mapping."),
     Code("S214", "misplaced-modifier", _E, "A modifier tag where SparseML cannot load it."),
+    # -- L3xx: lint rules (the rules themselves register from recipekit/lint_rules) --
+    Code("L300", "unused-suppression", _W, "A `# recipe-lint: disable=` comment that silences nothing."),
     # -- C4xx: compilation ----------------------------------------------------
     Code("C401", "empty-lr-range", _E, "A LearningRateFunctionModifier whose end_epoch is not after its start_epoch."),
     Code("C402", "bad-lr-kwargs", _E, "lr_kwargs lack what the LR scheduler class needs."),
@@ -155,6 +192,11 @@ _TABLE = [
 ]
 
 CODES: dict[str, Code] = {code.code: code for code in _TABLE}
+
+
+def register(code: Code) -> None:
+    """Add a lint rule's code; rules live in recipekit.lint_rules, which core modules never import."""
+    CODES[code.code] = code
 
 
 def sorted_diagnostics(diagnostics: list[Diagnostic]) -> list[Diagnostic]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
+from typing import Any
 
 from recipekit.diagnostics import Diagnostic, Severity
 from recipekit.source import Source
@@ -58,3 +59,146 @@ def summary(diagnostics: list[Diagnostic], files: int) -> str:
         return f"Checked {files} {noun}: no problems.\n"
     parts = [f"{n} {severity.value}{'s' if n != 1 else ''}" for severity, n in counts.items() if n]
     return f"Checked {files} {noun}: {', '.join(parts)}.\n"
+
+
+def render_concise(diagnostics: list[Diagnostic]) -> str:
+    """ruff/flake8-compatible lines (`%f:%l:%c: %m`); `[*]` marks a fixable problem."""
+    lines = []
+    for d in diagnostics:
+        loc = d.location
+        fixable = " [*]" if d.fix is not None else ""
+        lines.append(f"{loc.path}:{loc.line}:{loc.column}: {d.code}{fixable} {d.message}")
+    return "\n".join(lines) + ("\n" if lines else "")
+
+
+def _escape_data(text: str) -> str:
+    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+
+def _escape_property(text: str) -> str:
+    return _escape_data(text).replace(":", "%3A").replace(",", "%2C")
+
+
+def render_github(diagnostics: list[Diagnostic]) -> str:
+    """GitHub Actions workflow commands, grouped by file, errors first."""
+    commands = {Severity.ERROR: "error", Severity.WARNING: "warning", Severity.INFO: "notice"}
+    lines: list[str] = []
+    by_file: dict[str, list[Diagnostic]] = {}
+    for d in diagnostics:
+        by_file.setdefault(d.location.path, []).append(d)
+    for path, items in by_file.items():
+        lines.append(f"::group::{path}")
+        for d in sorted(items, key=lambda d: (d.severity.rank, d.location.line, d.location.column)):
+            loc = d.location
+            where = f"file={_escape_property(path)},line={loc.line}"
+            if loc.line == loc.end_line:
+                where += f",col={loc.column},endLine={loc.end_line},endColumn={loc.end_column}"
+            else:
+                where += f",endLine={loc.end_line}"
+            title = _escape_property(f"recipe-lint ({d.code})")
+            lines.append(f"::{commands[d.severity]} {where},title={title}::{_escape_data(f'{d.code} {d.message}')}")
+        lines.append("::endgroup::")
+    lines.extend(render_concise(diagnostics).splitlines())
+    return "\n".join(lines) + ("\n" if lines else "")
+
+
+def render_sarif(diagnostics: list[Diagnostic], root: str | None = None) -> str:
+    """SARIF 2.1.0 as GitHub code scanning reads it: rule metadata, related locations, fixes."""
+    import os
+
+    from recipekit import __version__
+    from recipekit.diagnostics import CODES
+
+    def uri(path: str) -> str:
+        relative = os.path.relpath(path, root) if root and os.path.isabs(path) else path
+        return relative.replace(os.sep, "/")
+
+    def region(loc: Any) -> dict[str, int]:
+        return {
+            "startLine": loc.line,
+            "startColumn": loc.column,
+            "endLine": loc.end_line,
+            "endColumn": max(loc.end_column, loc.column + 1) if loc.line == loc.end_line else loc.end_column,
+        }
+
+    levels = {Severity.ERROR: "error", Severity.WARNING: "warning", Severity.INFO: "note"}
+    used = sorted({d.code for d in diagnostics})
+    rules = []
+    for code in used:
+        info = CODES[code]
+        rules.append(
+            {
+                "id": code,
+                "name": info.name,
+                "shortDescription": {"text": info.summary},
+                "fullDescription": {"text": info.summary},
+                "help": {"text": f"See `recipekit rule {code}`.", "markdown": f"See `recipekit rule {code}` and docs/rules.md."},
+                "defaultConfiguration": {"level": levels[info.severity]},
+                "properties": {"tags": ["recipe"], "problem.severity": levels[info.severity]},
+            }
+        )
+    results = []
+    for d in sorted(diagnostics, key=lambda d: d.severity.rank)[:5000]:
+        result: dict[str, Any] = {
+            "ruleId": d.code,
+            "ruleIndex": used.index(d.code),
+            "level": levels[d.severity],
+            "message": {"text": d.message},
+            "locations": [
+                {
+                    "physicalLocation": {
+                        "artifactLocation": {"uri": uri(d.location.path), "uriBaseId": "%SRCROOT%"},
+                        "region": region(d.location),
+                    }
+                }
+            ],
+        }
+        related = [
+            {
+                "id": i,
+                "message": {"text": note.message},
+                "physicalLocation": {
+                    "artifactLocation": {"uri": uri(note.location.path), "uriBaseId": "%SRCROOT%"},
+                    "region": region(note.location),
+                },
+            }
+            for i, note in enumerate(d.notes)
+            if note.location is not None
+        ]
+        if related:
+            result["relatedLocations"] = related
+        if d.fix is not None:
+            result["fixes"] = [
+                {
+                    "description": {"text": d.fix.message},
+                    "artifactChanges": [
+                        {
+                            "artifactLocation": {"uri": uri(d.location.path), "uriBaseId": "%SRCROOT%"},
+                            "replacements": [
+                                {"deletedRegion": region(e.location), "insertedContent": {"text": e.text}} for e in d.fix.edits
+                            ],
+                        }
+                    ],
+                }
+            ]
+        results.append(result)
+    document = {
+        "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
+        "version": "2.1.0",
+        "runs": [
+            {
+                "tool": {
+                    "driver": {
+                        "name": "recipe-lint",
+                        "version": __version__,
+                        "informationUri": "https://github.com/recipekit/recipekit",
+                        "rules": rules,
+                    }
+                },
+                "automationDetails": {"id": "recipe-lint/"},
+                "columnKind": "unicodeCodePoints",
+                "results": results,
+            }
+        ],
+    }
+    return json.dumps(document, indent=2, ensure_ascii=False) + "\n"

@@ -15,6 +15,7 @@ from recipekit import cli
 GOOD = "modifiers:\n  - !EpochRangeModifier\n    start_epoch: 0.0\n    end_epoch: 2.0\n"
 BAD = "modifiers:\n  - !EpochRangeModifier\n    start_epoch: 0.0\n    end_epoch: nope\n"
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "recipe.yaml"
+PLAIN = EXAMPLE.with_name("plain.yaml")
 
 
 def write(tmp_path: Path, name: str, text: str) -> Path:
@@ -106,7 +107,7 @@ def test_internal_errors_exit_3(tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
     def broken(*args: object, **kwargs: object) -> None:
         raise RuntimeError("boom")
 
-    monkeypatch.setattr("recipekit.compiler.load_file", broken)
+    monkeypatch.setattr("recipekit.lint.load_source", broken)
     result = CliRunner().invoke(cli.lint_command, [str(write(tmp_path, "r.yaml", GOOD))])
     assert result.exit_code == 3
     assert "internal error: RuntimeError: boom" in result.output
@@ -152,11 +153,12 @@ def test_cold_lint_never_imports_torch_jsonschema_or_lark() -> None:
     """recipe-lint on a recipe without expressions stays on the fast import path."""
     code = (
         "import sys\n"
-        "from recipekit.cli import lint_paths\n"
+        "from recipekit.cli import LintRun, lint_paths\n"
+        "from recipekit.lint_config import LintConfig\n"
         "from pathlib import Path\n"
-        f"status = lint_paths((Path({str(EXAMPLE).replace('recipe.yaml', 'plain.yaml')!r}),), {{}}, 'text')\n"
+        f"_, found, _ = lint_paths((Path({str(PLAIN)!r}),), LintRun(LintConfig(), {{}}, None, 'text'))\n"
         "heavy = sorted(m for m in ('torch', 'jsonschema', 'lark', 'numpy') if m in sys.modules)\n"
-        "print(status, heavy)\n"
+        "print(len(found), heavy)\n"
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.splitlines()[-1] == "0 []"
@@ -165,9 +167,10 @@ def test_cold_lint_never_imports_torch_jsonschema_or_lark() -> None:
 def test_lint_with_expressions_imports_lark_but_not_torch() -> None:
     code = (
         "import sys\n"
-        "from recipekit.cli import lint_paths\n"
+        "from recipekit.cli import LintRun, lint_paths\n"
+        "from recipekit.lint_config import LintConfig\n"
         "from pathlib import Path\n"
-        f"lint_paths((Path({str(EXAMPLE)!r}),), {{}}, 'json')\n"
+        f"lint_paths((Path({str(EXAMPLE)!r}),), LintRun(LintConfig(), {{}}, None, 'json'))\n"
         "print('torch' in sys.modules, 'lark' in sys.modules)\n"
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

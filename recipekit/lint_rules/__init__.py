@@ -1,5 +1,114 @@
-"""Lint rules, one module per rule (see the recipe-lint issue).
+"""The lint rules, one module per rule, in an explicit registry.
 
-The rule engine and its rules are not written yet: today `recipe-lint`
-reports the front-end's parse, structure and schema diagnostics only.
+Each module has ``CODE`` (``L3xx``), ``NAME`` (kebab-case), ``SEVERITY`` and
+``check(ctx) -> Iterator[Finding]``, and a docstring with a summary line, why
+it matters, and ``Bad:`` / ``Good:`` YAML examples. ``tests/test_rule_docs.py``
+runs every example and ``docs/rules.md`` is generated from the docstrings.
 """
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Protocol
+
+from recipekit.diagnostics import Code, Severity, register
+from recipekit.findings import Finding, LintContext
+from recipekit.lint_rules import (
+    after_training_end,
+    bad_mask_type,
+    coerced_string,
+    conflicting_lr,
+    ddp_prefix,
+    end_before_start,
+    epoch_between_steps,
+    ignored_parameter,
+    invalid_regex,
+    low_final_sparsity,
+    lr_kwargs,
+    lr_start_minus_one,
+    milestones,
+    nm_ramp,
+    overlapping_pruners,
+    prunable_embeddings,
+    prunes_1d,
+    pruning_frozen,
+    qat_during_ramp,
+    qat_epochs_before_start,
+    qat_loses_sparsity,
+    ramp_never_ends,
+    regex_prefix,
+    released_mask,
+    set_lr_inside_schedule,
+    several_epoch_ranges,
+    several_quantizers,
+    sparsity_decreases,
+    stripped_key,
+    unmatched_params,
+    untouched_prunable,
+    unused_variable,
+    update_frequency_drift,
+    update_frequency_range,
+    yaml11_value,
+    zero_length_ramp,
+)
+
+
+class Rule(Protocol):
+    CODE: str
+    NAME: str
+    SEVERITY: Severity
+    __doc__: str | None
+
+    def check(self, ctx: LintContext) -> Iterator[Finding]: ...
+
+
+_MODULES: tuple[Rule, ...] = (
+    end_before_start,
+    zero_length_ramp,
+    ramp_never_ends,
+    update_frequency_range,
+    after_training_end,
+    ignored_parameter,
+    several_epoch_ranges,
+    sparsity_decreases,
+    low_final_sparsity,
+    bad_mask_type,
+    nm_ramp,
+    overlapping_pruners,
+    pruning_frozen,
+    released_mask,
+    unmatched_params,
+    invalid_regex,
+    regex_prefix,
+    prunes_1d,
+    prunable_embeddings,
+    ddp_prefix,
+    untouched_prunable,
+    qat_epochs_before_start,
+    qat_loses_sparsity,
+    qat_during_ramp,
+    several_quantizers,
+    lr_kwargs,
+    milestones,
+    conflicting_lr,
+    set_lr_inside_schedule,
+    lr_start_minus_one,
+    epoch_between_steps,
+    update_frequency_drift,
+    yaml11_value,
+    unused_variable,
+    coerced_string,
+    stripped_key,
+)
+
+RULES: dict[str, Rule] = {module.CODE: module for module in sorted(_MODULES, key=lambda m: m.CODE)}
+
+for _rule in RULES.values():
+    register(Code(_rule.CODE, _rule.NAME, _rule.SEVERITY, (_rule.__doc__ or "").strip().splitlines()[0]))
+
+
+def get(code: str) -> Rule:
+    try:
+        return RULES[code.upper()]
+    except KeyError:
+        raise ValueError(f"no rule {code!r}") from None

@@ -1,0 +1,161 @@
+"""What lint rules see and produce.
+
+A rule is a module under ``recipekit/lint_rules/`` with ``CODE``, ``NAME``,
+``SEVERITY`` and ``check(ctx) -> Iterator[Finding]``.  The engine
+(:mod:`recipekit.lint`) stamps each finding with the rule's code and the
+configured severity, applies suppressions, and turns spans into positions.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any
+
+from recipekit import params as param_match
+from recipekit import schedule
+from recipekit.compiler.yaml_tree import Map, Node, Scalar, Seq
+from recipekit.ir import Modifier, Param, Recipe
+from recipekit.source import Source, Span
+
+
+@dataclass(frozen=True)
+class TextEdit:
+    span: Span
+    text: str
+
+
+@dataclass(frozen=True)
+class Finding:
+    span: Span
+    message: str
+    #: Related positions: (message, span).
+    related: tuple[tuple[str, Span], ...] = ()
+    fix: tuple[str, tuple[TextEdit, ...]] | None = None
+
+
+GRADUAL_PRUNERS = (
+    "GMPruningModifier",
+    "MagnitudePruningModifier",
+    "GlobalMagnitudePruningModifier",
+    "MovementPruningModifier",
+    "StructuredPruningModifier",
+    "OBSPruningModifier",
+    "MFACPruningModifier",
+)
+PRUNERS = (*GRADUAL_PRUNERS, "ConstantPruningModifier", "ACDCPruningModifier", "RigLPruningModifier", "TopKASTPruningModifier")
+LR_WRITERS = ("SetLearningRateModifier", "LearningRateFunctionModifier", "LearningRateModifier")
+
+
+@dataclass
+class LintContext:
+    recipe: Recipe
+    #: The model's parameters ({"name", "shape", "module_type"}), when a manifest was given.
+    params: list[dict[str, Any]] | None = None
+    steps_per_epoch: float | None = None
+    _cache: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def source(self) -> Source:
+        return self.recipe.source
+
+    def of_type(self, *types: str) -> list[Modifier]:
+        return [m for m in self.recipe.modifiers if m.type in types]
+
+    @cached_property
+    def training_end(self) -> float | None:
+        """The epoch training ends: the EpochRangeModifier's end, else SparseML's max_epochs."""
+        ranges = self.of_type("EpochRangeModifier")
+        if ranges and ranges[0].value("end_epoch") >= 0:
+            return float(ranges[0].value("end_epoch"))
+        epochs = [
+            (float(m.value("start_epoch")), float(m.value("end_epoch")))
+            for m in self.recipe.modifiers
+            if "start_epoch" in m.params and "end_epoch" in m.params
+        ]
+        end = schedule.max_epochs(epochs)
+        return float(end) if end > 0 else None
+
+    @cached_property
+    def tree(self) -> Node | None:
+        """The YAML node tree, for rules about how values were written."""
+        from recipekit.compiler.yaml_tree import compose
+
+        return compose(self.source)[0]
+
+    def span_of(self, modifier: Modifier, name: str) -> Span:
+        """The value's span, or the modifier's tag when the value was defaulted."""
+        param = modifier.params.get(name)
+        return param.span if param is not None and param.span is not None else modifier.span
+
+    def key_span_of(self, modifier: Modifier, name: str) -> Span:
+        param = modifier.params.get(name)
+        return param.key_span if param is not None and param.key_span is not None else modifier.span
+
+    def patterns(self, modifier: Modifier) -> list[str]:
+        value = modifier.value("params") if "params" in modifier.params else []
+        final = modifier.params.get("final_sparsity")
+        if isinstance(final, Param) and isinstance(final.value, dict):
+            return [p for names in final.value.values() for p in names]
+        if value == []:
+            return ["__ALL_PRUNABLE__"]
+        return [value] if isinstance(value, str) else list(value)
+
+    def matched(self, modifier: Modifier) -> set[str] | None:
+        """Parameter names a modifier selects, when a manifest is known."""
+        if self.params is None:
+            return None
+        names, _ = param_match.resolve(self.patterns(modifier), self.params)
+        return set(names)
+
+
+def walk(node: Node | None) -> Iterator[Node]:
+    """Every node of the tree once; alias sites are visited, what they point to is not re-walked."""
+    stack = [node] if node is not None else []
+    while stack:
+        current = stack.pop()
+        yield current
+        if current.alias_of is not None:
+            continue
+        if isinstance(current, Seq):
+            stack.extend(reversed(current.items))
+        elif isinstance(current, Map):
+            for key, value in reversed(current.entries):
+                stack.extend([value, key])
+
+
+def scalars(node: Node | None, seen: set[int] | None = None) -> Iterator[tuple[Scalar, bool]]:
+    """Every scalar once, with whether it is a mapping key; aliases are not followed twice."""
+    seen = set() if seen is None else seen
+    stack = [(node, False)] if node is not None else []
+    while stack:
+        current, is_key = stack.pop()
+        if current is None or current.alias_of is not None:
+            continue
+        if isinstance(current, Scalar):
+            yield current, is_key
+        elif isinstance(current, Seq) and id(current.items) not in seen:
+            seen.add(id(current.items))
+            stack.extend((item, False) for item in reversed(current.items))
+        elif isinstance(current, Map) and id(current.entries) not in seen:
+            seen.add(id(current.entries))
+            for key, value in reversed(current.entries):
+                stack.extend([(value, False), (key, True)])
+
+
+def epoch_range(modifier: Modifier, training_end: float | None) -> tuple[float, float]:
+    """[start, end) a modifier is active over; -1 start is 0, -1 end is the training end (or infinity)."""
+    start = float(modifier.value("start_epoch")) if "start_epoch" in modifier.params else -1.0
+    end = float(modifier.value("end_epoch")) if "end_epoch" in modifier.params else -1.0
+    lower = max(start, 0.0)
+    upper = end if end >= 0 else (training_end if training_end is not None else math.inf)
+    return lower, upper
+
+
+def overlap(a: tuple[float, float], b: tuple[float, float]) -> bool:
+    return a[0] < b[1] and b[0] < a[1]
+
+
+__all__ = ["Finding", "Iterator", "LintContext", "TextEdit", "epoch_range", "overlap", "scalars", "walk"]

@@ -1,0 +1,75 @@
+"""The lint engine: run every enabled rule on a recipe and stamp the findings.
+
+Rules yield :class:`~recipekit.findings.Finding` (a span and a message); the
+engine gives each its rule's code and configured severity, converts spans to
+positions and fixes to edits, and applies configuration and suppressions to
+every diagnostic of the file, the front-end's included.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from recipekit.compiler import load_source
+from recipekit.diagnostics import Diagnostic, Edit, Fix, Severity, sorted_diagnostics
+from recipekit.findings import Finding, LintContext
+from recipekit.lint_config import LintConfig
+from recipekit.lint_rules import RULES
+from recipekit.source import Source
+from recipekit.suppressions import apply_suppressions
+
+
+def run_rules(ctx: LintContext, config: LintConfig) -> list[Diagnostic]:
+    diagnostics: list[Diagnostic] = []
+    path = ctx.source.path
+    for rule in RULES.values():
+        if not config.enabled(rule.CODE, path):
+            continue
+        for finding in rule.check(ctx):
+            diagnostics.append(_stamp(ctx.source, rule.CODE, rule.SEVERITY, finding))
+    return diagnostics
+
+
+def _stamp(source: Source, code: str, severity: Severity, finding: Finding) -> Diagnostic:
+    notes = tuple(source.note(message, span) for message, span in finding.related)
+    fix = None
+    if finding.fix is not None:
+        message, edits = finding.fix
+        fix = Fix(message, tuple(Edit(e.span.start, e.span.end, e.text, source.location(e.span)) for e in edits))
+    return Diagnostic(code, severity, finding.message, source.location(finding.span), notes, fix)
+
+
+def configure(diagnostics: list[Diagnostic], config: LintConfig, path: str) -> list[Diagnostic]:
+    """Drop disabled codes and apply severity overrides."""
+    result = []
+    for diagnostic in diagnostics:
+        if not config.enabled(diagnostic.code, path):
+            continue
+        severity = config.severity.get(diagnostic.code)
+        if severity is not None and severity is not diagnostic.severity:
+            result.append(Diagnostic(diagnostic.code, severity, diagnostic.message, diagnostic.location, diagnostic.notes, diagnostic.fix))
+        else:
+            result.append(diagnostic)
+    return result
+
+
+def lint_file(
+    path: Path, config: LintConfig, variables: dict[str, Any] | None = None, params: list[dict[str, Any]] | None = None
+) -> tuple[Source | None, list[Diagnostic]]:
+    """Every diagnostic of one file: front-end, then the rules when the recipe loaded."""
+    from recipekit.source import read_source
+
+    source, diagnostics = read_source(path)
+    recipe = None
+    if source is not None:
+        recipe, problems = load_source(source, variables)
+        diagnostics = diagnostics + problems
+    if recipe is not None:
+        ctx = LintContext(recipe, params=params, steps_per_epoch=config.steps_per_epoch)
+        diagnostics = diagnostics + run_rules(ctx, config)
+    diagnostics = configure(diagnostics, config, str(path))
+    if source is not None:
+        diagnostics = apply_suppressions(diagnostics, source)
+        diagnostics = configure(diagnostics, config, str(path))
+    return source, sorted_diagnostics(diagnostics)

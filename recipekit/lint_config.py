@@ -1,0 +1,119 @@
+"""`recipe-lint` configuration: ``[tool.recipe-lint]`` in pyproject.toml, or recipe-lint.toml.
+
+Unknown keys are errors: a typo in a config file must not silently turn a check off.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from recipekit.diagnostics import Severity
+from recipekit.suggest import did_you_mean
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - Python 3.10
+    import tomli as tomllib
+
+KEYS = ("select", "ignore", "severity", "params", "steps-per-epoch", "per-file-ignores", "strict")
+
+
+class ConfigError(ValueError):
+    """A configuration problem; the command exits 2 (usage error)."""
+
+
+@dataclass
+class LintConfig:
+    select: list[str] = field(default_factory=lambda: ["ALL"])
+    ignore: list[str] = field(default_factory=list)
+    severity: dict[str, Severity] = field(default_factory=dict)
+    params: Path | None = None
+    steps_per_epoch: float | None = None
+    per_file_ignores: dict[str, list[str]] = field(default_factory=dict)
+    strict: bool = False
+    path: Path | None = None
+
+    def enabled(self, code: str, file: str) -> bool:
+        def matches(patterns: list[str]) -> bool:
+            return any(p == "ALL" or code.startswith(p) for p in patterns)
+
+        if not matches(self.select) or matches(self.ignore):
+            return False
+        return not any(fnmatch.fnmatch(file, glob) and matches(codes) for glob, codes in self.per_file_ignores.items())
+
+
+def find_config(start: Path) -> Path | None:
+    """The nearest recipe-lint.toml, or pyproject.toml with a [tool.recipe-lint] table."""
+    for folder in [start, *start.parents]:
+        dedicated = folder / "recipe-lint.toml"
+        if dedicated.is_file():
+            return dedicated
+        pyproject = folder / "pyproject.toml"
+        if pyproject.is_file() and "recipe-lint" in _read(pyproject).get("tool", {}):
+            return pyproject
+    return None
+
+
+def _read(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as handle:
+            document: dict[str, Any] = tomllib.load(handle)
+            return document
+    except (OSError, tomllib.TOMLDecodeError) as error:
+        raise ConfigError(f"{path}: cannot read configuration: {error}") from None
+
+
+def load_config(path: Path | None) -> LintConfig:
+    if path is None:
+        return LintConfig()
+    document = _read(path)
+    table = document.get("tool", {}).get("recipe-lint", {}) if path.name == "pyproject.toml" else document
+    if not isinstance(table, dict):
+        raise ConfigError(f"{path}: [tool.recipe-lint] must be a table")
+    config = LintConfig(path=path)
+    for key, value in table.items():
+        normalized = key.replace("_", "-")
+        if normalized not in KEYS:
+            raise ConfigError(f"{path}: unknown recipe-lint setting {key!r}{did_you_mean(normalized, KEYS)}")
+        _apply(config, normalized, value, path)
+    return config
+
+
+def _codes(value: Any, key: str, path: Path) -> list[str]:
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise ConfigError(f"{path}: {key} must be a list of codes or code prefixes")
+    return value
+
+
+def _apply(config: LintConfig, key: str, value: Any, path: Path) -> None:
+    if key == "select":
+        config.select = _codes(value, key, path)
+    elif key == "ignore":
+        config.ignore = _codes(value, key, path)
+    elif key == "severity":
+        if not isinstance(value, dict):
+            raise ConfigError(f'{path}: severity must be a table of CODE = "error" | "warning" | "info"')
+        try:
+            config.severity = {code: Severity(level) for code, level in value.items()}
+        except ValueError:
+            raise ConfigError(f'{path}: severities are "error", "warning" or "info"') from None
+    elif key == "params":
+        if not isinstance(value, str):
+            raise ConfigError(f"{path}: params must be the path of a parameter manifest")
+        config.params = (path.parent / value).resolve()
+    elif key == "steps-per-epoch":
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
+            raise ConfigError(f"{path}: steps-per-epoch must be a positive number")
+        config.steps_per_epoch = value
+    elif key == "per-file-ignores":
+        if not isinstance(value, dict):
+            raise ConfigError(f'{path}: per-file-ignores must be a table of "glob" = [codes]')
+        config.per_file_ignores = {glob: _codes(codes, key, path) for glob, codes in value.items()}
+    elif key == "strict":
+        if not isinstance(value, bool):
+            raise ConfigError(f"{path}: strict must be true or false")
+        config.strict = value

@@ -1,0 +1,30 @@
+"""Small helpers shared by rules (like yamllint's rules/common.py)."""
+
+from __future__ import annotations
+
+from recipekit.findings import TextEdit
+from recipekit.ir import Modifier
+from recipekit.source import Source, Span
+
+
+def start_end(modifier: Modifier) -> tuple[float, float]:
+    return float(modifier.value("start_epoch")), float(modifier.value("end_epoch"))
+
+
+def line_span(source: Source, span: Span) -> Span:
+    """The whole line(s) holding ``span``, newline included: what deleting a key removes."""
+    start = source.text.rfind("\n", 0, span.start) + 1
+    end = source.text.find("\n", span.end)
+    return Span(start, len(source.text) if end < 0 else end + 1)
+
+
+def delete_key(source: Source, key: Span, value: Span) -> tuple[TextEdit, ...] | None:
+    """An edit deleting a `key: value` line, or None when other content shares the line."""
+    whole = line_span(source, Span(key.start, value.end))
+    stripped = source.text[whole.start : whole.end].strip()
+    own = source.text[key.start : value.end]
+    rest = stripped[len(own) :].strip()
+    # Only a line that holds nothing but this key (and perhaps a comment) can go.
+    if not stripped.startswith(own) or (rest and not rest.startswith("#")):
+        return None
+    return (TextEdit(whole, ""),)

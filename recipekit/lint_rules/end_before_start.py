@@ -1,0 +1,53 @@
+"""A modifier's end_epoch is before its start_epoch.
+
+SparseML refuses such a modifier when it loads the recipe (`end_epoch ... must be
+greater than or equal to start_epoch`), so training never starts. -1 is not an
+epoch here: it means "never ends".
+
+Bad:
+
+```yaml
+modifiers:
+  - !GMPruningModifier
+    params: ["re:.*weight"]
+    init_sparsity: 0.05
+    final_sparsity: 0.8
+    start_epoch: 10.0
+    end_epoch: 5.0
+    update_frequency: 1.0
+```
+
+Good:
+
+```yaml
+modifiers:
+  - !GMPruningModifier
+    params: ["re:.*weight"]
+    init_sparsity: 0.05
+    final_sparsity: 0.8
+    start_epoch: 5.0
+    end_epoch: 10.0
+    update_frequency: 1.0
+```
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from recipekit.diagnostics import Severity
+from recipekit.findings import Finding, LintContext
+
+CODE = "L301"
+NAME = "end-before-start"
+SEVERITY = Severity.ERROR
+
+
+def check(ctx: LintContext) -> Iterator[Finding]:
+    for modifier in ctx.recipe.modifiers:
+        if "start_epoch" not in modifier.params or "end_epoch" not in modifier.params or modifier.params["end_epoch"].ignored:
+            continue
+        start, end = modifier.value("start_epoch"), modifier.value("end_epoch")
+        if end != -1 and end < start:
+            related = (("start_epoch is set here", ctx.span_of(modifier, "start_epoch")),)
+            yield Finding(ctx.span_of(modifier, "end_epoch"), f"end_epoch ({end}) is before start_epoch ({start})", related)
