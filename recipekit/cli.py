@@ -399,6 +399,32 @@ def schema_command(name: str | None) -> None:
     click.echo(json.dumps(document, indent=2))
 
 
+@main.command("params")
+@click.option("--model", "model_spec", metavar="PACKAGE.MODULE:FACTORY", help="Build the model by calling this factory.")
+@click.option("--checkpoint", type=click.Path(exists=True, dir_okay=False, path_type=Path), help="Read a state dict (weights_only).")
+@click.option(
+    "-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="Write the manifest here (atomically) instead of stdout."
+)
+@guarded
+def params_command(model_spec: str | None, checkpoint: Path | None, output: Path | None) -> None:
+    """Write a parameter manifest for `recipe-lint --params` (needs torch)."""
+    from recipekit.model_params import ModelLoadError, from_checkpoint, from_model
+    from recipekit.plan import write_atomically
+
+    if (model_spec is None) == (checkpoint is None):
+        raise click.UsageError("give exactly one of --model and --checkpoint")
+    try:
+        manifest = from_model(model_spec) if model_spec is not None else from_checkpoint(checkpoint)  # type: ignore[arg-type]
+    except ModelLoadError as error:
+        click.echo(f"error: {error}", err=True)
+        sys.exit(EXIT_ERRORS)
+    text = json.dumps(manifest, indent=1) + "\n"
+    if output is None:
+        click.echo(text, nl=False)
+    else:
+        write_atomically(output, text)
+
+
 @main.command("rules")
 @click.option("--markdown", is_flag=True, help="Print docs/rules.md.")
 @guarded

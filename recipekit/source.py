@@ -10,7 +10,6 @@ computed on demand.
 from __future__ import annotations
 
 import bisect
-import hashlib
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -43,14 +42,21 @@ class Source:
     #: Offset in ``text`` where the YAML starts and ends.
     yaml_start: int = 0
     yaml_end: int = -1
-    #: sha256 of the file's bytes, recorded in compiled plans.
-    sha256: str = ""
+    #: Whether the file started with a UTF-8 byte-order mark (not part of ``text``).
+    bom: bool = False
     _line_starts: list[int] = field(default_factory=list, repr=False)
 
     def __post_init__(self) -> None:
         if self.yaml_end < 0:
             self.yaml_end = len(self.text)
         self._line_starts = [0] + [m.end() for m in re.finditer(r"\r\n|\n|\r(?!\n)", self.text)]
+
+    @property
+    def sha256(self) -> str:
+        """sha256 of the file's bytes (valid UTF-8 decodes and re-encodes to the same bytes)."""
+        import hashlib  # only compiled plans record it
+
+        return hashlib.sha256((("\ufeff" if self.bom else "") + self.text).encode("utf-8")).hexdigest()
 
     @property
     def yaml_text(self) -> str:
@@ -106,10 +112,10 @@ def source_from_bytes(data: bytes, path: str, markdown: bool | None) -> tuple[So
     if len(data) > limits.MAX_FILE_BYTES:
         message = f"recipe is {len(data)} bytes, over the {limits.MAX_FILE_BYTES}-byte limit"
         return None, [Source(path, "").diag("P102", Span(0, 0), message)]
-    if data.startswith(b"\xef\xbb\xbf"):
+    bom = data.startswith(b"\xef\xbb\xbf")
+    if bom:
         # Editors do not count a byte-order mark as a column, and neither do we.
         data = data[3:]
-    digest = hashlib.sha256(data).hexdigest()
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as error:
@@ -119,7 +125,7 @@ def source_from_bytes(data: bytes, path: str, markdown: bool | None) -> tuple[So
         return None, [where.diag("P103", Span(len(prefix), len(prefix) + 1), message)]
     source, diagnostics = source_from_text(text, path, markdown)
     if source is not None:
-        source.sha256 = digest
+        source.bom = bom
     return source, diagnostics
 
 
@@ -145,7 +151,7 @@ def _front_matter(source: Source) -> tuple[Source | None, list[Diagnostic]]:
         message = "Markdown recipe has no YAML front matter; put the recipe between two `---` lines at the top of the file"
         return None, [source.diag("P105", Span(0, 0), message)]
     start, end = match.span(1)
-    result = Source(source.path, text, yaml_start=start, yaml_end=end, sha256=source.sha256)
+    result = Source(source.path, text, yaml_start=start, yaml_end=end)
     diagnostics: list[Diagnostic] = []
     closing_line_start = text.rfind("\n", 0, end) + 1
     if text[closing_line_start:end].strip() or not _CLOSING_LINE.match(text, end):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Iterable
 
 
@@ -12,5 +11,7 @@ def did_you_mean(name: str, candidates: Iterable[str]) -> str:
     lowered = {c.lower(): c for c in options}
     if name.lower() in lowered:
         return f"; did you mean {lowered[name.lower()]!r}?"
+    import difflib  # only when a name is misspelled
+
     matches = difflib.get_close_matches(name, options, n=1, cutoff=0.6)
     return f"; did you mean {matches[0]!r}?" if matches else ""

@@ -33,3 +33,10 @@ def test_every_limit_is_documented() -> None:
         if name.isupper():
             assert f"`{name}`" in page, f"{name} is not documented in docs/recipe-format.md"
             assert f"{getattr(limits, name):,}" in page or str(getattr(limits, name)) in page, name
+
+
+def test_rules_page_is_current() -> None:
+    from recipekit.docs import rules_markdown
+
+    page = (ROOT / "docs" / "rules.md").read_text(encoding="utf-8")
+    assert page == rules_markdown(), "docs/rules.md is stale: run `recipekit rules --markdown > docs/rules.md`"

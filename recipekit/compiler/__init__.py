@@ -11,21 +11,21 @@ the file are collected in one run.
 
 from __future__ import annotations
 
-import hashlib
 import math
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from recipekit.compiler.layout import find_layout
-from recipekit.compiler.lower import lower
 from recipekit.compiler.modifiers import build_modifiers
 from recipekit.compiler.variables import Evaluator, apply_overrides, evaluate_variables
 from recipekit.compiler.yaml_tree import compose
 from recipekit.diagnostics import Diagnostic, has_errors, sorted_diagnostics
 from recipekit.ir import Recipe
-from recipekit.plan import Plan
 from recipekit.source import Source, Span, read_source, source_from_text
+
+if TYPE_CHECKING:
+    from recipekit.plan import Plan
 
 Result = tuple[Recipe | None, list[Diagnostic]]
 
@@ -49,14 +49,15 @@ def compile_source(
     source: Source, steps_per_epoch: float, overrides: Mapping[str, Any] | None = None
 ) -> tuple[Plan | None, list[Diagnostic]]:
     """Front-end, then lowering to a plan; the plan is None when there are errors."""
+    from recipekit.compiler.lower import lower  # not needed (nor imported) by a cold `recipe-lint`
+
     recipe, diagnostics = load_source(source, overrides)
     if recipe is None:
         return None, diagnostics
     if not isinstance(steps_per_epoch, (int, float)) or isinstance(steps_per_epoch, bool) or not 0 < steps_per_epoch < math.inf:
         message = f"steps_per_epoch must be a positive number, not {steps_per_epoch!r}"
         return None, [*diagnostics, source.diag("C411", Span(source.yaml_start, source.yaml_start), message)]
-    digest = source.sha256 or hashlib.sha256(source.text.encode("utf-8")).hexdigest()
-    plan, problems = lower(recipe, steps_per_epoch, digest)
+    plan, problems = lower(recipe, steps_per_epoch, source.sha256)
     diagnostics = sorted_diagnostics(diagnostics + problems)
     return (None if has_errors(diagnostics) else plan), diagnostics
 

@@ -13,11 +13,8 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, TypeGuard
+from typing import TYPE_CHECKING, Any, TypeGuard
 
-from recipekit.compiler import expr as expr_module
-from recipekit.compiler.evaluate import evaluate
-from recipekit.compiler.expr import ExprError, Name
 from recipekit.compiler.layout import Layout
 from recipekit.compiler.yaml_tree import Map, Node, Scalar, Seq
 from recipekit.diagnostics import Diagnostic
@@ -25,6 +22,9 @@ from recipekit.ir import Variable
 from recipekit.schema.validate import to_python
 from recipekit.source import Source, Span
 from recipekit.suggest import did_you_mean
+
+if TYPE_CHECKING:
+    from recipekit.compiler.expr import Name
 
 _EVAL_PREFIX = "eval("
 
@@ -111,15 +111,21 @@ class Evaluator:
         return value
 
     def node_value(self, node: Scalar, scope: Scope) -> Any:
+        # Imported here: most recipes have no expression, and lark is the slowest import of all.
+        from recipekit.compiler.evaluate import evaluate
+        from recipekit.compiler.expr import ExprError, parse
+
         text = str(node.value)[len(_EVAL_PREFIX) : -1]
         try:
-            tree = expr_module.parse(text)
+            tree = parse(text)
             return evaluate(tree, lambda ref: self.lookup(ref, node, scope))
         except ExprError as error:
             self.error(error.code, expression_span(self.source, node, error.start, error.end), error.message)
             raise _Failed from None
 
     def lookup(self, ref: Name, node: Scalar, scope: Scope) -> Any:
+        from recipekit.compiler.expr import ExprError
+
         owner = scope.owner(ref.name)
         if owner is None:
             hint = did_you_mean(ref.name, scope.names()) or "; define it at the top level of the recipe"

@@ -50,8 +50,10 @@ SEVERITY = Severity.WARNING
 def check(ctx: LintContext) -> Iterator[Finding]:
     for qat in ctx.of_type("QuantizationModifier"):
         start = max(float(qat.value("start_epoch")), 0.0)
-        for pruner in ctx.of_type(*GRADUAL_PRUNERS):
-            p_start, p_end = pruner.value("start_epoch"), pruner.value("end_epoch")
-            if max(p_start, 0.0) <= start < p_end:
-                message = f"QAT starts at epoch {start} while pruning still ramps until {p_end}; start QAT after pruning ends"
-                yield Finding(ctx.span_of(qat, "start_epoch"), message, (("the pruning modifier", pruner.span),))
+        ramping = [p for p in ctx.of_type(*GRADUAL_PRUNERS) if max(p.value("start_epoch"), 0.0) <= start < p.value("end_epoch")]
+        if ramping:
+            # One finding per QAT start, however many per-layer pruners a recipe lists.
+            until = max(p.value("end_epoch") for p in ramping)
+            who = "a pruner still ramps" if len(ramping) == 1 else f"{len(ramping)} pruners still ramp"
+            message = f"QAT starts at epoch {start} while {who} sparsity until epoch {until}; start QAT after pruning ends"
+            yield Finding(ctx.span_of(qat, "start_epoch"), message, (("the first ramping pruner", ramping[0].span),))

@@ -31,7 +31,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from recipekit.compiler.expr import ExprError, Name, parse
 from recipekit.compiler.yaml_tree import Scalar
 from recipekit.diagnostics import Severity
 from recipekit.findings import Finding, LintContext, walk
@@ -44,6 +43,8 @@ SEVERITY = Severity.WARNING
 def _names(text: str) -> set[str]:
     if not (text.startswith("eval(") and text.endswith(")")):
         return set()
+    from recipekit.compiler.expr import ExprError, Name, parse
+
     try:
         tree = parse(text[5:-1])
     except ExprError:

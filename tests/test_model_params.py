@@ -1,0 +1,53 @@
+"""`recipekit params`: manifests from a model factory or a checkpoint (needs torch)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from recipekit import cli
+
+torch = pytest.importorskip("torch")
+
+FACTORY = """
+import torch
+
+def build():
+    return torch.nn.Sequential(torch.nn.Conv2d(3, 8, 3), torch.nn.BatchNorm2d(8), torch.nn.Flatten(), torch.nn.Linear(8, 2))
+"""
+
+
+def test_manifest_from_a_model_factory(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "mymodels.py").write_text(FACTORY)
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(cli.main, ["params", "--model", "mymodels:build", "-o", "params.json"])
+    assert result.exit_code == 0, result.output
+    manifest = json.loads((tmp_path / "params.json").read_text())
+    assert manifest[0] == {"name": "0.weight", "shape": [8, 3, 3, 3], "module_type": "Conv2d"}
+    assert [p["module_type"] for p in manifest] == ["Conv2d", "Conv2d", "BatchNorm2d", "BatchNorm2d", "Linear", "Linear"]
+    recipe = tmp_path / "r.yaml"
+    recipe.write_text("modifiers:\n  - !ConstantPruningModifier\n    params: [0.weight, 1.weight, 9.weight]\n")
+    lint = CliRunner().invoke(cli.lint_command, ["--params", "params.json", "--format", "concise", "r.yaml"])
+    assert lint.exit_code == 1 and "'9.weight' matches no parameter" in lint.output
+
+
+def test_manifest_from_a_checkpoint(tmp_path: Path) -> None:
+    model = torch.nn.Linear(4, 2)
+    torch.save({"state_dict": model.state_dict()}, tmp_path / "model.pt")
+    result = CliRunner().invoke(cli.main, ["params", "--checkpoint", str(tmp_path / "model.pt")])
+    assert result.exit_code == 0
+    assert json.loads(result.output) == [
+        {"name": "weight", "shape": [2, 4], "module_type": None},
+        {"name": "bias", "shape": [2], "module_type": None},
+    ]
+
+
+def test_bad_inputs(tmp_path: Path) -> None:
+    (tmp_path / "junk.pt").write_bytes(b"not a checkpoint")
+    result = CliRunner().invoke(cli.main, ["params", "--checkpoint", str(tmp_path / "junk.pt")])
+    assert result.exit_code == 1 and "cannot load checkpoint" in result.output
+    assert CliRunner().invoke(cli.main, ["params"]).exit_code == 2
+    assert CliRunner().invoke(cli.main, ["params", "--model", "nomodule:build"]).exit_code == 1
