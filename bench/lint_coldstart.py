@@ -33,16 +33,12 @@ def main() -> None:
         timed(command)
     pairs = [(timed(ours), timed(theirs)) for _ in range(PAIRS)]
     probe = (
-        "import sys, runpy; sys.argv=['recipe-lint', %r]\ntry:\n runpy.run_module('recipekit', run_name='__main__')\nexcept SystemExit: pass\nprint('torch' in sys.modules)"
-        % recipe
+        f"import sys, runpy\nsys.argv = ['recipekit', 'lint', {recipe!r}]\n"
+        "try:\n    runpy.run_module('recipekit', run_name='__main__')\nexcept SystemExit:\n    pass\n"
+        "print('torch' in sys.modules)"
     )
-    torch_loaded = (
-        subprocess.run(
-            [sys.executable, "-c", probe.replace("'recipe-lint', ", "'recipekit', 'lint', ")], capture_output=True, text=True, check=False
-        )
-        .stdout.strip()
-        .splitlines()[-1]
-    )
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=False)
+    torch_loaded = result.stdout.strip().splitlines()[-1]
     print(f"cold start on {Path(recipe).name}, {PAIRS} interleaved pairs")
     print(f"  recipe-lint:          {statistics.median(a for a, _ in pairs) * 1000:7.1f} ms (median)")
     print(f"  yamllint -d relaxed:  {statistics.median(b for _, b in pairs) * 1000:7.1f} ms (median)")

@@ -99,12 +99,8 @@ def test_github_annotations(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> 
 
 @pytest.mark.skipif(not (SHARED / "schemas" / "sarif-2.1.0.json").is_file(), reason="../shared/schemas is not available")
 def test_sarif_validates_against_the_official_schema(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    path = write(
-        tmp_path,
-        "r.yaml",
-        WARN
-        + "  - !EpochRangeModifier\n    start_epoch: 0.0\n    end_epoch: 1.0\n  - !EpochRangeModifier\n    start_epoch: 0.0\n    end_epoch: 2.0\n",
-    )
+    ranges = "  - !EpochRangeModifier\n    start_epoch: 0.0\n    end_epoch: {end}\n"
+    write(tmp_path, "r.yaml", WARN + ranges.format(end="1.0") + ranges.format(end="2.0"))
     monkeypatch.chdir(tmp_path)
     report = tmp_path / "out.sarif"
     code, _ = run("--format", "sarif", "-o", str(report), "r.yaml")
@@ -128,7 +124,7 @@ def test_suppression_comments(tmp_path: Path) -> None:
     path = write(tmp_path, "r.yaml", text)
     assert run("--format", "concise", str(path))[1].splitlines()[0].startswith("Checked 1 file: no problems")
     path.write_text("# recipe-lint: disable-file=L360, L306, L307\n" + text.lstrip("\n"))
-    code, output = run("--format", "concise", str(path))
+    _, output = run("--format", "concise", str(path))
     # The file-wide suppression silences L360 and L306 first, so the per-line ones are now stale.
     assert output.splitlines()[:3] == [
         f"{path}:1:1: L300 suppression of L307 silences nothing here; remove it",
@@ -187,7 +183,7 @@ def test_steps_per_epoch_enables_step_checks(tmp_path: Path) -> None:
         "    final_lr: 0.01\n    start_epoch: 0.0\n    end_epoch: 2.9\n",
     )
     assert run(str(path)) == (0, "Checked 1 file: no problems.\n")
-    code, output = run("--steps-per-epoch", "4", "--format", "concise", str(path))
+    _, output = run("--steps-per-epoch", "4", "--format", "concise", str(path))
     assert output.splitlines()[0] == (
         f"{path}:7:16: L350 end_epoch 2.9 falls between steps at 4 steps per epoch: it takes effect at step 12 (epoch 3)"
     )
