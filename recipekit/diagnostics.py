@@ -189,6 +189,7 @@ _TABLE = [
     Code("C409", "nm-ramp", _E, "An N:M mask asked for a sparsity other than 1 - N/M: SparseML fails."),
     Code("C410", "not-executed", _W, "A modifier the plan records but the recipekit runtime does not execute."),
     Code("C411", "bad-steps-per-epoch", _E, "steps_per_epoch must be a positive number."),
+    Code("C413", "too-many-updates", _E, "An update_frequency that would list more mask updates than the plan limit."),
 ]
 
 CODES: dict[str, Code] = {code.code: code for code in _TABLE}

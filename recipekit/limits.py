@@ -38,5 +38,8 @@ MAX_INT_EXPONENT = 256
 #: Largest integer (in bits) an expression may produce.
 MAX_INT_BITS = 256
 
+#: Most mask updates one pruning instruction may list (shorter frequencies update every step).
+MAX_PLAN_UPDATES = 1_000_000
+
 #: Longest string or list an expression may produce.
 MAX_SEQUENCE_LENGTH = 10_000

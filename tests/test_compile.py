@@ -170,6 +170,16 @@ modifiers:
     ]
 
 
+def test_tiny_update_frequency_is_a_range_not_a_list() -> None:
+    text = GM.format(inter="cubic", mask="unstructured").replace("update_frequency: 0.5", "update_frequency: 0.0000001")
+    plan, found = compile_text(text, spe=1_000_000)
+    assert found == []
+    prune = next(i for i in plan.instructions if i["op"] == "prune")
+    assert prune["updates"] == {"every_step": [1_000_000, 3_000_000]}
+    plan, found = compile_text(text.replace("0.0000001", "0.000001"), spe=1_000_000)
+    assert found == [(12, 23, "C413")]
+
+
 def test_bad_steps_per_epoch() -> None:
     assert compile_text(GM.format(inter="cubic", mask="unstructured"), spe=0)[1] == [(1, 1, "C411")]
 

@@ -13,7 +13,7 @@ import math
 import re
 from typing import Any
 
-from recipekit import schedule
+from recipekit import limits, schedule
 from recipekit.diagnostics import Diagnostic
 from recipekit.ir import Modifier, Recipe
 from recipekit.plan import Instruction, Plan
@@ -174,6 +174,10 @@ class Lowering:
         if missing:
             self.error("C402", modifier, "lr_kwargs", f"{lr_class} needs lr_kwargs {', '.join(missing)}")
             return
+        problem = _lr_kwargs_problem(kwargs, needed)
+        if problem:
+            self.error("C402", modifier, "lr_kwargs", problem)
+            return
         fields: dict[str, Any] = {"lr_class": lr_class, "init_lr": modifier.value("init_lr"), "start_epoch": start, "end_epoch": end}
         first = self.start_step(start)
         fields["origin_step"] = first
@@ -309,8 +313,16 @@ class Lowering:
         if end_step is not None and end_step <= first:
             return {"steps": [first]}, first
         last_possible = min(end_step if end_step is not None else total - 1, total - 1)
-        if frequency <= 0:
+        if frequency <= 0 or frequency * spe < 1 - 1e-9:
+            # Shorter than a step: every step is an update, one closed-form range instead of a list.
             return {"every_step": [first, last_possible]}, end_step
+        if (last_possible - first) / (frequency * spe) > limits.MAX_PLAN_UPDATES:
+            message = (
+                f"update_frequency {frequency} gives more than {limits.MAX_PLAN_UPDATES} mask updates at {spe:g} steps per epoch; "
+                "use -1 to update every step"
+            )
+            self.error("C413", modifier, "update_frequency", message)
+            return {"steps": []}, end_step
         steps = [first]
         last_update = schedule.epoch_at(first, spe)
         while True:
@@ -369,6 +381,24 @@ class Lowering:
                 self.error("C409", modifier, "init_sparsity", message)
                 return False
         return True
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _lr_kwargs_problem(kwargs: dict[str, Any], needed: tuple[str, ...]) -> str | None:
+    """What is wrong with the scheduler arguments' values, if anything."""
+    for key in needed:
+        value = kwargs[key]
+        if key == "milestones":
+            if not isinstance(value, list) or not all(_is_number(m) for m in value):
+                return f"lr_kwargs.milestones must be a list of epochs, not {value!r}"
+        elif not _is_number(value):
+            return f"lr_kwargs.{key} must be a number, not {value!r}"
+        elif key in ("step_size", "cycle_epochs", "gamma") and value <= 0:
+            return f"lr_kwargs.{key} must be positive, not {value!r}"
+    return None
 
 
 def lower(recipe: Recipe, steps_per_epoch: float, sha256: str) -> tuple[Plan | None, list[Diagnostic]]:
