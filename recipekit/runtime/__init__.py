@@ -1,4 +1,14 @@
-"""The torch runtime that replays compiled plans (not written yet).
+"""The torch runtime: replay a compiled plan inside an unchanged training loop.
 
-It will import nothing from recipekit but the plan model, and torch.
+    runner = recipekit.runtime.attach("plan.json", model, optimizer)
+    for batch in loader:
+        loss = model(batch).sum(); loss.backward(); optimizer.step(); optimizer.zero_grad()
+    runner.finalize()
+
+Imports nothing from recipekit but the plan model, and torch.
 """
+
+from recipekit.plan import PlanError
+from recipekit.runtime.runner import PlanRunner, RuntimeRefusal, attach
+
+__all__ = ["PlanError", "PlanRunner", "RuntimeRefusal", "attach"]

@@ -1,0 +1,317 @@
+"""Replay a plan inside any PyTorch training loop.
+
+``attach(plan, model, optimizer)`` checks everything first (plan format,
+selectors, param groups) and only then registers two optimizer step hooks:
+before step k it applies that step's instructions (LR, weight decay,
+trainable flags, mask updates) and masks the gradients of pruned weights;
+after the step it re-applies every enabled mask, so momentum and weight decay
+cannot revive pruned weights. The training loop stays as it was.
+
+Imports nothing from recipekit but the plan model, its closed forms and the
+selector matcher, and torch.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+
+from recipekit import params as param_match
+from recipekit.plan import Instruction, Plan, PlanError, load_plan
+from recipekit.runtime import masks
+from recipekit.schedule import epoch_at, interpolate, lr_function, scheduler_lr
+
+#: Instructions this runtime executes; a plan with others is refused at attach.
+SUPPORTED = frozenset({"note", "set_lr", "set_weight_decay", "lr_function", "lr_scheduler", "prune", "hold_mask", "set_trainable"})
+PRUNABLE_TYPES = (torch.nn.Linear, torch.nn.Conv1d, torch.nn.Conv2d, torch.nn.Conv3d, torch.nn.Embedding)
+
+
+class RuntimeRefusal(ValueError):
+    """The plan cannot run on this model/optimizer; nothing was changed."""
+
+
+def _where(instruction: Instruction) -> str:
+    origin = instruction["origin"]
+    return f"{origin['path']}:{origin['line']}:{origin['column']} ({origin['modifier']})"
+
+
+@dataclass
+class _Prune:
+    instruction: Instruction
+    names: list[str]
+    finals: dict[str, float]
+    enabled: bool = False
+    done: bool = False
+
+
+@dataclass
+class _State:
+    step: int = 0
+    masks: dict[str, torch.Tensor] = field(default_factory=dict)
+    #: requires_grad values to restore, by parameter name.
+    trainable_restore: dict[str, bool] = field(default_factory=dict)
+
+
+class PlanRunner:
+    def __init__(self, plan: Plan, model: torch.nn.Module, optimizer: torch.optim.Optimizer) -> None:
+        self.plan = plan
+        self.model = model
+        self.optimizer = optimizer
+        self._params = dict(model.named_parameters())
+        self._manifest = _manifest(model)
+        self._selected = self._resolve_all()
+        self._check_groups()
+        self._state = _State()
+        self._prunes = [_Prune(i, self._selected[i["selector"]], self._finals(i)) for i in plan.instructions if i["op"] == "prune"]
+        self._holds = [i for i in plan.instructions if i["op"] == "hold_mask"]
+        self._hooks = [
+            optimizer.register_step_pre_hook(self._before_step),
+            optimizer.register_step_post_hook(self._after_step),
+        ]
+
+    # -- checks (all before anything is changed) ---------------------------------
+    def _resolve_all(self) -> dict[str, list[str]]:
+        unsupported = [i for i in self.plan.instructions if i["op"] not in SUPPORTED]
+        if unsupported:
+            first = unsupported[0]
+            raise RuntimeRefusal(f"{_where(first)}: this runtime does not execute {first['op']!r} instructions yet")
+        resolved: dict[str, list[str]] = {}
+        for selector in self.plan.selectors:
+            names, unmatched = param_match.resolve(selector["patterns"], self._manifest)
+            if unmatched:
+                ddp_names, ddp_unmatched = self._resolve_ddp(selector["patterns"])
+                if not ddp_unmatched:
+                    names, unmatched = ddp_names, []
+            if unmatched or not names:
+                where = f"{selector.get('path')}:{selector.get('line')}:{selector.get('column')}"
+                raise RuntimeRefusal(f"{where}: {unmatched[0] if unmatched else selector['patterns']!r} matches no parameter of the model")
+            resolved[selector["id"]] = names
+        return resolved
+
+    def _resolve_ddp(self, patterns: list[str]) -> tuple[list[str], list[str]]:
+        """Names written for the bare model also match a DistributedDataParallel model, and back."""
+        prefixed = [p if p.startswith(("re:", "__")) else ("module." + p if not p.startswith("module.") else p[7:]) for p in patterns]
+        prefixed = [("re:module." + p[3:]) if p.startswith("re:") and not p.startswith("re:module.") else p for p in prefixed]
+        return param_match.resolve(prefixed, self._manifest)
+
+    def _check_groups(self) -> None:
+        count = len(self.optimizer.param_groups)
+        for instruction in self.plan.instructions:
+            groups = instruction.get("param_groups")
+            if groups and max(groups) >= count:
+                raise RuntimeRefusal(f"{_where(instruction)}: param group {max(groups)} does not exist (the optimizer has {count})")
+
+    def _finals(self, instruction: Instruction) -> dict[str, float]:
+        final = instruction["final_sparsity"]
+        names = self._selected[instruction["selector"]]
+        if not isinstance(final, dict):
+            return dict.fromkeys(names, float(final))
+        finals: dict[str, float] = {}
+        for sparsity, patterns in final.items():
+            for name in param_match.resolve(patterns, self._manifest)[0]:
+                finals.setdefault(name, float(sparsity))
+        return finals
+
+    # -- public state -------------------------------------------------------------
+    @property
+    def step_index(self) -> int:
+        """The optimizer step the next ``optimizer.step()`` is (0-based)."""
+        return self._state.step
+
+    @property
+    def epoch(self) -> float:
+        return epoch_at(self._state.step, self.plan.steps_per_epoch)
+
+    @property
+    def done(self) -> bool:
+        return self._state.step >= self.plan.total_steps
+
+    def masks(self) -> dict[str, torch.Tensor]:
+        return dict(self._state.masks)
+
+    # -- hooks --------------------------------------------------------------------
+    @torch.no_grad()
+    def _before_step(self, optimizer: Any, args: Any, kwargs: Any) -> None:
+        k = self._state.step
+        epoch = epoch_at(k, self.plan.steps_per_epoch)
+        for instruction in self.plan.instructions:
+            if instruction["step"] > k:
+                break
+            getattr(self, "_" + instruction["op"])(instruction, k, epoch)
+        for name, mask in self._state.masks.items():
+            param = self._params[name]
+            if param.grad is not None:
+                param.grad.mul_(mask)
+
+    @torch.no_grad()
+    def _after_step(self, optimizer: Any, args: Any, kwargs: Any) -> None:
+        self._apply_masks()
+        self._state.step += 1
+
+    def _apply_masks(self) -> None:
+        for name, mask in self._state.masks.items():
+            self._params[name].data.mul_(mask)
+
+    # -- instructions ---------------------------------------------------------------
+    def _groups(self, selected: list[int] | None) -> list[dict[str, Any]]:
+        groups = self.optimizer.param_groups
+        return groups if selected is None else [groups[i] for i in selected]
+
+    def _note(self, instruction: Instruction, k: int, epoch: float) -> None:
+        """Recorded for readers of the plan; nothing to do."""
+
+    def _set_lr(self, instruction: Instruction, k: int, epoch: float) -> None:
+        if k == instruction["step"]:
+            for group in self._groups(instruction["param_groups"]):
+                group["lr"] = instruction["value"]
+
+    def _set_weight_decay(self, instruction: Instruction, k: int, epoch: float) -> None:
+        if k == instruction["step"]:
+            for group in self._groups(instruction["param_groups"]):
+                group["weight_decay"] = instruction["value"]
+
+    def _lr_function(self, instruction: Instruction, k: int, epoch: float) -> None:
+        if k > instruction["last_step"]:
+            return
+        value = lr_function(
+            instruction["func"], epoch, instruction["start_epoch"], instruction["end_epoch"], instruction["init_lr"],
+            instruction["final_lr"], instruction["cycle_epochs"], self.plan.steps_per_epoch,
+        )  # fmt: skip
+        for group in self._groups(instruction["param_groups"]):
+            group["lr"] = value
+
+    def _lr_scheduler(self, instruction: Instruction, k: int, epoch: float) -> None:
+        last = instruction["last_step"]
+        if last is not None and k >= last:
+            return
+        value = scheduler_lr(instruction, k, epoch)
+        for group in self.optimizer.param_groups:
+            group["lr"] = value
+
+    def _set_trainable(self, instruction: Instruction, k: int, epoch: float) -> None:
+        names = self._selected[instruction["selector"]]
+        if k == instruction["step"]:
+            for name in names:
+                param = self._params[name]
+                self._state.trainable_restore.setdefault(name, param.requires_grad)
+                param.requires_grad_(instruction["trainable"])
+                if not instruction["trainable"]:
+                    param.grad = None
+        if instruction["restore_step"] is not None and k == instruction["restore_step"]:
+            for name in names:
+                self._params[name].requires_grad_(self._state.trainable_restore.pop(name, True))
+
+    def _hold_mask(self, instruction: Instruction, k: int, epoch: float) -> None:
+        names = self._selected[instruction["selector"]]
+        if k == instruction["step"]:
+            for name in names:
+                self._state.masks[name] = self._params[name].detach() != 0
+        if instruction["end_step"] is not None and k == instruction["end_step"]:
+            for name in names:
+                self._state.masks.pop(name, None)
+
+    def _prune(self, instruction: Instruction, k: int, epoch: float) -> None:
+        prune = next(p for p in self._prunes if p.instruction is instruction)
+        updates = instruction["updates"]
+        due = updates["every_step"][0] <= k <= updates["every_step"][1] if "every_step" in updates else k in updates["steps"]
+        if due:
+            self._update_masks(prune, epoch)
+        end = instruction["end_step"]
+        if end is not None and k == end and not instruction["leave_enabled"] and not prune.done:
+            # Released after this step's final update: SparseML applies the mask once more, then lets go.
+            prune.done = True
+            self._apply_masks()
+            for name in prune.names:
+                self._state.masks.pop(name, None)
+
+    def _update_masks(self, prune: _Prune, epoch: float) -> None:
+        instruction = prune.instruction
+        init = instruction["init_sparsity"]
+        by_target: dict[float, list[str]] = {}
+        for name in prune.names:
+            start_value = _sparsity(self._params[name]) if init == "__FROM_PARAM__" else float(init)
+            target = interpolate(
+                epoch, instruction["start_epoch"], instruction["end_epoch"], start_value, prune.finals[name], instruction["inter_func"]
+            )
+            by_target.setdefault(target, []).append(name)
+        for target, names in by_target.items():
+            tensors = [
+                self._params[n].detach() * self._state.masks[n] if n in self._state.masks else self._params[n].detach() for n in names
+            ]
+            created = masks.create(tensors, target, instruction["mask_type"], instruction["global_sparsity"])
+            for name, mask in zip(names, created, strict=True):
+                self._state.masks[name] = mask
+                self._params[name].data.mul_(mask)
+
+    # -- lifecycle ------------------------------------------------------------------
+    def state_dict(self) -> dict[str, Any]:
+        """Everything needed to resume: step, masks, what to restore, and the plan's hash."""
+        return {
+            "plan_sha256": self.plan.sha256,
+            "step": self._state.step,
+            "masks": {name: mask.clone() for name, mask in self._state.masks.items()},
+            "trainable_restore": dict(self._state.trainable_restore),
+            "released": [i for i, p in enumerate(self._prunes) if p.done],
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        if state.get("plan_sha256") != self.plan.sha256:
+            raise RuntimeRefusal("this runner state was saved with a different plan; resume with the plan it was made for")
+        unknown = [name for name in state["masks"] if name not in self._params]
+        if unknown:
+            raise RuntimeRefusal(f"saved masks name parameters this model does not have: {unknown[:3]}")
+        self._state = _State(
+            int(state["step"]), {n: m.to(self._params[n].device) for n, m in state["masks"].items()}, dict(state["trainable_restore"])
+        )
+        for index in state.get("released", []):
+            self._prunes[index].done = True
+
+    def finalize(self) -> None:
+        """Apply the masks a last time and remove the hooks: pruned weights stay exactly zero."""
+        with torch.no_grad():
+            self._apply_masks()
+        self.detach()
+
+    def detach(self) -> None:
+        """Remove the hooks and restore anything the plan changed temporarily (trainable flags)."""
+        for hook in self._hooks:
+            hook.remove()
+        self._hooks = []
+        for name, flag in self._state.trainable_restore.items():
+            self._params[name].requires_grad_(flag)
+        self._state.trainable_restore.clear()
+
+
+def _sparsity(param: torch.Tensor) -> float:
+    return float((param == 0).sum().item()) / param.numel()
+
+
+def _manifest(model: torch.nn.Module) -> list[dict[str, Any]]:
+    entries = []
+    for module_name, module in model.named_modules():
+        for param_name, param in module.named_parameters(recurse=False):
+            name = f"{module_name}.{param_name}" if module_name else param_name
+            module_type = type(module).__name__
+            if isinstance(module, PRUNABLE_TYPES) and module_type not in param_match.PRUNABLE_MODULE_TYPES:
+                # A subclass (say NonDynamicallyQuantizableLinear) is prunable like its base.
+                module_type = next(base.__name__ for base in type(module).__mro__ if base.__name__ in param_match.PRUNABLE_MODULE_TYPES)
+            entries.append({"name": name, "shape": list(param.shape), "module_type": module_type})
+    return entries
+
+
+def attach(plan: Plan | str | os.PathLike[str], model: torch.nn.Module, optimizer: torch.optim.Optimizer) -> PlanRunner:
+    """Check the plan against the model and optimizer, then hook into ``optimizer.step()``.
+
+    Raises :class:`RuntimeRefusal` (or :class:`~recipekit.plan.PlanError` for an
+    invalid plan file) before changing anything.
+    """
+    if not isinstance(plan, Plan):
+        plan = load_plan(plan)
+    return PlanRunner(plan, model, optimizer)
+
+
+__all__ = ["Iterator", "PlanError", "PlanRunner", "RuntimeRefusal", "attach"]
