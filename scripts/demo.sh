@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
 # Set up a virtual environment (idempotent) and run the main job on the bundled example:
-# lint the example recipes, compile the seed recipe into a plan and show its schedule.
+# lint the recipes, compile the seed recipe into a plan, show its schedule, train with it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PYTHON=${PYTHON:-python3}
 [ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
-.venv/bin/pip install --quiet --disable-pip-version-check -e .
+# Pinned first: an unpinned torch requirement would pull several GB of CUDA wheels.
+.venv/bin/pip install --quiet --disable-pip-version-check torch==2.13.0
+.venv/bin/pip install --quiet --disable-pip-version-check -e '.[torch]'
 .venv/bin/recipe-lint examples/
 mkdir -p build
-.venv/bin/recipekit compile examples/recipe.yaml --steps-per-epoch 10 -o build/plan.json
+.venv/bin/recipekit compile examples/recipe.yaml --steps-per-epoch 8 -o build/plan.json
 .venv/bin/recipekit show build/plan.json
+.venv/bin/python examples/train_tiny.py build/plan.json

@@ -257,3 +257,12 @@ def test_runtime_imports_only_the_plan_and_torch() -> None:
     code = f"import sys, recipekit.runtime\nprint(sorted(m for m in {heavy} if m in sys.modules))"
     result = subprocess.run([sys.executable, "-W", "error", "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "[]"
+
+
+def test_train_tiny_example_runs(tmp_path: Path) -> None:
+    plan = tmp_path / "plan.json"
+    plan.write_text(recipekit.compile_recipe(EXAMPLE, 8).to_json())
+    result = subprocess.run(
+        [sys.executable, "-W", "error", str(ROOT / "examples" / "train_tiny.py"), str(plan)], capture_output=True, text=True, check=True
+    )
+    assert result.stdout.splitlines()[-2:] == ["features.0.weight: 0.850 sparse", "features.2.weight: 0.850 sparse"]
