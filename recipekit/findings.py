@@ -17,7 +17,7 @@ from typing import Any
 from recipekit import params as param_match
 from recipekit import schedule
 from recipekit.compiler.yaml_tree import Map, Node, Scalar, Seq
-from recipekit.ir import Modifier, Param, Recipe
+from recipekit.ir import GRADUAL_PRUNERS, Modifier, Param, Recipe
 from recipekit.source import Source, Span
 
 
@@ -36,15 +36,6 @@ class Finding:
     fix: tuple[str, tuple[TextEdit, ...]] | None = None
 
 
-GRADUAL_PRUNERS = (
-    "GMPruningModifier",
-    "MagnitudePruningModifier",
-    "GlobalMagnitudePruningModifier",
-    "MovementPruningModifier",
-    "StructuredPruningModifier",
-    "OBSPruningModifier",
-    "MFACPruningModifier",
-)
 PRUNERS = (*GRADUAL_PRUNERS, "ConstantPruningModifier", "ACDCPruningModifier", "RigLPruningModifier", "TopKASTPruningModifier")
 LR_WRITERS = ("SetLearningRateModifier", "LearningRateFunctionModifier", "LearningRateModifier")
 
@@ -103,6 +94,13 @@ class LintContext:
             return ["__ALL_PRUNABLE__"]
         return [value] if isinstance(value, str) else list(value)
 
+    def shared(self, a: Modifier, b: Modifier) -> list[str]:
+        """Parameters both modifiers select: resolved with a manifest, else the names as written."""
+        names_a, names_b = self.matched(a), self.matched(b)
+        if names_a is not None and names_b is not None:
+            return sorted(names_a & names_b)
+        return sorted(set(self.patterns(a)) & set(self.patterns(b)))
+
     def matched(self, modifier: Modifier) -> set[str] | None:
         """Parameter names a modifier selects, when a manifest is known."""
         if self.params is None:
@@ -158,4 +156,4 @@ def overlap(a: tuple[float, float], b: tuple[float, float]) -> bool:
     return a[0] < b[1] and b[0] < a[1]
 
 
-__all__ = ["Finding", "Iterator", "LintContext", "TextEdit", "epoch_range", "overlap", "scalars", "walk"]
+__all__ = ["GRADUAL_PRUNERS", "Finding", "Iterator", "LintContext", "TextEdit", "epoch_range", "overlap", "scalars", "walk"]

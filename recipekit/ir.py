@@ -12,6 +12,17 @@ from typing import Any
 
 from recipekit.source import Source, Span
 
+#: Modifiers that ramp sparsity from init_sparsity to final_sparsity (SparseML's BaseGradualPruningModifier).
+GRADUAL_PRUNERS = (
+    "GMPruningModifier",
+    "MagnitudePruningModifier",
+    "GlobalMagnitudePruningModifier",
+    "MovementPruningModifier",
+    "StructuredPruningModifier",
+    "OBSPruningModifier",
+    "MFACPruningModifier",
+)
+
 
 @dataclass(frozen=True)
 class Param:

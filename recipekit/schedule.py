@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import sys
+from typing import Any
 
 _EPS = sys.float_info.epsilon
 
@@ -70,6 +71,22 @@ def lr_function(
     if current > int(span / cycle) * cycle:
         cycle = span % cycle
     return init_lr - ((current % cycle) / (cycle - 1)) * (init_lr - final_lr)
+
+
+def update_due(updates: dict[str, Any], step: int) -> bool:
+    """Whether a prune instruction's ``updates`` include ``step``."""
+    if "every_step" in updates:
+        first, last = updates["every_step"]
+        return bool(first <= step <= last)
+    return step in updates["steps"]
+
+
+def instruction_lr(instruction: dict[str, Any], epoch: float, steps_per_epoch: float) -> float:
+    """The LR an ``lr_function`` instruction sets at ``epoch``."""
+    return lr_function(
+        instruction["func"], epoch, instruction["start_epoch"], instruction["end_epoch"], instruction["init_lr"],
+        instruction["final_lr"], instruction["cycle_epochs"], steps_per_epoch,
+    )  # fmt: skip
 
 
 def scheduler_lr(instruction: dict[str, object], step: int, epoch: float) -> float:

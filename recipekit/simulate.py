@@ -14,7 +14,7 @@ from typing import Any
 
 from recipekit import params as param_match
 from recipekit.plan import Plan
-from recipekit.schedule import epoch_at, interpolate, lr_function, scheduler_lr
+from recipekit.schedule import epoch_at, instruction_lr, interpolate, scheduler_lr, update_due
 
 
 def _groups(selected: list[int] | None, count: int) -> list[int]:
@@ -91,10 +91,7 @@ class Simulation:
     def apply_lr_function(self, instruction: dict[str, Any], k: int, epoch: float) -> None:
         if k > instruction["last_step"]:
             return
-        value = lr_function(
-            instruction["func"], epoch, instruction["start_epoch"], instruction["end_epoch"], instruction["init_lr"],
-            instruction["final_lr"], instruction["cycle_epochs"], self.plan.steps_per_epoch,
-        )  # fmt: skip
+        value = instruction_lr(instruction, epoch, self.plan.steps_per_epoch)
         for g in _groups(instruction["param_groups"], self.groups):
             self.lr[g] = value
 
@@ -107,13 +104,7 @@ class Simulation:
             self.lr[g] = value
 
     def apply_prune(self, instruction: dict[str, Any], k: int, epoch: float) -> None:
-        updates = instruction["updates"]
-        if "every_step" in updates:
-            first, last = updates["every_step"]
-            due = first <= k <= last
-        else:
-            due = k in updates["steps"]
-        if not due:
+        if not update_due(instruction["updates"], k):
             return
         final = instruction["final_sparsity"]
         for name in self.select(instruction["selector"]):

@@ -14,20 +14,12 @@ import re
 from typing import Any
 
 from recipekit import limits, schedule
+from recipekit.compiler.normalize import json_safe
 from recipekit.diagnostics import Diagnostic
-from recipekit.ir import Modifier, Recipe
+from recipekit.ir import GRADUAL_PRUNERS, Modifier, Recipe
 from recipekit.plan import Instruction, Plan
 from recipekit.source import Span
 
-GRADUAL_PRUNERS = {
-    "GMPruningModifier",
-    "MagnitudePruningModifier",
-    "GlobalMagnitudePruningModifier",
-    "MovementPruningModifier",
-    "StructuredPruningModifier",
-    "OBSPruningModifier",
-    "MFACPruningModifier",
-}
 GLOBAL_BY_DEFAULT = {"GlobalMagnitudePruningModifier": True, "MagnitudePruningModifier": False, "MovementPruningModifier": False}
 #: Modifiers with no effect on the optimizer, masks or QAT; the plan records them, the runtime does not act on them.
 NOT_EXECUTED = {
@@ -411,21 +403,11 @@ def lower(recipe: Recipe, steps_per_epoch: float, sha256: str) -> tuple[Plan | N
         steps_per_epoch=steps_per_epoch,
         max_epochs=lowering.max_epochs,
         total_steps=lowering.total_steps,
-        variables=_json_safe(variables),
+        variables=json_safe(variables),
         selectors=lowering.selectors,
-        instructions=_json_safe(lowering.instructions),
+        instructions=json_safe(lowering.instructions),
     )
     return plan, lowering.diagnostics
-
-
-def _json_safe(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {repr(k) if isinstance(k, float) else str(k): _json_safe(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_json_safe(v) for v in value]
-    if isinstance(value, float) and not math.isfinite(value):
-        return repr(value)
-    return value
 
 
 __all__ = ["Span", "lower"]

@@ -15,12 +15,12 @@ def span_json(source: Source, span: Span) -> dict[str, Any]:
     return {"line": loc.line, "column": loc.column, "end_line": loc.end_line, "end_column": loc.end_column}
 
 
-def _plain(value: Any) -> Any:
-    """JSON-safe values: sparsity-dict keys become strings, non-finite floats strings."""
+def json_safe(value: Any) -> Any:
+    """JSON-safe values: float keys (sparsity mappings) and non-finite floats become strings."""
     if isinstance(value, dict):
-        return {repr(k) if isinstance(k, float) else str(k): _plain(v) for k, v in value.items()}
+        return {repr(k) if isinstance(k, float) else str(k): json_safe(v) for k, v in value.items()}
     if isinstance(value, list):
-        return [_plain(v) for v in value]
+        return [json_safe(v) for v in value]
     if isinstance(value, float) and not math.isfinite(value):
         return repr(value)
     return value
@@ -33,10 +33,10 @@ def normalize(recipe: Recipe) -> dict[str, Any]:
         entry: dict[str, Any] = {"type": modifier.type}
         if modifier.flavour:
             entry["flavour"] = modifier.flavour
-        entry.update({name: _plain(param.value) for name, param in modifier.params.items()})
+        entry.update({name: json_safe(param.value) for name, param in modifier.params.items()})
         entry["span"] = span_json(source, modifier.span)
         modifiers.append(entry)
-    variables = {name: _plain(variable.value) for name, variable in recipe.variables.items()}
+    variables = {name: json_safe(variable.value) for name, variable in recipe.variables.items()}
     return {"recipe": source.path, "variables": variables, "modifiers": modifiers}
 
 

@@ -63,8 +63,7 @@ def check(ctx: LintContext) -> Iterator[Finding]:
         for earlier in pruners[:i]:
             if not overlap(epoch_range(earlier, ctx.training_end), epoch_range(later, ctx.training_end)):
                 continue
-            a, b = ctx.matched(earlier), ctx.matched(later)
-            shared = sorted(a & b) if a is not None and b is not None else sorted(set(ctx.patterns(earlier)) & set(ctx.patterns(later)))
+            shared = ctx.shared(earlier, later)
             if shared:
                 related = (("the other pruning modifier", earlier.span),)
                 more = f" (+{len(shared) - 1} more)" if len(shared) > 1 else ""

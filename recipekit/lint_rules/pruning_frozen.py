@@ -57,8 +57,7 @@ def check(ctx: LintContext) -> Iterator[Finding]:
         for freeze in freezes:
             if not overlap(epoch_range(pruner, ctx.training_end), epoch_range(freeze, ctx.training_end)):
                 continue
-            a, b = ctx.matched(pruner), ctx.matched(freeze)
-            shared = sorted(a & b) if a is not None and b is not None else sorted(set(ctx.patterns(pruner)) & set(ctx.patterns(freeze)))
+            shared = ctx.shared(pruner, freeze)
             if shared:
                 message = f"{shared[0]} is pruned while TrainableParamsModifier freezes it: pruned weights cannot recover"
                 yield Finding(ctx.span_of(pruner, "params"), message, (("frozen here", freeze.span),))

@@ -23,7 +23,7 @@ import torch
 from recipekit import params as param_match
 from recipekit.plan import Instruction, Plan, PlanError, load_plan
 from recipekit.runtime import masks
-from recipekit.schedule import epoch_at, interpolate, lr_function, scheduler_lr
+from recipekit.schedule import epoch_at, instruction_lr, interpolate, scheduler_lr, update_due
 
 #: Instructions this runtime executes; a plan with others is refused at attach.
 SUPPORTED = frozenset({"note", "set_lr", "set_weight_decay", "lr_function", "lr_scheduler", "prune", "hold_mask", "set_trainable"})
@@ -177,10 +177,7 @@ class PlanRunner:
     def _lr_function(self, instruction: Instruction, k: int, epoch: float) -> None:
         if k > instruction["last_step"]:
             return
-        value = lr_function(
-            instruction["func"], epoch, instruction["start_epoch"], instruction["end_epoch"], instruction["init_lr"],
-            instruction["final_lr"], instruction["cycle_epochs"], self.plan.steps_per_epoch,
-        )  # fmt: skip
+        value = instruction_lr(instruction, epoch, self.plan.steps_per_epoch)
         for group in self._groups(instruction["param_groups"]):
             group["lr"] = value
 
@@ -216,9 +213,7 @@ class PlanRunner:
 
     def _prune(self, instruction: Instruction, k: int, epoch: float) -> None:
         prune = next(p for p in self._prunes if p.instruction is instruction)
-        updates = instruction["updates"]
-        due = updates["every_step"][0] <= k <= updates["every_step"][1] if "every_step" in updates else k in updates["steps"]
-        if due:
+        if update_due(instruction["updates"], k):
             self._update_masks(prune, epoch)
         end = instruction["end_step"]
         if end is not None and k == end and not instruction["leave_enabled"] and not prune.done:
