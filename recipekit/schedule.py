@@ -7,6 +7,7 @@ operation for operation, because the goldens compare floats to 1e-12.
 
 from __future__ import annotations
 
+import bisect
 import math
 import sys
 from typing import Any
@@ -78,7 +79,9 @@ def update_due(updates: dict[str, Any], step: int) -> bool:
     if "every_step" in updates:
         first, last = updates["every_step"]
         return bool(first <= step <= last)
-    return step in updates["steps"]
+    steps = updates["steps"]  # sorted: a bisect keeps the per-step cost flat however many updates there are
+    index = bisect.bisect_left(steps, step)
+    return index < len(steps) and steps[index] == step
 
 
 def instruction_lr(instruction: dict[str, Any], epoch: float, steps_per_epoch: float) -> float:

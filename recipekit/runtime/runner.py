@@ -67,6 +67,7 @@ class PlanRunner:
         self._check_groups()
         self._state = _State()
         self._prunes = [_Prune(i, self._selected[i["selector"]], self._finals(i)) for i in plan.instructions if i["op"] == "prune"]
+        self._prune_of = {id(p.instruction): p for p in self._prunes}
         self._holds = [i for i in plan.instructions if i["op"] == "hold_mask"]
         self._hooks = [
             optimizer.register_step_pre_hook(self._before_step),
@@ -212,7 +213,7 @@ class PlanRunner:
                 self._state.masks.pop(name, None)
 
     def _prune(self, instruction: Instruction, k: int, epoch: float) -> None:
-        prune = next(p for p in self._prunes if p.instruction is instruction)
+        prune = self._prune_of[id(instruction)]
         if update_due(instruction["updates"], k):
             self._update_masks(prune, epoch)
         end = instruction["end_step"]
