@@ -124,23 +124,14 @@ def walk(node: Node | None) -> Iterator[Node]:
                 stack.extend([value, key])
 
 
-def scalars(node: Node | None, seen: set[int] | None = None) -> Iterator[tuple[Scalar, bool]]:
-    """Every scalar once, with whether it is a mapping key; aliases are not followed twice."""
-    seen = set() if seen is None else seen
-    stack = [(node, False)] if node is not None else []
-    while stack:
-        current, is_key = stack.pop()
-        if current is None or current.alias_of is not None:
-            continue
-        if isinstance(current, Scalar):
-            yield current, is_key
-        elif isinstance(current, Seq) and id(current.items) not in seen:
-            seen.add(id(current.items))
-            stack.extend((item, False) for item in reversed(current.items))
-        elif isinstance(current, Map) and id(current.entries) not in seen:
-            seen.add(id(current.entries))
-            for key, value in reversed(current.entries):
-                stack.extend([(value, False), (key, True)])
+def scalars(node: Node | None) -> Iterator[tuple[Scalar, bool]]:
+    """Every scalar as written once, with whether it is a mapping key (alias sites are skipped)."""
+    keys: set[int] = set()
+    for current in walk(node):  # a mapping comes before its entries
+        if isinstance(current, Map):
+            keys.update(id(key) for key, _ in current.entries)
+        elif isinstance(current, Scalar) and current.alias_of is None:
+            yield current, id(current) in keys
 
 
 def epoch_range(modifier: Modifier, training_end: float | None) -> tuple[float, float]:
@@ -156,4 +147,4 @@ def overlap(a: tuple[float, float], b: tuple[float, float]) -> bool:
     return a[0] < b[1] and b[0] < a[1]
 
 
-__all__ = ["GRADUAL_PRUNERS", "Finding", "Iterator", "LintContext", "TextEdit", "epoch_range", "overlap", "scalars", "walk"]
+__all__ = ["GRADUAL_PRUNERS", "Finding", "LintContext", "TextEdit", "epoch_range", "overlap", "scalars", "walk"]

@@ -77,6 +77,13 @@ def test_concise_format_and_fix_marker(tmp_path: Path) -> None:
     ]
 
 
+def test_yaml11_value_is_reported_at_the_anchor_not_at_aliases(tmp_path: Path) -> None:
+    text = "lr: &lr 1e-3\nmodifiers:\n  - !SetLearningRateModifier\n    learning_rate: *lr\n    start_epoch: 0.0\n"
+    _, output = run("--format", "concise", str(write(tmp_path, "r.yaml", text)))
+    assert [line.split(": ")[1].split()[0] for line in output.splitlines()[:-1]] == ["L360"]
+    assert output.startswith(f"{tmp_path / 'r.yaml'}:1:9: L360")
+
+
 def test_strict_fails_on_warnings(tmp_path: Path) -> None:
     path = write(tmp_path, "r.yaml", WARN)
     assert run(str(path))[0] == 0

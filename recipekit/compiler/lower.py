@@ -18,7 +18,6 @@ from recipekit.compiler.normalize import json_safe
 from recipekit.diagnostics import Diagnostic
 from recipekit.ir import GRADUAL_PRUNERS, Modifier, Recipe
 from recipekit.plan import Instruction, Plan
-from recipekit.source import Span
 
 GLOBAL_BY_DEFAULT = {"GlobalMagnitudePruningModifier": True, "MagnitudePruningModifier": False, "MovementPruningModifier": False}
 #: Modifiers with no effect on the optimizer, masks or QAT; the plan records them, the runtime does not act on them.
@@ -408,6 +407,3 @@ def lower(recipe: Recipe, steps_per_epoch: float, sha256: str) -> tuple[Plan | N
         instructions=json_safe(lowering.instructions),
     )
     return plan, lowering.diagnostics
-
-
-__all__ = ["Span", "lower"]

@@ -59,6 +59,16 @@ def resolve_plain(text: str) -> tuple[str, Scalar]:
     return "str", text
 
 
+def float_spelling(text: str) -> str:
+    """Spell a number so that YAML 1.1 reads it as a float: ``1e-3`` -> ``1.0e-3``."""
+    mantissa, _, exponent = text.lower().partition("e")
+    if "." not in mantissa:
+        mantissa += ".0"
+    if exponent and exponent[0] not in "+-":
+        exponent = "+" + exponent
+    return mantissa + ("e" + exponent if exponent else "")
+
+
 def construct_int(text: str) -> int:
     value = text.replace("_", "")
     sign = -1 if value.startswith("-") else 1

@@ -3,12 +3,7 @@
 from __future__ import annotations
 
 from recipekit.findings import TextEdit
-from recipekit.ir import Modifier
 from recipekit.source import Source, Span
-
-
-def start_end(modifier: Modifier) -> tuple[float, float]:
-    return float(modifier.value("start_epoch")), float(modifier.value("end_epoch"))
 
 
 def line_span(source: Source, span: Span) -> Span:

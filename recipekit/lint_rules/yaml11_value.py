@@ -43,10 +43,7 @@ _YAML12_BOOL = {"true", "false", "True", "False", "TRUE", "FALSE"}
 
 def _replacement(text: str, kind: str, value: object) -> str | None:
     if kind == "str" and _YAML12_FLOAT.match(text):
-        mantissa, _, exponent = text.lower().partition("e")
-        mantissa = mantissa if "." in mantissa else mantissa + ".0"
-        exponent = exponent if not exponent or exponent[0] in "+-" else "+" + exponent
-        return mantissa + ("e" + exponent if exponent else "")
+        return yaml11.float_spelling(text)
     if kind == "bool" and text not in _YAML12_BOOL:
         return "true" if value else "false"
     if kind == "int" and not re.fullmatch(r"[-+]?(0|[1-9][0-9]*)", text):

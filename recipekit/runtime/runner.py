@@ -14,14 +14,13 @@ selector matcher, and torch.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 import torch
 
 from recipekit import params as param_match
-from recipekit.plan import Instruction, Plan, PlanError, load_plan
+from recipekit.plan import Instruction, Plan, load_plan
 from recipekit.runtime import masks
 from recipekit.schedule import epoch_at, instruction_lr, interpolate, scheduler_lr, update_due
 
@@ -308,6 +307,3 @@ def attach(plan: Plan | str | os.PathLike[str], model: torch.nn.Module, optimize
     if not isinstance(plan, Plan):
         plan = load_plan(plan)
     return PlanRunner(plan, model, optimizer)
-
-
-__all__ = ["Iterator", "PlanError", "PlanRunner", "RuntimeRefusal", "attach"]

@@ -27,6 +27,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from recipekit.compiler import yaml11
 from recipekit.compiler.yaml_tree import Map, Node, Scalar, Seq
 from recipekit.diagnostics import Diagnostic
 from recipekit.source import Source, Span
@@ -183,7 +184,7 @@ class Validator:
             if not math.isfinite(value):
                 return Outcome(ok=False, diagnostics=[self.error("S206", node.span, f"{self.field} must be finite")])
             return Outcome(value, coerced_from=node.text)
-        fixed = _yaml11_float(text)
+        fixed = yaml11.float_spelling(text)
         message = f"SparseML's YAML 1.1 loader reads {node.text} as a string, and {self.field} does not accept strings; write {fixed}"
         return Outcome(ok=False, diagnostics=[self.error("S208", node.span, message)])
 
@@ -341,13 +342,3 @@ def _sparseml_bool(text: str) -> bool:
     # sparseml.utils.helpers.convert_to_bool, reproduced on purpose: "no" is True.
     lowered = text.lower()
     return bool(text) and "f" not in lowered and "0" not in lowered
-
-
-def _yaml11_float(text: str) -> str:
-    """Spell a number so that YAML 1.1 reads it as a float (``1e-3`` → ``1.0e-3``)."""
-    mantissa, _, exponent = text.lower().partition("e")
-    if "." not in mantissa:
-        mantissa += ".0"
-    if exponent and exponent[0] not in "+-":
-        exponent = "+" + exponent
-    return mantissa + ("e" + exponent if exponent else "")
