@@ -25,11 +25,18 @@ EXAMPLE = ROOT / "examples" / "recipe.yaml"
 PLAN_SCHEMA = json.loads((ROOT / "recipekit" / "schema" / "plan.schema.json").read_text())
 
 
+def assert_valid_plan(plan: Any) -> None:
+    errors = [e.message for e in Draft202012Validator(PLAN_SCHEMA).iter_errors(json.loads(plan.to_json()))]
+    assert errors == []
+
+
 def compile_text(text: str, spe: float = 4) -> tuple[Any, list[tuple[int, int, str]]]:
     """Compile recipe text; the texts below start with a newline, so line 1 is empty."""
     source, _ = source_from_text(text, "r.yaml", markdown=False)
     assert source is not None
     plan, diagnostics = compile_source(source, spe)
+    if plan is not None:
+        assert_valid_plan(plan)
     return plan, [(d.location.line, d.location.column, d.code) for d in diagnostics]
 
 
@@ -187,6 +194,8 @@ def test_bad_steps_per_epoch() -> None:
 def test_size_and_work_do_not_grow_with_steps_per_epoch() -> None:
     small = recipekit.compile_recipe(EXAMPLE, 10)
     large = recipekit.compile_recipe(EXAMPLE, 1_000_000)
+    assert_valid_plan(small)
+    assert_valid_plan(large)
     assert large.total_steps == 70_000_000
     assert len(large.instructions) == len(small.instructions)
     assert len(large.to_json()) < 1.2 * len(small.to_json())

@@ -14,12 +14,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from jsonschema import Draft202012Validator
 
 from recipekit.compiler import compile_source
 from recipekit.simulate import expand
 from recipekit.source import read_source
 from tests.helpers import CORPUS, GOLDEN
 
+PLAN_SCHEMA = json.loads((Path(__file__).resolve().parents[1] / "recipekit" / "schema" / "plan.schema.json").read_text())
 GOLDENS = sorted((GOLDEN / "sparseml").glob("*.json.gz")) if (GOLDEN / "sparseml").is_dir() else []
 KEYS = ("lr", "weight_decay", "target_sparsity", "qat", "qat_observers", "bn_frozen", "frozen")
 
@@ -70,6 +72,7 @@ def test_expand_matches_sparseml(path: Path) -> None:
         assert refused or golden["recipe"] in MODEL_DEPENDENT_ERRORS, golden["sparseml_error"]
         return
     assert plan is not None, [d.message for d in diagnostics]
+    assert list(Draft202012Validator(PLAN_SCHEMA).iter_errors(json.loads(plan.to_json()))) == []
     assert (plan.max_epochs, plan.total_steps) == (golden["max_epochs"], golden["total_steps"])
     optimizer = golden["optimizer"]
     ours = expand(plan, golden["params"], optimizer["param_groups"], optimizer["lr"], optimizer["weight_decay"])

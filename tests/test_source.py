@@ -75,7 +75,7 @@ def test_unsupported_extension(tmp_path: Path) -> None:
 
 def test_file_too_large_is_refused_before_reading() -> None:
     _, diagnostics = source_from_bytes(b"#" * (limits.MAX_FILE_BYTES + 1), "big.yaml", markdown=False)
-    assert [d.code for d in diagnostics] == ["P102"]
+    assert [(d.location.line, d.location.column, d.code) for d in diagnostics] == [(1, 1, "P102")]
 
 
 def test_empty_recipe() -> None:
