@@ -190,6 +190,7 @@ _TABLE = [
     Code("C410", "not-executed", _W, "A modifier the plan records but the recipekit runtime does not execute."),
     Code("C411", "bad-steps-per-epoch", _E, "steps_per_epoch must be a positive number."),
     Code("C413", "too-many-updates", _E, "An update_frequency that would list more mask updates than the plan limit."),
+    Code("C414", "invalid-param-regex", _E, "A `re:` parameter pattern that is not a valid regex: SparseML fails when training starts."),
 ]
 
 CODES: dict[str, Code] = {code.code: code for code in _TABLE}

@@ -39,7 +39,10 @@ def match_pattern(pattern: str, params: list[dict[str, Any]]) -> list[str]:
     if pattern.upper() == "__ALL_PRUNABLE__":
         return [p["name"] for p in params if is_prunable(p)]
     if pattern.startswith("re:"):
-        regex = re.compile(pattern[3:])
+        try:
+            regex = re.compile(pattern[3:])
+        except re.error:
+            return []  # reported where it is written (S-schema / invalid-regex lint rule), matches nothing here
         return [p["name"] for p in params if regex.match(p["name"])]
     return [p["name"] for p in params if p["name"] == pattern]
 

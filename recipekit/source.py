@@ -62,6 +62,23 @@ class Source:
     def yaml_text(self) -> str:
         return self.text[self.yaml_start : self.yaml_end]
 
+    def item_span(self, span: Span, item: str) -> Span:
+        """The span of one list item written inside ``span`` (with its quotes), else ``span`` itself.
+
+        For naming the one bad entry of ``params: [a, 're:b(']``; an item that came from a
+        variable or an alias is not written there, so the whole value is named instead.
+        """
+        written = self.text[span.start : span.end]
+        for match in re.finditer(re.escape(item), written):
+            start, end = match.start(), match.end()
+            before = written[start - 1] if start else ""
+            after = written[end] if end < len(written) else ""
+            if before in "'\"" and before and after == before:
+                return Span(span.start + start - 1, span.start + end + 1)
+            if before in ("", " ", "\t", "\n", "[", ",", "-") and after in ("", " ", "\t", "\r", "\n", "]", ",", "#"):
+                return Span(span.start + start, span.start + end)
+        return span
+
     def line_col(self, offset: int) -> tuple[int, int]:
         """1-based line and column of an offset (columns count code points)."""
         offset = max(0, min(offset, len(self.text)))

@@ -330,3 +330,11 @@ def test_show_timeline_and_plot(tmp_path: Path) -> None:
     pixels = matplotlib.image.imread(png)
     assert pixels.shape[:2] == (600, 900)
     assert float(pixels[..., :3].std()) > 0.05  # not blank
+
+
+def test_invalid_regex_is_refused_at_the_item() -> None:
+    text = GM.format(inter="cubic", mask="unstructured").replace("params: [a.weight]", "params: [a.weight, 're:b(']")
+    plan, found = compile_text(text)
+    assert plan is None and found == [(7, 24, "C414")]
+    block = text.replace("params: [a.weight, 're:b(']", "params:\n      - a.weight\n      - re:c[")
+    assert compile_text(block)[1] == [(9, 9, "C414")]

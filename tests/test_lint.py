@@ -25,7 +25,7 @@ EXAMPLE = ROOT / "examples" / "recipe.yaml"
 POSITIONS = {
     "L301": (7, 16), "L302": (7, 16), "L303": (7, 16), "L304": (8, 23), "L305": (7, 18), "L306": (5, 5),
     "L307": (5, 5), "L311": (4, 20), "L312": (5, 21), "L313": (9, 16), "L314": (4, 20), "L316": (10, 13),
-    "L317": (7, 13), "L318": (12, 20), "L320": (3, 13), "L321": (3, 13), "L322": (3, 13), "L323": (3, 13),
+    "L317": (7, 13), "L318": (12, 20), "L320": (3, 52), "L321": (3, 14), "L322": (3, 13), "L323": (3, 13),
     "L324": (3, 13), "L325": (3, 13), "L326": (2, 5), "L331": (4, 42), "L332": (13, 5), "L333": (10, 18),
     "L334": (4, 5), "L340": (4, 16), "L341": (4, 16), "L342": (12, 18), "L343": (10, 18), "L344": (6, 18),
     "L350": (7, 16), "L351": (8, 23), "L360": (3, 20), "L361": (2, 1), "L362": (3, 20), "L363": (5, 5),
@@ -179,7 +179,7 @@ def test_params_manifest_and_steps(tmp_path: Path) -> None:
     manifest.write_text("classifier.weight\n")
     code, output = run("--params", str(manifest), "--format", "concise", str(EXAMPLE))
     assert code == 1
-    assert output.splitlines()[0] == f"{EXAMPLE}:28:13: L320 're:features.*.weight' matches no parameter of the model"
+    assert output.splitlines()[0] == f"{EXAMPLE}:28:14: L320 're:features.*.weight' matches no parameter of the model"
 
 
 def test_steps_per_epoch_enables_step_checks(tmp_path: Path) -> None:

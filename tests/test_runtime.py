@@ -33,7 +33,7 @@ def make_optimizer(model: torch.nn.Module, spec: dict[str, Any]) -> torch.optim.
 
 
 def golden_states(golden: dict[str, Any]) -> list[dict[str, Any]]:
-    keys = ("lr", "weight_decay", "target_sparsity", "sparsity", "frozen")
+    keys = ("lr", "weight_decay", "target_sparsity", "sparsity", "frozen", "qat", "qat_observers", "bn_frozen")
     state = {key: golden["events"][0][key] for key in keys}
     states, index = [], 0
     for step in range(golden["total_steps"]):
@@ -61,10 +61,8 @@ def test_runtime_reproduces_sparseml(path: Path) -> None:
     assert source is not None
     plan, _ = compile_source(source, golden["steps_per_epoch"])
     assert plan is not None
-    if any(i["op"] == "qat" for i in plan.instructions):
-        pytest.skip("QAT is not executed by the runtime yet")
     torch.manual_seed(0)
-    model = build_model(golden["params"])
+    model = build_model(golden["params"], golden["modules_without_params"])
     optimizer = make_optimizer(model, golden["optimizer"])
     runner = attach(plan, model, optimizer)
     global_groups = [runner._selected[i["selector"]] for i in plan.instructions if i["op"] == "prune" and i["global_sparsity"]]
@@ -85,6 +83,8 @@ def test_runtime_reproduces_sparseml(path: Path) -> None:
         assert all(close(a, b) for a, b in zip(lrs, expected["lr"], strict=True)), (step, lrs, expected["lr"])
         assert all(close(a, b) for a, b in zip(decays, expected["weight_decay"], strict=True)), (step, decays)
         assert sorted(n for n, p in named.items() if not p.requires_grad) == expected["frozen"], step
+        qat = (runner.qat_enabled, runner.qat_observing, runner.bn_frozen)
+        assert qat == (expected["qat"], expected["qat_observers"], expected["bn_frozen"]), step
         for name, target in expected["target_sparsity"].items():
             if target is None or name in global_names:
                 continue
@@ -266,3 +266,40 @@ def test_train_tiny_example_runs(tmp_path: Path) -> None:
         [sys.executable, "-W", "error", str(ROOT / "examples" / "train_tiny.py"), str(plan)], capture_output=True, text=True, check=True
     )
     assert result.stdout.splitlines()[-2:] == ["features.0.weight: 0.850 sparse", "features.2.weight: 0.850 sparse"]
+
+
+def test_steps_a_grad_scaler_skips_still_advance_the_schedule() -> None:
+    """Decision: the schedule follows iterations, as SparseML's step wrapper did (docs/runtime.md)."""
+    plan = compiled(spe=2, num_epochs=10, lr_milestones=[2, 4])
+    torch.manual_seed(0)
+    model = Net()
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+    scaler = torch.amp.GradScaler("cpu")
+    runner = attach(plan, model, optimizer, scaler=scaler)
+    lrs, skipped = [], {3, 7}
+    for step in range(12):
+        x = torch.randn(4, 3, 8, 8, generator=torch.Generator().manual_seed(step))
+        optimizer.zero_grad()
+        loss = model(x).pow(2).mean() * (float("inf") if step in skipped else 1.0)
+        before = {k: v.clone() for k, v in model.state_dict().items()}
+        scaler.scale(loss).backward()
+        scaler.step(optimizer)
+        scaler.update()
+        lrs.append(optimizer.param_groups[0]["lr"])
+        assert runner.step_index == step + 1
+        if step in skipped:
+            assert all(torch.equal(before[k], v) for k, v in model.state_dict().items()), step
+    # Milestones at epochs 2 and 4 with 2 steps per epoch: the skipped steps 3 and 7 count.
+    assert lrs == pytest.approx([0.05] * 4 + [0.005] * 4 + [0.0005] * 4, rel=1e-12)
+    runner.detach()
+    assert "step" not in vars(scaler)
+
+
+def test_step_skipped_advances_a_custom_loop() -> None:
+    plan = compiled(spe=1)
+    model = Net()
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    runner = attach(plan, model, optimizer)
+    runner.step_skipped()
+    runner.step_skipped()
+    assert runner.step_index == 2 and runner.epoch == 2.0

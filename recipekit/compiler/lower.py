@@ -96,6 +96,16 @@ class Lowering:
             else self.source.location(modifier.span)
         )
         self.selectors.append({"id": selector_id, "patterns": items, "path": loc.path, "line": loc.line, "column": loc.column})
+        for item in items:
+            if isinstance(item, str) and item.startswith("re:"):
+                try:
+                    re.compile(item[3:])
+                except re.error as error:
+                    # SparseML raises re.error when the modifier initialises, after training has started.
+                    span = modifier.params["params"].span if "params" in modifier.params else None
+                    at = self.source.item_span(span, item) if span is not None else modifier.span
+                    message = f"invalid regular expression {item!r}: {error}; escape ( [ + and the like"
+                    self.diagnostics.append(self.source.diag("C414", at, message))
         return selector_id
 
     def start_step(self, epoch: float) -> int:

@@ -53,4 +53,5 @@ def check(ctx: LintContext) -> Iterator[Finding]:
             try:
                 re.compile(pattern[3:])
             except re.error as error:
-                yield Finding(ctx.span_of(modifier, "params"), f"invalid regular expression {pattern!r}: {error}")
+                span = ctx.source.item_span(ctx.span_of(modifier, "params"), pattern)
+                yield Finding(span, f"invalid regular expression {pattern!r}: {error}")

@@ -75,4 +75,5 @@ def check(ctx: LintContext) -> Iterator[Finding]:
                 hint = f"; `re:` matches at the start of names, write 're:.*{pattern[3:]}' to search" if searched else ""
             else:
                 hint = did_you_mean(pattern, names)
-            yield Finding(ctx.span_of(modifier, "params"), f"{pattern!r} matches no parameter of the model{hint}")
+            span = ctx.source.item_span(ctx.span_of(modifier, "params"), pattern)
+            yield Finding(span, f"{pattern!r} matches no parameter of the model{hint}")

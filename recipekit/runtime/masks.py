@@ -35,18 +35,21 @@ def _select(scores: list[torch.Tensor], sparsity: float, global_sparsity: bool) 
 
 
 def _block_scores(weight: torch.Tensor, rows: int, cols: int) -> tuple[torch.Tensor, int, int]:
-    """Mean |w| of rowsxcols blocks over dims (0, 1); -1 means the whole dimension."""
-    matrix = weight.detach().abs().reshape(weight.shape[0], weight.shape[1], -1).mean(dim=2)
-    r = matrix.shape[0] if rows == -1 else rows
-    c = matrix.shape[1] if cols == -1 else cols
-    if matrix.shape[0] % r or matrix.shape[1] % c:
+    """Mean |w| of rows x cols blocks over dims (0, 1); -1 means the whole dimension.
+
+    A conv kernel position is its own block (SparseML pads the block shape to [rows, cols, 1, ..., 1]).
+    """
+    magnitude = weight.detach().abs()
+    r = magnitude.shape[0] if rows == -1 else rows
+    c = magnitude.shape[1] if cols == -1 else cols
+    if magnitude.shape[0] % r or magnitude.shape[1] % c:
         raise ValueError(f"block shape [{rows}, {cols}] does not divide a tensor of shape {list(weight.shape)}")
-    return matrix.reshape(matrix.shape[0] // r, r, matrix.shape[1] // c, c).mean(dim=(1, 3)), r, c
+    blocked = magnitude.reshape(magnitude.shape[0] // r, r, magnitude.shape[1] // c, c, *magnitude.shape[2:])
+    return blocked.mean(dim=(1, 3)), r, c
 
 
-def _expand_block(keep: torch.Tensor, weight: torch.Tensor, r: int, c: int) -> torch.Tensor:
-    expanded = keep.repeat_interleave(r, dim=0).repeat_interleave(c, dim=1)
-    return expanded.reshape(weight.shape[0], weight.shape[1], *([1] * (weight.dim() - 2))).expand_as(weight).clone()
+def _expand_block(keep: torch.Tensor, r: int, c: int) -> torch.Tensor:
+    return keep.repeat_interleave(r, dim=0).repeat_interleave(c, dim=1).contiguous()
 
 
 def _four_block_scores(weight: torch.Tensor) -> torch.Tensor:
@@ -82,7 +85,7 @@ def create(tensors: list[torch.Tensor], sparsity: float, mask_type: str | list[i
     if isinstance(mask_type, list):
         blocks = [_block_scores(t, mask_type[0], mask_type[1]) for t in tensors]
         keeps = _select([scores for scores, _, _ in blocks], sparsity, global_sparsity)
-        return [_expand_block(keep, t, r, c) for keep, t, (_, r, c) in zip(keeps, tensors, blocks, strict=True)]
+        return [_expand_block(keep, r, c) for keep, (_, r, c) in zip(keeps, blocks, strict=True)]
     match = _NM.match("2:4" if mask_type == "tensorrt" else mask_type)
     if match:
         return [n_of_m(t, int(match.group(1)), int(match.group(2))) for t in tensors]

@@ -22,10 +22,11 @@ import torch
 from recipekit import params as param_match
 from recipekit.plan import Instruction, Plan, load_plan
 from recipekit.runtime import masks
+from recipekit.runtime.qat import QatConfigError, Quantization, plan_quantization
 from recipekit.schedule import epoch_at, instruction_lr, interpolate, scheduler_lr, update_due
 
 #: Instructions this runtime executes; a plan with others is refused at attach.
-SUPPORTED = frozenset({"note", "set_lr", "set_weight_decay", "lr_function", "lr_scheduler", "prune", "hold_mask", "set_trainable"})
+SUPPORTED = frozenset({"note", "set_lr", "set_weight_decay", "lr_function", "lr_scheduler", "prune", "hold_mask", "set_trainable", "qat"})
 PRUNABLE_TYPES = (torch.nn.Linear, torch.nn.Conv1d, torch.nn.Conv2d, torch.nn.Conv3d, torch.nn.Embedding)
 
 
@@ -56,7 +57,7 @@ class _State:
 
 
 class PlanRunner:
-    def __init__(self, plan: Plan, model: torch.nn.Module, optimizer: torch.optim.Optimizer) -> None:
+    def __init__(self, plan: Plan, model: torch.nn.Module, optimizer: torch.optim.Optimizer, scaler: Any = None) -> None:
         self.plan = plan
         self.model = model
         self.optimizer = optimizer
@@ -68,10 +69,17 @@ class PlanRunner:
         self._prunes = [_Prune(i, self._selected[i["selector"]], self._finals(i)) for i in plan.instructions if i["op"] == "prune"]
         self._prune_of = {id(p.instruction): p for p in self._prunes}
         self._holds = [i for i in plan.instructions if i["op"] == "hold_mask"]
+        self._quantization = self._plan_quantization()
         self._hooks = [
             optimizer.register_step_pre_hook(self._before_step),
             optimizer.register_step_post_hook(self._after_step),
         ]
+        self._scaler_restore: tuple[Any, Any] | None = None
+        if scaler is not None:
+            self._wrap_scaler(scaler)
+        if self._quantization is not None and self._qat_instruction()["step"] == 0:
+            # SparseML enables QAT at initialize when it starts at epoch 0 (or -1): before the first forward.
+            self._quantization.enable()
 
     # -- checks (all before anything is changed) ---------------------------------
     def _resolve_all(self) -> dict[str, list[str]]:
@@ -105,6 +113,26 @@ class PlanRunner:
             if groups and max(groups) >= count:
                 raise RuntimeRefusal(f"{_where(instruction)}: param group {max(groups)} does not exist (the optimizer has {count})")
 
+    def _qat_instruction(self) -> Instruction:
+        return next(i for i in self.plan.instructions if i["op"] == "qat")
+
+    def _plan_quantization(self) -> Quantization | None:
+        instructions = [i for i in self.plan.instructions if i["op"] == "qat"]
+        if not instructions:
+            return None
+        if len(instructions) > 1:
+            count = len(instructions)
+            raise RuntimeRefusal(f"{_where(instructions[1])}: the runtime simulates one QuantizationModifier; this plan has {count}")
+        instruction = instructions[0]
+        try:
+            planned = plan_quantization(instruction["flavour"], instruction["config"], self.model)
+        except QatConfigError as error:
+            raise RuntimeRefusal(f"{_where(instruction)}: {error}") from None
+        return Quantization(planned, self._state_mask)
+
+    def _state_mask(self, name: str) -> torch.Tensor | None:
+        return self._state.masks.get(name)
+
     def _finals(self, instruction: Instruction) -> dict[str, float]:
         final = instruction["final_sparsity"]
         names = self._selected[instruction["selector"]]
@@ -133,6 +161,26 @@ class PlanRunner:
     def masks(self) -> dict[str, torch.Tensor]:
         return dict(self._state.masks)
 
+    @property
+    def qat_enabled(self) -> bool:
+        """Whether the modules the plan quantizes run with fake quantization."""
+        return self._quantization is not None and self._quantization.enabled
+
+    @property
+    def qat_observing(self) -> bool | None:
+        """Whether the fake-quant observers still update; None without QAT (SparseML's ``qat_observers``)."""
+        return self._quantization.observing if self._quantization is not None and self._quantization.enabled else None
+
+    @property
+    def bn_frozen(self) -> bool | None:
+        """Whether folded BatchNorms use frozen statistics; None while no Conv+BN pair is folded."""
+        quantization = self._quantization
+        return quantization.bn_frozen if quantization is not None and quantization.enabled and quantization.folds else None
+
+    def quantization_params(self) -> dict[str, dict[str, dict[str, torch.Tensor]]]:
+        """``{module: {"weight"|"input"|"output": {"scale", "zero_point"}}}`` of every observed fake-quantizer."""
+        return {} if self._quantization is None else self._quantization.parameters()
+
     # -- hooks --------------------------------------------------------------------
     @torch.no_grad()
     def _before_step(self, optimizer: Any, args: Any, kwargs: Any) -> None:
@@ -151,6 +199,30 @@ class PlanRunner:
     def _after_step(self, optimizer: Any, args: Any, kwargs: Any) -> None:
         self._apply_masks()
         self._state.step += 1
+
+    def step_skipped(self) -> None:
+        """Count an iteration whose ``optimizer.step()`` was skipped (an AMP overflow, a NaN loss guard).
+
+        The schedule follows iterations, as SparseML's step wrapper did: step k's instructions
+        (LR, weight decay, mask updates) run and the step index advances, so epochs stay in line
+        with the data loader. The weights were not updated, so only the masks are re-applied.
+        """
+        self._before_step(self.optimizer, (), {})
+        self._after_step(self.optimizer, (), {})
+
+    def _wrap_scaler(self, scaler: Any) -> None:
+        """Make ``scaler.step(optimizer)`` report the steps it skips on inf/NaN gradients."""
+        original = scaler.step
+
+        def step(optimizer: Any, *args: Any, **kwargs: Any) -> Any:
+            before = self._state.step
+            result = original(optimizer, *args, **kwargs)
+            if optimizer is self.optimizer and self._hooks and self._state.step == before:
+                self.step_skipped()  # the scaler found inf/NaN gradients and did not call optimizer.step()
+            return result
+
+        object.__setattr__(scaler, "step", step)
+        self._scaler_restore = (scaler, original)
 
     def _apply_masks(self) -> None:
         for name, mask in self._state.masks.items():
@@ -202,6 +274,17 @@ class PlanRunner:
             for name in names:
                 self._params[name].requires_grad_(self._state.trainable_restore.pop(name, True))
 
+    def _qat(self, instruction: Instruction, k: int, epoch: float) -> None:
+        quantization = self._quantization
+        assert quantization is not None
+        if k == instruction["step"]:
+            quantization.enable()
+        # Each fires once, at the first step at or after its epoch, and never before QAT is on.
+        if instruction["observer_step"] is not None and k == max(instruction["observer_step"], instruction["step"]):
+            quantization.disable_observers()
+        if instruction["freeze_bn_step"] is not None and k == max(instruction["freeze_bn_step"], instruction["step"]):
+            quantization.freeze_bn()
+
     def _hold_mask(self, instruction: Instruction, k: int, epoch: float) -> None:
         names = self._selected[instruction["selector"]]
         if k == instruction["step"]:
@@ -251,6 +334,7 @@ class PlanRunner:
             "masks": {name: mask.clone() for name, mask in self._state.masks.items()},
             "trainable_restore": dict(self._state.trainable_restore),
             "released": [i for i, p in enumerate(self._prunes) if p.done],
+            "qat": None if self._quantization is None else self._quantization.state_dict(),
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
@@ -264,18 +348,36 @@ class PlanRunner:
         )
         for index in state.get("released", []):
             self._prunes[index].done = True
+        if self._quantization is not None and state.get("qat") is not None:
+            self._quantization.load_state_dict(state["qat"])
 
     def finalize(self) -> None:
-        """Apply the masks a last time and remove the hooks: pruned weights stay exactly zero."""
+        """End of training: masks applied a last time, observers off, hooks removed, trainable flags restored.
+
+        Pruned weights stay exactly zero. Quantized modules keep simulating quantization with
+        their final scales and zero points (see :meth:`quantization_params`); ``detach()`` removes that too.
+        """
         with torch.no_grad():
             self._apply_masks()
-        self.detach()
+        if self._quantization is not None and self._quantization.enabled:
+            self._quantization.disable_observers(every=True)
+        self._release()
 
     def detach(self) -> None:
-        """Remove the hooks and restore anything the plan changed temporarily (trainable flags)."""
+        """Remove the hooks and restore anything the plan changed temporarily (trainable flags, QAT forwards)."""
+        self._release()
+        if self._quantization is not None:
+            self._quantization.remove()
+
+    def _release(self) -> None:
         for hook in self._hooks:
             hook.remove()
         self._hooks = []
+        if self._scaler_restore is not None:
+            scaler, _ = self._scaler_restore
+            if "step" in vars(scaler):
+                del scaler.step
+            self._scaler_restore = None
         for name, flag in self._state.trainable_restore.items():
             self._params[name].requires_grad_(flag)
         self._state.trainable_restore.clear()
@@ -298,12 +400,16 @@ def _manifest(model: torch.nn.Module) -> list[dict[str, Any]]:
     return entries
 
 
-def attach(plan: Plan | str | os.PathLike[str], model: torch.nn.Module, optimizer: torch.optim.Optimizer) -> PlanRunner:
+def attach(
+    plan: Plan | str | os.PathLike[str], model: torch.nn.Module, optimizer: torch.optim.Optimizer, *, scaler: Any = None
+) -> PlanRunner:
     """Check the plan against the model and optimizer, then hook into ``optimizer.step()``.
 
+    Pass the AMP ``torch.amp.GradScaler`` as ``scaler`` when there is one: a step it skips on
+    inf/NaN gradients still advances the schedule (see :meth:`PlanRunner.step_skipped`).
     Raises :class:`RuntimeRefusal` (or :class:`~recipekit.plan.PlanError` for an
     invalid plan file) before changing anything.
     """
     if not isinstance(plan, Plan):
         plan = load_plan(plan)
-    return PlanRunner(plan, model, optimizer)
+    return PlanRunner(plan, model, optimizer, scaler)

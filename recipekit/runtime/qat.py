@@ -1,0 +1,440 @@
+"""Quantization-aware training on core torch ops, as SparseML's QuantizationModifier simulated it.
+
+Fake quantization is ``torch.fake_quantize_per_tensor_affine`` /
+``torch.fake_quantize_per_channel_affine`` fed by moving-average min/max
+observers with torch's formulas for scale and zero point, but without
+``torch.ao.quantization`` (deprecated, and it warns on import). Quantized
+modules keep their names, parameters and state_dict keys: their ``forward`` is
+swapped for one that masks and fake-quantizes the weight and fake-quantizes the
+input (and, where the recipe asks, the output) activation. A Conv2d directly
+followed by a BatchNorm2d in the same parent, the pairs SparseML's
+``fuse_module_conv_bn_relus`` fused, is simulated folded the way torch's QAT
+ConvBn2d computes it; freezing BN statistics then makes that BatchNorm use its
+running statistics.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+#: Module types that get fake-quantized weights (subclasses included).
+QUANTIZABLE = (nn.Linear, nn.Conv1d, nn.Conv2d, nn.Conv3d, nn.Embedding)
+#: Observer kwargs the runtime honours; anything else is refused rather than silently ignored.
+_OBSERVER_KWARGS = frozenset({"reduce_range", "averaging_constant", "observer"})
+_EPS = torch.finfo(torch.float32).eps
+
+
+class QatConfigError(ValueError):
+    """The recipe's quantization settings cannot be simulated on this model."""
+
+
+@dataclass(frozen=True)
+class QuantArgs:
+    """How one tensor is quantized: bits, symmetry, per-tensor or per-output-channel, observer."""
+
+    num_bits: int = 8
+    symmetric: bool = False
+    per_channel: bool = False
+    reduce_range: bool = False
+    #: Moving-average weight of a new observation; None keeps a running min/max (MinMaxObserver).
+    averaging_constant: float | None = 0.01
+
+    @property
+    def bounds(self) -> tuple[int, int]:
+        bits = self.num_bits - 1 if self.reduce_range else self.num_bits
+        if self.symmetric:
+            return -(2 ** (bits - 1)), 2 ** (bits - 1) - 1
+        return 0, 2**bits - 1
+
+
+class FakeQuantizer:
+    """A min/max observer and the fake-quantization it parameterises (torch's FakeQuantize, on core ops)."""
+
+    def __init__(self, args: QuantArgs) -> None:
+        self.args = args
+        self.min_val: torch.Tensor | None = None
+        self.max_val: torch.Tensor | None = None
+        self.observing = True
+
+    def observe(self, x: torch.Tensor) -> None:
+        values = x.detach().float()
+        if self.args.per_channel:
+            low, high = torch.aminmax(values.reshape(values.shape[0], -1), dim=1)
+        else:
+            low, high = torch.aminmax(values)
+        if self.min_val is None or self.max_val is None:
+            self.min_val, self.max_val = low, high
+        elif self.args.averaging_constant is None:
+            self.min_val, self.max_val = torch.minimum(self.min_val, low), torch.maximum(self.max_val, high)
+        else:
+            c = self.args.averaging_constant
+            self.min_val = self.min_val + c * (low - self.min_val)
+            self.max_val = self.max_val + c * (high - self.max_val)
+
+    def qparams(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """Scale and zero point from the observed range, by torch's ``_calculate_qparams``."""
+        assert self.min_val is not None and self.max_val is not None
+        quant_min, quant_max = self.args.bounds
+        min_neg = torch.clamp(self.min_val, max=0.0)
+        max_pos = torch.clamp(self.max_val, min=0.0)
+        if self.args.symmetric:
+            scale = torch.clamp(torch.maximum(-min_neg, max_pos) / ((quant_max - quant_min) / 2), min=_EPS)
+            zero_point = torch.zeros_like(scale, dtype=torch.int32)
+        else:
+            scale = torch.clamp((max_pos - min_neg) / float(quant_max - quant_min), min=_EPS)
+            zero_point = torch.clamp(quant_min - torch.round(min_neg / scale), quant_min, quant_max).to(torch.int32)
+        return scale, zero_point
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        if self.observing:
+            self.observe(x)
+        if self.min_val is None:
+            return x
+        scale, zero_point = self.qparams()
+        quant_min, quant_max = self.args.bounds
+        values = x if x.dtype == torch.float32 else x.float()
+        if self.args.per_channel:
+            out = torch.fake_quantize_per_channel_affine(values, scale, zero_point, 0, quant_min, quant_max)
+        else:
+            out = torch.fake_quantize_per_tensor_affine(values, scale.reshape(1), zero_point.reshape(1), quant_min, quant_max)
+        return out if out.dtype == x.dtype else out.to(x.dtype)
+
+    def state(self) -> dict[str, Any]:
+        return {"min": self.min_val, "max": self.max_val, "observing": self.observing}
+
+    def load(self, state: dict[str, Any]) -> None:
+        self.min_val, self.max_val, self.observing = state["min"], state["max"], bool(state["observing"])
+
+
+@dataclass
+class QuantizedModule:
+    """One module's fake-quantizers, and the BatchNorm2d folded into it if any."""
+
+    name: str
+    module: nn.Module
+    weight: FakeQuantizer | None
+    input: FakeQuantizer | None
+    output: FakeQuantizer | None
+    bn: nn.BatchNorm2d | None = None
+    #: SparseML's legacy Embedding weight fake-quantizer ignores disable_observer (the BERT goldens show it).
+    weight_ignores_disable: bool = False
+
+    def quantizers(self) -> dict[str, FakeQuantizer]:
+        slots = {"weight": self.weight, "input": self.input, "output": self.output}
+        return {slot: q for slot, q in slots.items() if q is not None}
+
+
+MaskLookup = Callable[[str], "torch.Tensor | None"]
+
+
+# -- reading the recipe's settings ---------------------------------------------------------------
+def _args_from_scheme(value: dict[str, Any] | None, where: str) -> QuantArgs | None:
+    """A normalised QuantizationArgs mapping (num_bits, symmetric, strategy, kwargs) as QuantArgs."""
+    if value is None:
+        return None
+    strategy = value.get("strategy", "tensor")
+    if strategy not in ("tensor", "channel"):
+        raise QatConfigError(f"{where}: strategy {strategy!r} is neither 'tensor' nor 'channel'")
+    return _with_kwargs(
+        QuantArgs(num_bits=int(value.get("num_bits", 8)), symmetric=bool(value.get("symmetric")), per_channel=strategy == "channel"),
+        value.get("kwargs") or {},
+        where,
+    )
+
+
+def _with_kwargs(args: QuantArgs, kwargs: dict[str, Any], where: str) -> QuantArgs:
+    unknown = sorted(set(kwargs) - _OBSERVER_KWARGS)
+    if unknown:
+        raise QatConfigError(f"{where}: observer options {unknown} are not simulated; the runtime supports {sorted(_OBSERVER_KWARGS)}")
+    observer = str(kwargs.get("observer", "movingaverageminmaxobserver")).lower()
+    if observer not in ("minmaxobserver", "movingaverageminmaxobserver"):
+        raise QatConfigError(f"{where}: observer {kwargs['observer']!r} is not simulated; use minmaxobserver or the default")
+    constant = None if observer == "minmaxobserver" else float(kwargs.get("averaging_constant", 0.01))
+    if not 1 <= args.num_bits <= 16:
+        raise QatConfigError(f"{where}: num_bits {args.num_bits} is outside 1..16")
+    return QuantArgs(args.num_bits, args.symmetric, args.per_channel, bool(kwargs.get("reduce_range", args.reduce_range)), constant)
+
+
+def _matches(name: str, module: nn.Module, key: str) -> bool:
+    """SparseML's _match_submodule_name_or_type: a plain string prefix of the name, or the class name."""
+    return name.startswith(key) or type(module).__name__ == key
+
+
+def _strip(name: str) -> str:
+    return name[len("module.") :] if name.startswith("module.") else name
+
+
+def _fold_pairs(model: nn.Module) -> dict[str, tuple[str, nn.BatchNorm2d]]:
+    """Conv2d -> BatchNorm2d pairs as fuse_module_conv_bn_relus finds them: consecutive, same parent."""
+    pairs: dict[str, tuple[str, nn.BatchNorm2d]] = {}
+    modules = list(model.named_modules())
+    for (name, module), (next_name, follower) in itertools.pairwise(modules):
+        same_parent = name.rpartition(".")[0] == next_name.rpartition(".")[0]
+        tracked = isinstance(follower, nn.BatchNorm2d) and follower.running_var is not None
+        if isinstance(module, nn.Conv2d) and isinstance(follower, nn.BatchNorm2d) and same_parent and tracked:
+            pairs[name] = (next_name, follower)
+    return pairs
+
+
+def _new_flavour(config: dict[str, Any], model: nn.Module) -> tuple[list[QuantizedModule], bool]:
+    scheme = config["scheme"]
+    overrides: dict[str, Any] = config.get("scheme_overrides") or {}
+    ignore: list[str] = list(config.get("ignore") or [])
+    named = [(_strip(name), module) for name, module in model.named_modules()]
+    if config.get("strict", True):
+        unmatched = [key for key in [*overrides, *ignore] if not any(_matches(n, m, key) for n, m in named)]
+        if unmatched:
+            raise QatConfigError(f"scheme_overrides/ignore name no module of the model (strict: true): {unmatched}")
+    planned = []
+    for (name, module), (original, _) in zip(named, model.named_modules(), strict=True):
+        if not isinstance(module, QUANTIZABLE) or any(_matches(name, module, key) for key in ignore):
+            continue
+        # The longest matching prefix wins; a class name counts after every prefix.
+        keys = sorted((k for k in overrides if name.startswith(k)), key=len, reverse=True)
+        keys += [k for k in overrides if type(module).__name__ == k]
+        chosen = overrides[keys[0]] if keys else scheme
+        where = f"scheme for {original}"
+        weight = _args_from_scheme(chosen.get("weights"), where + " weights")
+        inputs = None if isinstance(module, nn.Embedding) else _args_from_scheme(chosen.get("input_activations"), where + " inputs")
+        outputs = _args_from_scheme(chosen.get("output_activations"), where + " outputs")
+        planned.append(_quantized(original, module, weight, inputs, outputs))
+    fuse = config.get("model_fuse_fn_name")
+    if scheme.get("target_hardware") == "tensorrt":
+        fuse = "no_fuse"
+    return planned, _fold_wanted(fuse)
+
+
+def _legacy_flavour(config: dict[str, Any], model: nn.Module) -> tuple[list[QuantizedModule], bool]:
+    named = {_strip(name): (name, module) for name, module in model.named_modules()}
+    submodules = config.get("submodules")
+    roots = [""] if submodules is None else [_strip(s) for s in submodules]
+    missing = [s for s in roots if s not in named]
+    if missing:
+        raise QatConfigError(f"submodules {missing} are not modules of the model (SparseML: 'Could not find all provided submodules')")
+    excluded = {"Softmax", *(config.get("exclude_module_types") or [])}
+    custom = set(config.get("custom_quantizable_module_types") or [])
+    unsupported = sorted({type(m).__name__ for _, m in named.values() if type(m).__name__ in custom and not isinstance(m, QUANTIZABLE)})
+    if unsupported:
+        raise QatConfigError(f"custom_quantizable_module_types {unsupported} are not simulated; only Linear, Conv and Embedding are")
+    tensorrt = bool(config.get("tensorrt"))
+    weight = _with_kwargs(
+        QuantArgs(num_bits=int(config.get("weight_bits", 8)), symmetric=True), config.get("weight_qconfig_kwargs") or {}, "weights"
+    )
+    activation = _with_kwargs(
+        QuantArgs(num_bits=int(config.get("activation_bits", 8)), symmetric=tensorrt, reduce_range=bool(config.get("reduce_range"))),
+        config.get("activation_qconfig_kwargs") or {},
+        "activations",
+    )
+    output_flags = {
+        nn.Linear: bool(config.get("quantize_linear_activations", True)),
+        nn.Embedding: bool(config.get("quantize_embedding_activations", True)),
+    }
+    planned: list[QuantizedModule] = []
+    seen: set[str] = set()
+    for root in roots:
+        for name, (original, module) in named.items():
+            if original in seen or not (root in ("", name) or name.startswith(root + ".")):
+                continue
+            if not isinstance(module, QUANTIZABLE) or type(module).__name__ in excluded:
+                continue
+            if isinstance(module, nn.Embedding) and not config.get("quantize_embeddings", True):
+                continue
+            seen.add(original)
+            conv_output = bool(config.get("quantize_conv_activations", True))
+            wants_output = next((flag for kind, flag in output_flags.items() if isinstance(module, kind)), conv_output)
+            inputs = None if isinstance(module, nn.Embedding) else activation
+            quantized = _quantized(original, module, weight, inputs, activation if wants_output else None)
+            quantized.weight_ignores_disable = isinstance(module, nn.Embedding)
+            planned.append(quantized)
+    return planned, _fold_wanted(config.get("model_fuse_fn_name"))
+
+
+def _fold_wanted(fuse: Any) -> bool:
+    if fuse in (None, "conv_bn_relus"):
+        return True
+    if fuse == "no_fuse":
+        return False
+    raise QatConfigError(
+        f"model_fuse_fn_name {fuse!r} names a function of your model; the runtime folds Conv2d+BatchNorm2d itself. "
+        "Use conv_bn_relus (the default) or no_fuse"
+    )
+
+
+def _quantized(
+    name: str, module: nn.Module, weight: QuantArgs | None, inputs: QuantArgs | None, outputs: QuantArgs | None
+) -> QuantizedModule:
+    return QuantizedModule(
+        name,
+        module,
+        None if weight is None else FakeQuantizer(weight),
+        None if inputs is None else FakeQuantizer(inputs),
+        None if outputs is None else FakeQuantizer(outputs),
+    )
+
+
+def plan_quantization(flavour: str, config: dict[str, Any], model: nn.Module) -> list[QuantizedModule]:
+    """Which modules get which fake-quantizers; raises QatConfigError before anything is changed."""
+    if config.get("num_calibration_steps"):
+        raise QatConfigError(
+            "num_calibration_steps needs a calibration data loader, which the runtime does not run; remove it "
+            "(the observers calibrate during training)"
+        )
+    planned, fold = _legacy_flavour(config, model) if flavour == "legacy" else _new_flavour(config, model)
+    if fold:
+        pairs = _fold_pairs(model)
+        for quantized in planned:
+            if quantized.name in pairs and quantized.weight is not None:
+                quantized.bn = pairs[quantized.name][1]
+    return planned
+
+
+# -- the simulated forward passes ----------------------------------------------------------------
+def _weight(quantized: QuantizedModule, masks: MaskLookup) -> torch.Tensor:
+    weight = quantized.module.weight
+    assert isinstance(weight, torch.Tensor)
+    mask = masks(quantized.name + ".weight" if quantized.name else "weight")
+    # The mask goes on before fake quantization, so pruned weights stay exactly zero through QAT.
+    return weight if mask is None else weight * mask
+
+
+def _conv_forward(quantized: QuantizedModule, x: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
+    module: Any = quantized.module
+    bn = quantized.bn
+    if bn is None:
+        w = weight if quantized.weight is None else quantized.weight(weight)
+        out: torch.Tensor = module._conv_forward(x, w, module.bias)
+        return out
+    # torch's QAT ConvBn2d (_forward_approximate): quantize the BN-scaled weight, undo the scale on
+    # the output and let the model's own BatchNorm2d normalise it next.
+    assert bn.running_var is not None
+    scale_factor = torch.rsqrt(bn.running_var + bn.eps)
+    if bn.weight is not None:
+        scale_factor = bn.weight * scale_factor
+    channel_shape = [1] * weight.dim()
+    channel_shape[0] = -1
+    scaled = weight * scale_factor.reshape(channel_shape)
+    out = module._conv_forward(x, scaled if quantized.weight is None else quantized.weight(scaled), None)
+    out_shape = [1] * out.dim()
+    out_shape[1] = -1
+    out = out / scale_factor.reshape(out_shape)
+    return out if module.bias is None else out + module.bias.reshape(out_shape)
+
+
+def simulated_forward(quantized: QuantizedModule, masks: MaskLookup) -> Callable[[torch.Tensor], torch.Tensor]:
+    module: Any = quantized.module
+
+    def forward(x: torch.Tensor) -> torch.Tensor:
+        if quantized.input is not None:
+            x = quantized.input(x)
+        weight = _weight(quantized, masks)
+        if isinstance(module, nn.Embedding):
+            w = weight if quantized.weight is None else quantized.weight(weight)
+            out = F.embedding(x, w, module.padding_idx, module.max_norm, module.norm_type, module.scale_grad_by_freq, module.sparse)
+        elif isinstance(module, nn.Linear):
+            out = F.linear(x, weight if quantized.weight is None else quantized.weight(weight), module.bias)
+        else:
+            out = _conv_forward(quantized, x, weight)
+        return out if quantized.output is None else quantized.output(out)
+
+    return forward
+
+
+def frozen_batchnorm(bn: nn.BatchNorm2d) -> Callable[[torch.Tensor], torch.Tensor]:
+    """A BatchNorm2d forward that uses, and no longer updates, its running statistics."""
+
+    def forward(x: torch.Tensor) -> torch.Tensor:
+        return F.batch_norm(x, bn.running_mean, bn.running_var, bn.weight, bn.bias, False, 0.0, bn.eps)
+
+    return forward
+
+
+def _override_forward(module: nn.Module, forward: Callable[[torch.Tensor], torch.Tensor]) -> None:
+    # An instance attribute shadows the class's forward; deleting it gives the module its own back.
+    # Parameters, buffers and state_dict keys stay as they were.
+    object.__setattr__(module, "forward", forward)
+
+
+class Quantization:
+    """The QAT of one plan: planned at attach, switched on, observers off and BN frozen at their steps."""
+
+    def __init__(self, planned: list[QuantizedModule], masks: MaskLookup) -> None:
+        self.modules = planned
+        self.masks = masks
+        self.enabled = False
+        self.bn_frozen = False
+
+    @property
+    def observing(self) -> bool:
+        """Whether any fake-quantizer still updates its observer."""
+        return self.enabled and any(q.observing for m in self.modules for q in m.quantizers().values())
+
+    @property
+    def folds(self) -> bool:
+        return any(q.bn is not None for q in self.modules)
+
+    def enable(self) -> None:
+        if self.enabled:
+            return
+        for quantized in self.modules:
+            _override_forward(quantized.module, simulated_forward(quantized, self.masks))
+        self.enabled = True
+        if self.bn_frozen:
+            self._freeze()
+
+    def disable_observers(self, every: bool = False) -> None:
+        """SparseML's disable_observer; ``every`` also stops the quantizers that ignored it (end of training)."""
+        for quantized in self.modules:
+            for slot, quantizer in quantized.quantizers().items():
+                if every or not (slot == "weight" and quantized.weight_ignores_disable):
+                    quantizer.observing = False
+
+    def freeze_bn(self) -> None:
+        self.bn_frozen = True
+        self._freeze()
+
+    def _freeze(self) -> None:
+        for quantized in self.modules:
+            if quantized.bn is not None:
+                _override_forward(quantized.bn, frozen_batchnorm(quantized.bn))
+
+    def remove(self) -> None:
+        """Give every module its own forward back."""
+        for quantized in self.modules:
+            for module in (quantized.module, quantized.bn):
+                if module is not None and "forward" in module.__dict__:
+                    del module.forward
+        self.enabled = False
+
+    def parameters(self) -> dict[str, dict[str, dict[str, torch.Tensor]]]:
+        """Scale and zero point of every observed fake-quantizer, by module name and slot."""
+        result: dict[str, dict[str, dict[str, torch.Tensor]]] = {}
+        for quantized in self.modules:
+            for slot, quantizer in quantized.quantizers().items():
+                if quantizer.min_val is not None:
+                    scale, zero_point = quantizer.qparams()
+                    result.setdefault(quantized.name, {})[slot] = {"scale": scale, "zero_point": zero_point}
+        return result
+
+    def state_dict(self) -> dict[str, Any]:
+        observers = {
+            f"{quantized.name}/{slot}": quantizer.state()
+            for quantized in self.modules
+            for slot, quantizer in quantized.quantizers().items()
+        }
+        return {"enabled": self.enabled, "bn_frozen": self.bn_frozen, "observers": observers}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        if state["enabled"]:
+            self.enable()
+        if state["bn_frozen"]:
+            self.freeze_bn()
+        for quantized in self.modules:
+            for slot, quantizer in quantized.quantizers().items():
+                quantizer.load(state["observers"][f"{quantized.name}/{slot}"])
