@@ -39,17 +39,20 @@ def run(plan: Plan, rank: int | None) -> dict[str, Any]:
     trained: torch.nn.Module = model if rank is None else torch.nn.parallel.DistributedDataParallel(model)
     optimizer = torch.optim.SGD(trained.parameters(), lr=0.1, momentum=0.9)
     runner = attach(plan, trained, optimizer)
-    lrs = []
+    lrs, unmasked = [], 0
     share = GLOBAL_BATCH if rank is None else GLOBAL_BATCH // WORLD
+    named = dict(trained.named_parameters())
     for step in range(plan.total_steps):
         x = batch(step)[(rank or 0) * share : ((rank or 0) + 1) * share]
         optimizer.zero_grad()
         trained(x).pow(2).mean().backward()  # DDP averages the gradients: the mean over the global batch
+        # Masked during backward, before DDP's all-reduce and before any gradient clipping could see them.
+        unmasked += sum(int((named[n].grad[~mask] != 0).sum()) for n, mask in runner.masks().items() if named[n].grad is not None)
         optimizer.step()
         lrs.append(optimizer.param_groups[0]["lr"])
     runner.finalize()
     masks = {name.removeprefix("module."): mask for name, mask in runner.masks().items()}
-    return {"weights": model.state_dict(), "masks": masks, "lrs": lrs}
+    return {"weights": model.state_dict(), "masks": masks, "lrs": lrs, "unmasked_grads": unmasked}
 
 
 def _worker(rank: int, init_file: str, plan_json: str, out_dir: str) -> None:
@@ -68,6 +71,8 @@ def test_two_gloo_ranks_match_each_other_and_a_single_process(tmp_path: Path) ->
     ranks = [torch.load(tmp_path / f"rank{rank}.pt", weights_only=True) for rank in range(WORLD)]
     single = run(plan, None)
     assert sorted(single["masks"]) == ["features.0.weight", "features.2.weight"]
+    for result in [*ranks, single]:
+        assert result["unmasked_grads"] == 0
     for result in ranks:
         assert result["lrs"] == ranks[0]["lrs"] == single["lrs"]
         for name, mask in single["masks"].items():

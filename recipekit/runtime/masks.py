@@ -15,11 +15,15 @@ _NM = re.compile(r"^(\d+):(\d+)$")
 
 
 def _lowest(scores: torch.Tensor, count: int) -> torch.Tensor:
-    """A keep-mask that drops the ``count`` lowest scores (stable order breaks ties)."""
+    """A keep-mask that drops exactly the ``count`` lowest scores.
+
+    ``topk`` finds them without a full sort (several times faster on large tensors, where
+    SparseML's sorted threshold dominated its mask-update steps).
+    """
     keep = torch.ones(scores.numel(), dtype=torch.bool, device=scores.device)
     if count > 0:
-        order = torch.argsort(scores.flatten(), stable=True)
-        keep[order[:count]] = False
+        dropped = torch.topk(scores.flatten(), count, largest=False, sorted=False).indices
+        keep[dropped] = False
     return keep.view(scores.shape)
 
 
