@@ -151,6 +151,7 @@ _TABLE = [
     Code("P114", "front-matter-cut", _W, "The front matter ends at a `---` inside a line, as SparseML reads it."),
     Code("P115", "complex-key", _E, "A mapping key is not a plain scalar."),
     Code("P116", "bad-merge", _E, "A `<<` merge key does not merge a mapping."),
+    Code("P117", "collection-too-long", _E, "A YAML list or mapping holds more items than the limit."),
     Code("P120", "expression-syntax", _E, "An `eval(...)` expression cannot be parsed."),
     Code("P121", "undefined-variable", _E, "An expression uses a name that is not a recipe variable."),
     Code("P122", "expression-type", _E, "An expression applies an operator or function to the wrong type."),

@@ -43,3 +43,6 @@ MAX_PLAN_UPDATES = 1_000_000
 
 #: Longest string or list an expression may produce.
 MAX_SEQUENCE_LENGTH = 10_000
+#: Items in one YAML list or entries in one mapping: checked while parsing, so a megabyte of
+#: ``1, 1, 1, ...`` stops after this many items instead of costing the parser seconds.
+MAX_COLLECTION_ITEMS = 10_000

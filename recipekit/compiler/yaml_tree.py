@@ -85,6 +85,8 @@ class _Frame:
     node: Seq | Map
     anchor: str | None
     size: int = 1
+    #: Nodes attached directly: items of a list, keys and values of a mapping.
+    count: int = 0
     pending_key: Scalar | None = None
     seen_keys: dict[object, Scalar] = field(default_factory=dict)
 
@@ -189,6 +191,12 @@ class _Composer:
         frame = self.stack[-1]
         frame.size += size
         container = frame.node
+        frame.count += 1
+        if frame.count > limits.MAX_COLLECTION_ITEMS * (1 if isinstance(container, Seq) else 2):
+            kind = "list" if isinstance(container, Seq) else "mapping"
+            message = f"this {kind} holds more than {limits.MAX_COLLECTION_ITEMS} items; a recipe needs a few hundred at most"
+            self.diagnostics.append(self.source.diag("P117", Span(container.span.start, container.span.start + 1), message))
+            raise _Abort
         if isinstance(container, Seq):
             container.items.append(node)
             return
