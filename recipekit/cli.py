@@ -15,13 +15,16 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import wraps
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TextIO, TypeVar
 
 import click
 
 from recipekit import __version__
 from recipekit.diagnostics import Diagnostic
 from recipekit.source import RECIPE_SUFFIXES, Source
+
+if TYPE_CHECKING:
+    from recipekit.report import ReportWriter
 
 EXIT_OK, EXIT_ERRORS, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
 
@@ -99,19 +102,18 @@ class LintRun:
     params: list[dict[str, Any]] | None
     output_format: str
     fix: bool = False
+    color: bool = False
 
 
-def lint_paths(paths: tuple[Path, ...], run: LintRun) -> tuple[str, list[Diagnostic], int]:
-    """Lint every file; return the report, the diagnostics and the number of files."""
-    from recipekit.diagnostics import sorted_diagnostics
+def lint_paths(paths: tuple[Path, ...], run: LintRun, stream: TextIO) -> ReportWriter:
+    """Lint every file, writing the report to ``stream`` file by file; returns the writer's counts."""
     from recipekit.fixer import MAX_ROUNDS, apply_edits, write_fixed
     from recipekit.lint import lint_file
+    from recipekit.report import ReportWriter
 
-    diagnostics: list[Diagnostic] = []
-    sources: dict[str, Source] = {}
-    count = fixed = 0
+    report = ReportWriter(stream, run.output_format, color=run.color, sarif_root=os.getcwd())
+    fixed = 0
     for path in iter_recipe_paths(paths):
-        count += 1
         source, found = lint_file(path, run.config, run.variables, run.params)
         for _ in range(MAX_ROUNDS if run.fix else 0):
             if source is None:
@@ -122,41 +124,25 @@ def lint_paths(paths: tuple[Path, ...], run: LintRun) -> tuple[str, list[Diagnos
             write_fixed(path, text)
             fixed += applied
             source, found = lint_file(path, run.config, run.variables, run.params)
-        diagnostics += found
-        if found:
-            if source is None:
-                _remember_source(path, sources)
-            else:
-                sources[source.path] = source
-    diagnostics = sorted_diagnostics(diagnostics)
-    return _report(diagnostics, sources, count, fixed, run.output_format), diagnostics, count
+        if found and source is None:
+            source = _snippet_source(path)
+        report.add_file(found, source)
+    report.finish(fixed)
+    return report
 
 
-def _report(diagnostics: list[Diagnostic], sources: dict[str, Source], files: int, fixed: int, output_format: str) -> str:
-    from recipekit import render
-
-    if output_format == "json":
-        return render.render_json(diagnostics)
-    if output_format == "sarif":
-        return render.render_sarif(diagnostics, os.getcwd())
-    if output_format == "github":
-        return render.render_github(diagnostics)
-    body = render.render_concise(diagnostics) if output_format == "concise" else render.render_text(diagnostics, sources, color=_color())
-    note = f"Fixed {fixed} problem{'s' if fixed != 1 else ''}.\n" if fixed else ""
-    return body + note + render.summary(diagnostics, files)
-
-
-def _remember_source(path: Path, sources: dict[str, Source]) -> None:
+def _snippet_source(path: Path) -> Source | None:
+    """Text to show snippets from when the file could not be loaded as a recipe."""
     from recipekit.source import read_source
 
     source, _ = read_source(path)
-    if source is None:
-        try:
-            text = path.read_bytes()[:1_000_000].decode("utf-8", errors="replace")
-        except OSError:
-            return
-        source = Source(str(path), text)
-    sources[str(path)] = source
+    if source is not None:
+        return source
+    try:
+        text = path.read_bytes()[:1_000_000].decode("utf-8", errors="replace")
+    except OSError:
+        return None
+    return Source(str(path), text)
 
 
 def _color() -> bool:
@@ -214,7 +200,7 @@ def lint_command(
 ) -> None:
     """Check recipes (files, or directories searched for .yaml/.yml/.md)."""
     from recipekit.diagnostics import Severity
-    from recipekit.plan import write_atomically
+    from recipekit.plan import open_atomically
 
     config = _load_config(config_path)
     if steps_per_epoch is not None:
@@ -222,13 +208,14 @@ def lint_command(
     manifest = manifest or config.params
     params = _load_manifest_or_exit(manifest) if manifest is not None else None
     chosen = output_format or ("github" if os.environ.get("GITHUB_ACTIONS") == "true" else "text")
-    report, diagnostics, _ = lint_paths(paths, LintRun(config, parse_vars(variables), params, chosen, fix))
+    run = LintRun(config, parse_vars(variables), params, chosen, fix, color=output is None and _color())
     if output is not None:
-        write_atomically(output, report)
+        with open_atomically(output) as stream:
+            report = lint_paths(paths, run, stream)
     else:
-        click.echo(report, nl=False)
+        report = lint_paths(paths, run, sys.stdout)
     failing = {Severity.ERROR} | ({Severity.WARNING} if strict or config.strict else set())
-    sys.exit(EXIT_ERRORS if any(d.severity in failing for d in diagnostics) else EXIT_OK)
+    sys.exit(EXIT_ERRORS if report.any_of(failing) else EXIT_OK)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -252,9 +239,8 @@ def normalize_command(recipe: Path, variables: tuple[str, ...]) -> None:
 
     loaded, diagnostics = load_file(recipe, parse_vars(variables))
     if diagnostics:
-        sources: dict[str, Source] = {}
-        _remember_source(recipe, sources)
-        click.echo(render_text(diagnostics, sources, color=False), nl=False, err=True)
+        source = _snippet_source(recipe)
+        click.echo(render_text(diagnostics, {source.path: source} if source else {}, color=False), nl=False, err=True)
     if loaded is None:
         sys.exit(EXIT_ERRORS)
     click.echo(to_json(normalize(loaded)), nl=False)
@@ -264,9 +250,8 @@ def _report_errors(diagnostics: list[Diagnostic], path: Path) -> None:
     from recipekit.render import render_text
 
     if diagnostics:
-        sources: dict[str, Source] = {}
-        _remember_source(path, sources)
-        click.echo(render_text(diagnostics, sources, color=False), nl=False, err=True)
+        source = _snippet_source(path)
+        click.echo(render_text(diagnostics, {source.path: source} if source else {}, color=False), nl=False, err=True)
 
 
 @main.command("compile")

@@ -72,6 +72,9 @@ class LintContext:
     @cached_property
     def tree(self) -> Node | None:
         """The YAML node tree, for rules about how values were written."""
+        if self.recipe.tree is not None:
+            tree: Node = self.recipe.tree
+            return tree
         from recipekit.compiler.yaml_tree import compose
 
         return compose(self.source)[0]

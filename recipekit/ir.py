@@ -81,3 +81,6 @@ class Recipe:
     modifiers: tuple[Modifier, ...]
     variables: dict[str, Variable] = field(default_factory=dict)
     stages: tuple[str, ...] = ()
+    #: The YAML node tree it was read from (recipekit.compiler.yaml_tree), for the lint rules
+    #: about how values were written; kept so linting does not parse the file twice.
+    tree: Any = field(default=None, compare=False, repr=False)

@@ -51,11 +51,15 @@ def render_json(diagnostics: list[Diagnostic]) -> str:
 
 
 def summary(diagnostics: list[Diagnostic], files: int) -> str:
-    counts = {severity: 0 for severity in Severity}
+    counts = dict.fromkeys(Severity, 0)
     for diagnostic in diagnostics:
         counts[diagnostic.severity] += 1
+    return summary_of(counts, files)
+
+
+def summary_of(counts: Mapping[Severity, int], files: int) -> str:
     noun = "file" if files == 1 else "files"
-    if not diagnostics:
+    if not any(counts.values()):
         return f"Checked {files} {noun}: no problems.\n"
     parts = [f"{n} {severity.value}{'s' if n != 1 else ''}" for severity, n in counts.items() if n]
     return f"Checked {files} {noun}: {', '.join(parts)}.\n"

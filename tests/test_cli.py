@@ -156,9 +156,9 @@ def test_cold_lint_never_imports_torch_jsonschema_or_lark() -> None:
         "from recipekit.cli import LintRun, lint_paths\n"
         "from recipekit.lint_config import LintConfig\n"
         "from pathlib import Path\n"
-        f"_, found, _ = lint_paths((Path({str(PLAIN)!r}),), LintRun(LintConfig(), {{}}, None, 'text'))\n"
+        f"report = lint_paths((Path({str(PLAIN)!r}),), LintRun(LintConfig(), {{}}, None, 'text'), sys.stdout)\n"
         "heavy = sorted(m for m in ('torch', 'jsonschema', 'lark', 'numpy') if m in sys.modules)\n"
-        "print(len(found), heavy)\n"
+        "print(sum(report.counts.values()), heavy)\n"
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.splitlines()[-1] == "0 []"
@@ -170,7 +170,7 @@ def test_lint_with_expressions_imports_lark_but_not_torch() -> None:
         "from recipekit.cli import LintRun, lint_paths\n"
         "from recipekit.lint_config import LintConfig\n"
         "from pathlib import Path\n"
-        f"lint_paths((Path({str(EXAMPLE)!r}),), LintRun(LintConfig(), {{}}, None, 'json'))\n"
+        f"lint_paths((Path({str(EXAMPLE)!r}),), LintRun(LintConfig(), {{}}, None, 'json'), sys.stdout)\n"
         "print('torch' in sys.modules, 'lark' in sys.modules)\n"
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

@@ -41,7 +41,7 @@ def load_source(source: Source, overrides: Mapping[str, Any] | None = None) -> R
     root, stages, variables = evaluate_variables(layout, source, evaluator)
     modifiers, problems = build_modifiers(layout.groups, root, stages, evaluator)
     diagnostics += evaluator.diagnostics + problems
-    recipe = Recipe(source, tuple(modifiers), variables, tuple(layout.stages))
+    recipe = Recipe(source, tuple(modifiers), variables, tuple(layout.stages), tree)
     return (None if has_errors(diagnostics) else recipe), sorted_diagnostics(diagnostics)
 
 
