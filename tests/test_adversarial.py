@@ -55,7 +55,7 @@ CASES: dict[str, tuple[Callable[[], bytes], int, str]] = {
         lambda: b"x: !!python/object/apply:os.system ['touch PWNED']\nmodifiers:\n" + MODIFIER.encode(),
         1,
         "1:4: error: P112",
-    ),  # noqa: E501
+    ),
     "import-injection": (lambda: injection("__import__('os').system('touch PWNED')"), 1, "1:26: error: P120"),
     "attribute-injection": (lambda: injection("(1).__class__.__bases__"), 1, "1:13: error: P120"),
     "subscript-injection": (lambda: injection("[1][0]"), 1, "1:13: error: P120"),
@@ -99,7 +99,10 @@ def test_hundred_megabyte_file_is_refused_before_it_is_read(tmp_path: Path) -> N
 
 def test_bom_crlf_and_tabs_keep_positions_exact(tmp_path: Path) -> None:
     recipe = tmp_path / "windows.yaml"
-    text = "modifiers:\r\n  - !EpochRangeModifier\r\n    start_epoch: 0.0\r\n    end_epoch: 2.0  # a\ttab in a comment\r\n    typo_key: \"a\tb\"\r\n"
+    text = (
+        "modifiers:\r\n  - !EpochRangeModifier\r\n    start_epoch: 0.0\r\n"
+        '    end_epoch: 2.0  # a\ttab in a comment\r\n    typo_key: "a\tb"\r\n'
+    )
     recipe.write_bytes(b"\xef\xbb\xbf" + text.encode())
     result = bounded("lint", "--format", "concise", str(recipe), cwd=tmp_path)
     assert result.returncode == 1 and "Traceback" not in result.stderr

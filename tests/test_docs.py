@@ -28,10 +28,10 @@ def test_every_emitted_code_is_registered_and_every_registered_code_is_emitted()
 
 
 def test_every_limit_is_documented() -> None:
-    page = (ROOT / "docs" / "recipe-format.md").read_text(encoding="utf-8")
+    page = (ROOT / "docs" / "reliability.md").read_text(encoding="utf-8")
     for name in dir(limits):
         if name.isupper():
-            assert f"`{name}`" in page, f"{name} is not documented in docs/recipe-format.md"
+            assert f"`{name}`" in page, f"{name} is not documented in docs/reliability.md"
             assert f"{getattr(limits, name):,}" in page or str(getattr(limits, name)) in page, name
 
 

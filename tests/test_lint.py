@@ -23,11 +23,11 @@ EXAMPLE = ROOT / "examples" / "recipe.yaml"
 
 #: Where each rule's Bad example is reported (reviewed by hand against the docstrings).
 POSITIONS = {
-    "L301": (7, 16), "L302": (7, 16), "L303": (7, 16), "L304": (8, 23), "L305": (7, 18), "L306": (5, 5),
+    "L301": (7, 16), "L302": (7, 16), "L303": (7, 16), "L304": (8, 23), "L305": (7, 18), "L306": (5, 5), "L308": (8, 23),
     "L307": (5, 5), "L311": (4, 20), "L312": (5, 21), "L313": (9, 16), "L314": (4, 20), "L316": (10, 13),
     "L317": (7, 13), "L318": (12, 20), "L320": (3, 52), "L321": (3, 14), "L322": (3, 13), "L323": (3, 13),
     "L324": (3, 13), "L325": (3, 13), "L326": (2, 5), "L331": (4, 42), "L332": (13, 5), "L333": (10, 18),
-    "L334": (4, 5), "L340": (4, 16), "L341": (4, 16), "L342": (12, 18), "L343": (10, 18), "L344": (6, 18),
+    "L334": (4, 5), "L335": (5, 42), "L340": (4, 16), "L341": (4, 16), "L342": (12, 18), "L343": (10, 18), "L344": (6, 18),
     "L350": (7, 16), "L351": (8, 23), "L360": (3, 20), "L361": (2, 1), "L362": (3, 20), "L363": (5, 5),
 }  # fmt: skip
 
@@ -247,3 +247,15 @@ def test_corpus_errors_are_exactly_the_reviewed_ones(tmp_path: Path) -> None:
         if "sparseml_error" not in json.loads(gzip.decompress(p.read_bytes()))
     }
     assert not {recipe for recipe, _ in found} & ran
+
+
+def test_gradual_param_inter_func_is_reported_as_ignored(tmp_path: Path) -> None:
+    text = (
+        "modifiers:\n  - !GradualParamModifier\n    params: [fc.weight]\n    init_val: 0.0\n    final_val: 1.0\n"
+        "    start_epoch: 0.0\n    end_epoch: 2.0\n    update_frequency: 0.5\n    inter_func: cubic\n"
+    )
+    code, output = run("--format", "concise", str(write(tmp_path, "r.yaml", text)))
+    assert (code, output.splitlines()[0]) == (
+        0,
+        f"{tmp_path / 'r.yaml'}:9:5: L306 [*] SparseML ignores inter_func on GradualParamModifier and always uses linear; remove it",
+    )

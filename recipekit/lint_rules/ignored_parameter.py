@@ -3,7 +3,8 @@
 SparseML overrides some parameters whatever the recipe says: `end_epoch` of
 SetLearningRate, SetWeightDecay and LayerThinning is always -1, and
 `update_frequency` of ConstantPruning, the LR modifiers, LayerPruning and
-distillation is always -1 (every step). A value written there suggests a
+distillation is always -1 (every step), and GradualParamModifier always
+interpolates linearly whatever its `inter_func` says. A value written there suggests a
 behaviour that does not happen; remove it.
 
 Bad:
