@@ -199,8 +199,8 @@ def lint_command(
     output: Path | None,
 ) -> None:
     """Check recipes (files, or directories searched for .yaml/.yml/.md)."""
+    from recipekit.atomic import open_atomically
     from recipekit.diagnostics import Severity
-    from recipekit.plan import open_atomically
 
     config = _load_config(config_path)
     if steps_per_epoch is not None:
@@ -262,8 +262,8 @@ def _report_errors(diagnostics: list[Diagnostic], path: Path) -> None:
 @guarded
 def compile_command(recipe: Path, steps_per_epoch: float, variables: tuple[str, ...], output: Path | None) -> None:
     """Compile a recipe into a step-indexed execution plan (JSON)."""
+    from recipekit.atomic import write_atomically
     from recipekit.compiler import compile_source
-    from recipekit.plan import write_atomically
     from recipekit.source import read_source
 
     source, diagnostics = read_source(recipe)
@@ -393,8 +393,8 @@ def schema_command(name: str | None) -> None:
 @guarded
 def params_command(model_spec: str | None, checkpoint: Path | None, output: Path | None) -> None:
     """Write a parameter manifest for `recipe-lint --params` (needs torch)."""
+    from recipekit.atomic import write_atomically
     from recipekit.model_params import ModelLoadError, from_checkpoint, from_model
-    from recipekit.plan import write_atomically
 
     if (model_spec is None) == (checkpoint is None):
         raise click.UsageError("give exactly one of --model and --checkpoint")

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from recipekit.atomic import write_atomically
 from recipekit.diagnostics import Diagnostic, Edit
-from recipekit.plan import write_atomically
 
 MAX_ROUNDS = 10
 

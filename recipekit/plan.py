@@ -7,15 +7,12 @@ else from recipekit.  ``docs/plan-format.md`` documents every field and
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import os
-import tempfile
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any
 
 PLAN_FORMAT = "recipekit-plan"
 PLAN_VERSION = 1
@@ -109,23 +106,3 @@ def load_plan(path: str | os.PathLike[str]) -> Plan:
     except (OSError, UnicodeDecodeError) as error:
         raise PlanError(f"cannot read plan {os.fspath(path)!r}: {error}") from None
     return plan_from_json(text)
-
-
-def write_atomically(path: str | os.PathLike[str], text: str) -> None:
-    """Write via a temporary file and a rename, so a crash never leaves half a file."""
-    with open_atomically(path) as stream:
-        stream.write(text)
-
-
-@contextlib.contextmanager
-def open_atomically(path: str | os.PathLike[str]) -> Iterator[TextIO]:
-    """A text stream to a temporary file that replaces ``path`` only when the block completes."""
-    target = Path(path)
-    handle, temporary = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent or ".")
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as stream:
-            yield stream
-        os.replace(temporary, target)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise

@@ -303,3 +303,30 @@ def test_step_skipped_advances_a_custom_loop() -> None:
     runner.step_skipped()
     runner.step_skipped()
     assert runner.step_index == 2 and runner.epoch == 2.0
+
+
+class _UnknownSGD(torch.optim.SGD):
+    """An optimizer the runtime does not know: it re-applies the masks after every step."""
+
+
+class _UnknownAdamW(torch.optim.AdamW):
+    pass
+
+
+@pytest.mark.parametrize(("known", "unknown"), [(torch.optim.SGD, _UnknownSGD), (torch.optim.AdamW, _UnknownAdamW)])
+def test_skipping_the_post_step_pass_for_held_masks_changes_no_bit(known: Any, unknown: Any) -> None:
+    plan = compiled(spe=2, num_epochs=20, lr_milestones=[8, 12])
+    results = []
+    for optimizer_class in (known, unknown):
+        torch.manual_seed(0)
+        model = Net()
+        optimizer = optimizer_class(model.parameters(), lr=0.01, weight_decay=1e-4)
+        runner = attach(plan, model, optimizer)
+        assert bool(runner._held_by_state) == (optimizer_class is known)
+        for step in range(plan.total_steps):
+            train(model, optimizer, range(step, step + 1))
+            for name, mask in runner.masks().items():
+                assert not dict(model.named_parameters())[name][~mask].any(), (step, name)  # pruned stay exactly zero
+        results.append(model.state_dict())
+    for name, weight in results[0].items():
+        assert torch.equal(weight, results[1][name]), name

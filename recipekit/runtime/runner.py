@@ -30,6 +30,11 @@ SUPPORTED = frozenset({"note", "set_lr", "set_weight_decay", "lr_function", "lr_
 PRUNABLE_TYPES = (torch.nn.Linear, torch.nn.Conv1d, torch.nn.Conv2d, torch.nn.Conv3d, torch.nn.Embedding)
 
 
+#: Optimizers whose update of an element is exactly zero when its gradient, its weight and its
+#: state are zero there: elementwise rules with no norm or sum across a tensor.
+ZERO_PRESERVING = (torch.optim.SGD, torch.optim.Adam, torch.optim.AdamW, torch.optim.RMSprop, torch.optim.Adagrad)
+
+
 class RuntimeRefusal(ValueError):
     """The plan cannot run on this model/optimizer; nothing was changed."""
 
@@ -81,6 +86,18 @@ class PlanRunner:
         maskable = {n for i in plan.instructions if i["op"] in ("prune", "hold_mask") for n in self._selected[i["selector"]]}
         self._name_of = {id(self._params[name]): name for name in maskable}
         self._masked_grads: set[str] = set()
+        released = {
+            name
+            for i in plan.instructions
+            if ((i["op"] == "prune" and not i["leave_enabled"]) or i["op"] == "hold_mask") and i["end_step"] is not None
+            for name in self._selected[i["selector"]]
+        }
+        # Masks that are never released, under an optimizer that keeps zeros zero: once the
+        # optimizer's state is cleared where they prune, a masked gradient and a zero weight give
+        # an update of exactly zero there, so the pass that re-applies them after every step can
+        # go; the weights are the same to the bit. (The state SparseML kept there only matters
+        # once a mask is released, and these never are.)
+        self._held_by_state = maskable - released if type(optimizer) in ZERO_PRESERVING else set()
         for name in sorted(maskable):
             # torch ships this method without annotations.
             self._hooks.append(self._params[name].register_post_accumulate_grad_hook(self._mask_grad))  # type: ignore[no-untyped-call]
@@ -209,7 +226,7 @@ class PlanRunner:
 
     @torch.no_grad()
     def _after_step(self, optimizer: Any, args: Any, kwargs: Any) -> None:
-        self._apply_masks()
+        self._apply_masks(skip=self._held_by_state)
         self._masked_grads.clear()
         self._state.step += 1
 
@@ -245,9 +262,21 @@ class PlanRunner:
         object.__setattr__(scaler, "step", step)
         self._scaler_restore = (scaler, original)
 
-    def _apply_masks(self) -> None:
+    def _apply_masks(self, skip: set[str] | frozenset[str] = frozenset()) -> None:
         for name, mask in self._state.masks.items():
-            self._params[name].data.mul_(mask)
+            if name not in skip:
+                self._params[name].data.mul_(mask)
+
+    def _set_mask(self, name: str, mask: torch.Tensor) -> None:
+        """Enable a new keep-mask: the weight is masked now, and the optimizer state if it holds the zeros."""
+        self._state.masks[name] = mask
+        self._masked_grads.discard(name)  # this step's gradient was masked with the old mask, if any
+        param = self._params[name]
+        param.data.mul_(mask)
+        if name in self._held_by_state:
+            for value in self.optimizer.state.get(param, {}).values():
+                if isinstance(value, torch.Tensor) and value.shape == mask.shape:
+                    value.mul_(mask)
 
     # -- instructions ---------------------------------------------------------------
     def _groups(self, selected: list[int] | None) -> list[dict[str, Any]]:
@@ -311,7 +340,7 @@ class PlanRunner:
         if k == instruction["step"]:
             for name in names:
                 param = self._params[name]
-                self._state.masks[name] = (param.detach() != 0).to(param.dtype)
+                self._set_mask(name, (param.detach() != 0).to(param.dtype))
         if instruction["end_step"] is not None and k == instruction["end_step"]:
             for name in names:
                 self._state.masks.pop(name, None)
@@ -344,8 +373,7 @@ class PlanRunner:
             ]
             created = masks.create(tensors, target, instruction["mask_type"], instruction["global_sparsity"])
             for name, keep in zip(names, created, strict=True):
-                mask = self._state.masks[name] = keep.to(self._params[name].dtype)
-                self._params[name].data.mul_(mask)
+                self._set_mask(name, keep.to(self._params[name].dtype))
 
     # -- lifecycle ------------------------------------------------------------------
     def state_dict(self) -> dict[str, Any]:
@@ -369,6 +397,8 @@ class PlanRunner:
         self._state = _State(int(state["step"]), saved_masks, dict(state["trainable_restore"]))
         for index in state.get("released", []):
             self._prunes[index].done = True
+        with torch.no_grad():
+            self._apply_masks()  # the saved weights were masked; this only guards against edits made since
         if self._quantization is not None and state.get("qat") is not None:
             self._quantization.load_state_dict(state["qat"])
 
