@@ -89,7 +89,9 @@ class PlanRunner:
         released = {
             name
             for i in plan.instructions
-            if ((i["op"] == "prune" and not i["leave_enabled"]) or i["op"] == "hold_mask") and i["end_step"] is not None
+            if ((i["op"] == "prune" and not i["leave_enabled"]) or i["op"] == "hold_mask")
+            and i["end_step"] is not None
+            and i["end_step"] < plan.total_steps  # a release at the end of training releases nothing
             for name in self._selected[i["selector"]]
         }
         # Masks that are never released, under an optimizer that keeps zeros zero: once the
