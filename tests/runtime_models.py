@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -64,3 +65,47 @@ def _make(module_type: str | None, leaves: dict[str, list[int]]) -> nn.Module:
     for leaf, shape in leaves.items():
         module.register_parameter(leaf, nn.Parameter(torch.randn(shape) * 0.1))
     return module
+
+
+class Net(nn.Module):
+    """A small CNN: two convolutions (the example recipe prunes them) and a classifier."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.features = nn.Sequential(nn.Conv2d(3, 8, 3), nn.ReLU(), nn.Conv2d(8, 8, 3))
+        self.classifier = nn.Linear(8, 4)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.classifier(self.features(x).mean(dim=(2, 3)))
+
+
+Train = Callable[[nn.Module, torch.optim.Optimizer, range], None]
+
+
+def resume_in_pieces(
+    plan: Any, make_model: Callable[[], nn.Module], initial: dict[str, torch.Tensor], stops: Sequence[int], train: Train, tmp_path: Path
+) -> tuple[nn.Module, Any]:
+    """Train from ``initial`` up to each stop, then checkpoint model, optimizer and runner and go on
+    with fresh objects restored from the checkpoint, as an interrupted job would."""
+    from recipekit.runtime import attach
+
+    def fresh(state: dict[str, Any] | None) -> tuple[nn.Module, torch.optim.Optimizer, Any]:
+        model = make_model()
+        model.load_state_dict(initial if state is None else state["model"])
+        optimizer = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
+        if state is not None:
+            optimizer.load_state_dict(state["optimizer"])
+        runner = attach(plan, model, optimizer)
+        if state is not None:
+            runner.load_state_dict(state["runner"])
+        return model, optimizer, runner
+
+    model, optimizer, runner = fresh(None)
+    done = 0
+    for stop in stops:
+        train(model, optimizer, range(done, stop))
+        done = stop
+        torch.save({"model": model.state_dict(), "optimizer": optimizer.state_dict(), "runner": runner.state_dict()}, tmp_path / "c.pt")
+        runner.detach()
+        model, optimizer, runner = fresh(torch.load(tmp_path / "c.pt", weights_only=True))
+    return model, runner

@@ -18,7 +18,7 @@ from recipekit.compiler import compile_source  # noqa: E402
 from recipekit.runtime import PlanError, RuntimeRefusal, attach  # noqa: E402
 from recipekit.source import read_source  # noqa: E402
 from tests.helpers import CORPUS, GOLDEN  # noqa: E402
-from tests.runtime_models import build_model  # noqa: E402
+from tests.runtime_models import Net, build_model, resume_in_pieces  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "examples" / "recipe.yaml"
@@ -107,16 +107,6 @@ def compiled(spe: float = 4, **variables: Any) -> Any:
     return recipekit.compile_recipe(EXAMPLE, spe, variables=variables or None)
 
 
-class Net(torch.nn.Module):
-    def __init__(self) -> None:
-        super().__init__()
-        self.features = torch.nn.Sequential(torch.nn.Conv2d(3, 8, 3), torch.nn.ReLU(), torch.nn.Conv2d(8, 8, 3))
-        self.classifier = torch.nn.Linear(8, 4)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.classifier(self.features(x).mean(dim=(2, 3)))
-
-
 def train(model: torch.nn.Module, optimizer: torch.optim.Optimizer, steps: range, seed: int = 0) -> None:
     for step in steps:
         generator = torch.Generator().manual_seed(seed * 100_000 + step)
@@ -146,29 +136,11 @@ def test_resume_is_bitwise_identical(tmp_path: Path) -> None:
     torch.manual_seed(0)
     reference = Net()
     initial = {k: v.clone() for k, v in reference.state_dict().items()}
-    optimizer = torch.optim.SGD(reference.parameters(), lr=0.1, momentum=0.9)
+    optimizer = torch.optim.SGD(reference.parameters(), lr=0.05, momentum=0.9)
     attach(plan, reference, optimizer)
     total = 60
     train(reference, optimizer, range(total))
-
-    model = Net()
-    model.load_state_dict(initial)
-    optimizer = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
-    runner = attach(plan, model, optimizer)
-    done = 0
-    for stop in (17, 40, total):
-        train(model, optimizer, range(done, stop))
-        done = stop
-        checkpoint = tmp_path / "ckpt.pt"
-        torch.save({"model": model.state_dict(), "optimizer": optimizer.state_dict(), "runner": runner.state_dict()}, checkpoint)
-        runner.detach()
-        saved = torch.load(checkpoint, weights_only=True)
-        model = Net()
-        model.load_state_dict(saved["model"])
-        optimizer = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
-        optimizer.load_state_dict(saved["optimizer"])
-        runner = attach(plan, model, optimizer)
-        runner.load_state_dict(saved["runner"])
+    model, runner = resume_in_pieces(plan, Net, initial, (17, 40, total), train, tmp_path)
     for (name, expected), actual in zip(reference.state_dict().items(), model.state_dict().values(), strict=True):
         assert torch.equal(expected, actual), name
     assert runner.step_index == total

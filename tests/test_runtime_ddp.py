@@ -12,20 +12,11 @@ torch = pytest.importorskip("torch")
 import recipekit  # noqa: E402
 from recipekit.plan import Plan, plan_from_json  # noqa: E402
 from recipekit.runtime import attach  # noqa: E402
+from tests.runtime_models import Net  # noqa: E402
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "recipe.yaml"
 WORLD = 2
 GLOBAL_BATCH = 8
-
-
-class Net(torch.nn.Module):
-    def __init__(self) -> None:
-        super().__init__()
-        self.features = torch.nn.Sequential(torch.nn.Conv2d(3, 8, 3), torch.nn.ReLU(), torch.nn.Conv2d(8, 8, 3))
-        self.classifier = torch.nn.Linear(8, 4)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.classifier(self.features(x).mean(dim=(2, 3)))
 
 
 def batch(step: int) -> torch.Tensor:

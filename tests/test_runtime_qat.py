@@ -15,6 +15,7 @@ torch = pytest.importorskip("torch")
 import recipekit  # noqa: E402
 from recipekit.runtime import RuntimeRefusal, attach  # noqa: E402
 from recipekit.runtime.qat import FakeQuantizer, QuantArgs, Quantization, QuantizedModule  # noqa: E402
+from tests.runtime_models import resume_in_pieces  # noqa: E402
 
 QAT_RECIPE = """
 modifiers:
@@ -191,23 +192,8 @@ def test_resume_through_qat_is_bitwise_identical(tmp_path: Path) -> None:
     attach(plan, reference, optimizer)
     train(reference, optimizer, range(plan.total_steps))
 
-    model = ConvBnNet()
-    model.load_state_dict(initial)
-    optimizer = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
-    runner = attach(plan, model, optimizer)
-    done = 0
-    for stop in (5, 13, 17, 21, plan.total_steps):  # before QAT, in it, after observers and after BN freeze
-        train(model, optimizer, range(done, stop))
-        done = stop
-        torch.save({"model": model.state_dict(), "optimizer": optimizer.state_dict(), "runner": runner.state_dict()}, tmp_path / "c.pt")
-        runner.detach()
-        saved = torch.load(tmp_path / "c.pt", weights_only=True)
-        model = ConvBnNet()
-        model.load_state_dict(saved["model"])
-        optimizer = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
-        optimizer.load_state_dict(saved["optimizer"])
-        runner = attach(plan, model, optimizer)
-        runner.load_state_dict(saved["runner"])
+    # Before QAT, in it, after the observers stop and after BN freezes.
+    model, runner = resume_in_pieces(plan, ConvBnNet, initial, (5, 13, 17, 21, plan.total_steps), train, tmp_path)
     for (name, expected), actual in zip(reference.state_dict().items(), model.state_dict().values(), strict=True):
         assert torch.equal(expected, actual), name
     assert (runner.qat_enabled, runner.qat_observing, runner.bn_frozen) == (True, False, True)
