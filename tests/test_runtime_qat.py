@@ -251,3 +251,14 @@ def test_qat_emits_no_deprecation_warning() -> None:
     result = subprocess.run([sys.executable, "-W", "error", "-c", code], capture_output=True, text=True, check=False, cwd=root)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "True"
+
+
+def test_qat_state_saved_for_another_model_is_refused_before_anything_changes() -> None:
+    plan = qat_plan(QAT_ONLY, spe=2)
+    state = attach(plan, ConvBnNet(), torch.optim.SGD(ConvBnNet().parameters(), lr=0.1)).state_dict()
+    state["qat"]["observers"] = {k.replace("features.0", "stem"): v for k, v in state["qat"]["observers"].items()}
+    model = ConvBnNet()
+    runner = attach(plan, model, torch.optim.SGD(model.parameters(), lr=0.1))
+    with pytest.raises(RuntimeRefusal, match=r"no observer for \['features.0/input', 'features.0/weight'\]"):
+        runner.load_state_dict(state)
+    assert runner.step_index == 0

@@ -430,7 +430,15 @@ class Quantization:
         }
         return {"enabled": self.enabled, "bn_frozen": self.bn_frozen, "observers": observers}
 
+    def check_state_dict(self, state: dict[str, Any]) -> None:
+        """Raise QatConfigError unless ``state`` holds an observer for every fake-quantizer of this model."""
+        expected = {f"{q.name}/{slot}" for q in self.modules for slot in q.quantizers()}
+        missing = sorted(expected - set(state.get("observers", {})))
+        if missing:
+            raise QatConfigError(f"the saved QAT state has no observer for {missing[:3]}: it was saved for another model")
+
     def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.check_state_dict(state)
         if state["enabled"]:
             self.enable()
         if state["bn_frozen"]:

@@ -395,6 +395,11 @@ class PlanRunner:
         unknown = [name for name in state["masks"] if name not in self._params]
         if unknown:
             raise RuntimeRefusal(f"saved masks name parameters this model does not have: {unknown[:3]}")
+        if self._quantization is not None and state.get("qat") is not None:
+            try:
+                self._quantization.check_state_dict(state["qat"])
+            except QatConfigError as error:
+                raise RuntimeRefusal(str(error)) from None
         saved_masks = {n: m.to(self._params[n].device, self._params[n].dtype) for n, m in state["masks"].items()}
         self._state = _State(int(state["step"]), saved_masks, dict(state["trainable_restore"]))
         for index in state.get("released", []):
