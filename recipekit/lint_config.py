@@ -14,11 +14,6 @@ from typing import Any
 from recipekit.diagnostics import Severity
 from recipekit.suggest import did_you_mean
 
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - Python 3.10
-    import tomli as tomllib
-
 KEYS = ("select", "ignore", "severity", "params", "steps-per-epoch", "per-file-ignores", "strict")
 
 
@@ -53,12 +48,25 @@ def find_config(start: Path) -> Path | None:
         if dedicated.is_file():
             return dedicated
         pyproject = folder / "pyproject.toml"
-        if pyproject.is_file() and "recipe-lint" in _read(pyproject).get("tool", {}):
+        # Most pyproject.toml files say nothing of recipe-lint: do not parse (nor import tomllib) for them.
+        if pyproject.is_file() and "[tool.recipe-lint" in _text(pyproject) and "recipe-lint" in _read(pyproject).get("tool", {}):
             return pyproject
     return None
 
 
+def _text(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8", errors="replace")
+    except OSError as error:
+        raise ConfigError(f"{path}: cannot read configuration: {error}") from None
+
+
 def _read(path: Path) -> dict[str, Any]:
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # pragma: no cover - Python 3.10
+        import tomli as tomllib
+
     try:
         with path.open("rb") as handle:
             document: dict[str, Any] = tomllib.load(handle)

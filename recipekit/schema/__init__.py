@@ -11,11 +11,14 @@ from __future__ import annotations
 
 import json
 from functools import cache, lru_cache
-from importlib import resources
+from pathlib import Path
 from typing import Any
 
 SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
 LEGACY_QUANTIZATION = "QuantizationModifier-legacy"
+#: Package data beside this module (read as files: importlib.resources would import zipfile on
+#: every cold `recipe-lint`, and recipekit is never run from a zip).
+SCHEMA_DIR = Path(__file__).parent / "modifiers"
 
 #: Names SparseML used before 2021 and can no longer load, and their successors.
 RENAMED_MODIFIERS = {
@@ -27,8 +30,7 @@ RENAMED_MODIFIERS = {
 @lru_cache(maxsize=1)
 def schema_names() -> tuple[str, ...]:
     """Every schema file's name: the 26 modifier types plus the legacy flavour."""
-    folder = resources.files(__package__).joinpath("modifiers")
-    names = (entry.name.removesuffix(".json") for entry in folder.iterdir() if entry.name.endswith(".json"))
+    names = (entry.name.removesuffix(".json") for entry in SCHEMA_DIR.iterdir() if entry.name.endswith(".json"))
     return tuple(sorted(names))
 
 
@@ -39,7 +41,7 @@ def modifier_types() -> tuple[str, ...]:
 
 @cache
 def load_schema(name: str) -> dict[str, Any]:
-    text = resources.files(__package__).joinpath("modifiers").joinpath(f"{name}.json").read_text(encoding="utf-8")
+    text = (SCHEMA_DIR / f"{name}.json").read_text(encoding="utf-8")
     schema: dict[str, Any] = json.loads(text)
     return schema
 
