@@ -68,14 +68,18 @@ CASES: dict[str, tuple[Callable[[], bytes], int, str]] = {
 
 
 @pytest.mark.parametrize("name", sorted(CASES))
-@pytest.mark.parametrize("command", ["lint", "compile"])
+@pytest.mark.parametrize("command", ["lint", "compile", "normalize", "show"])
 def test_hostile_recipe_is_bounded_and_reported(name: str, command: str, tmp_path: Path) -> None:
     make, expected_exit, code = CASES[name]
     data = make()
     recipe = tmp_path / "hostile.yaml"
     recipe.write_bytes(data)
-    plan = str(tmp_path / "plan.json")
-    args = ["lint", str(recipe)] if command == "lint" else ["compile", str(recipe), "--steps-per-epoch", "4", "-o", plan]
+    args = {
+        "lint": ["lint", str(recipe)],
+        "compile": ["compile", str(recipe), "--steps-per-epoch", "4", "-o", str(tmp_path / "plan.json")],
+        "normalize": ["normalize", str(recipe)],
+        "show": ["show", str(recipe), "--steps-per-epoch", "4"],
+    }[command]
     result = bounded(*args, cwd=tmp_path)
     output = result.stdout + result.stderr
     assert "Traceback" not in output and result.returncode in (0, 1), output[-2000:]
