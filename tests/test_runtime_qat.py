@@ -262,3 +262,11 @@ def test_qat_state_saved_for_another_model_is_refused_before_anything_changes() 
     with pytest.raises(RuntimeRefusal, match=r"no observer for \['features.0/input', 'features.0/weight'\]"):
         runner.load_state_dict(state)
     assert runner.step_index == 0
+
+
+def test_tampered_qat_settings_of_the_wrong_type_are_refused_not_raised() -> None:
+    plan = qat_plan(QAT_ONLY + "    submodules: [features]\n", spe=2)
+    next(i for i in plan.instructions if i["op"] == "qat")["config"]["weight_bits"] = "eight"  # the compiler never writes this
+    model = ConvBnNet()
+    with pytest.raises(RuntimeRefusal, match="the quantization settings cannot be simulated: ValueError"):
+        attach(plan, model, torch.optim.SGD(model.parameters(), lr=0.1))

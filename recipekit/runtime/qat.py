@@ -286,7 +286,13 @@ def plan_quantization(flavour: str, config: dict[str, Any], model: nn.Module) ->
             "num_calibration_steps needs a calibration data loader, which the runtime does not run; remove it "
             "(the observers calibrate during training)"
         )
-    planned, fold = _legacy_flavour(config, model) if flavour == "legacy" else _new_flavour(config, model)
+    try:
+        planned, fold = _legacy_flavour(config, model) if flavour == "legacy" else _new_flavour(config, model)
+    except (TypeError, ValueError, KeyError, AttributeError) as error:
+        if isinstance(error, QatConfigError):
+            raise
+        # The plan is untrusted: a value of the wrong type (weight_bits: "eight") is a refusal, not a traceback.
+        raise QatConfigError(f"the quantization settings cannot be simulated: {type(error).__name__}: {error}") from None
     if fold:
         pairs = _fold_pairs(model)
         for quantized in planned:
