@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import os
 import sys
-import traceback
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import wraps
@@ -48,6 +47,8 @@ def guarded(function: F) -> F:
             click.echo(f"recipekit: internal error: {type(error).__name__}: {error}", err=True)
             click.echo("This is a bug in recipekit, not in your recipe; please report it.", err=True)
             if os.environ.get("RECIPEKIT_DEBUG"):
+                import traceback  # 3 ms every cold start would pay for the rare internal error
+
                 traceback.print_exc()
             else:
                 click.echo("Set RECIPEKIT_DEBUG=1 to see the traceback.", err=True)
