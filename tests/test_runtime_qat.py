@@ -270,3 +270,10 @@ def test_tampered_qat_settings_of_the_wrong_type_are_refused_not_raised() -> Non
     model = ConvBnNet()
     with pytest.raises(RuntimeRefusal, match="the quantization settings cannot be simulated: ValueError"):
         attach(plan, model, torch.optim.SGD(model.parameters(), lr=0.1))
+
+
+def test_an_empty_batch_leaves_the_observed_range_alone() -> None:
+    quantizer = FakeQuantizer(QuantArgs())
+    quantizer(torch.tensor([-1.0, 3.0]))
+    assert quantizer(torch.empty(0)).numel() == 0
+    assert (float(quantizer.min_val), float(quantizer.max_val)) == (-1.0, 3.0)  # type: ignore[arg-type]

@@ -65,6 +65,8 @@ class FakeQuantizer:
 
     def observe(self, x: torch.Tensor) -> None:
         values = x.detach().float()
+        if values.numel() == 0:
+            return  # an empty batch says nothing about the range (torch's observers skip it too)
         if self.args.per_channel:
             low, high = torch.aminmax(values.reshape(values.shape[0], -1), dim=1)
         else:
