@@ -1,4 +1,7 @@
-"""Render diagnostics for people (text with a source snippet) and machines (JSON)."""
+"""Render diagnostics for people (text with a source snippet) and machines (concise, GitHub, SARIF).
+
+JSON items are written one by one by recipekit.report.
+"""
 
 from __future__ import annotations
 
@@ -46,18 +49,8 @@ def _one(diagnostic: Diagnostic, source: Source | None, color: bool) -> list[str
     return lines
 
 
-def render_json(diagnostics: list[Diagnostic]) -> str:
-    return json.dumps([d.to_json() for d in diagnostics], indent=2, ensure_ascii=False) + "\n"
-
-
-def summary(diagnostics: list[Diagnostic], files: int) -> str:
-    counts = dict.fromkeys(Severity, 0)
-    for diagnostic in diagnostics:
-        counts[diagnostic.severity] += 1
-    return summary_of(counts, files)
-
-
-def summary_of(counts: Mapping[Severity, int], files: int) -> str:
+def summary(counts: Mapping[Severity, int], files: int) -> str:
+    """The last line of a text report: files checked and problems by severity."""
     noun = "file" if files == 1 else "files"
     if not any(counts.values()):
         return f"Checked {files} {noun}: no problems.\n"

@@ -65,7 +65,7 @@ class ReportWriter:
         elif self.output_format in ("text", "concise"):
             if fixed:
                 self.stream.write(f"Fixed {fixed} problem{'s' if fixed != 1 else ''}.\n")
-            self.stream.write(render.summary_of(self.counts, self.files))
+            self.stream.write(render.summary(self.counts, self.files))
 
     def any_of(self, severities: set[Severity]) -> bool:
         return any(self.counts[severity] for severity in severities)
