@@ -264,6 +264,16 @@ def _report_errors(diagnostics: list[Diagnostic], path: Path) -> None:
 def compile_command(recipe: Path, steps_per_epoch: float, variables: tuple[str, ...], output: Path | None) -> None:
     """Compile a recipe into a step-indexed execution plan (JSON)."""
     from recipekit.atomic import write_atomically
+
+    plan = _compile_or_exit(recipe, steps_per_epoch, variables)
+    if output is None:
+        click.echo(plan.to_json(), nl=False)
+    else:
+        write_atomically(output, plan.to_json())
+
+
+def _compile_or_exit(recipe: Path, steps_per_epoch: float, variables: tuple[str, ...]) -> Any:
+    """The recipe's plan; its diagnostics go to stderr, and errors exit 1."""
     from recipekit.compiler import compile_source
     from recipekit.source import read_source
 
@@ -274,10 +284,7 @@ def compile_command(recipe: Path, steps_per_epoch: float, variables: tuple[str, 
     _report_errors(diagnostics, recipe)
     if plan is None:
         sys.exit(EXIT_ERRORS)
-    if output is None:
-        click.echo(plan.to_json(), nl=False)
-    else:
-        write_atomically(output, plan.to_json())
+    return plan
 
 
 def _as_steps(value: float) -> float:
@@ -345,18 +352,9 @@ def show_command(path: Path, steps_per_epoch: float | None, variables: tuple[str
     if path.suffix.lower() == ".json":
         plan = _load_plan_or_exit(path)
     else:
-        from recipekit.compiler import compile_source
-        from recipekit.source import read_source
-
         if steps_per_epoch is None:
             raise click.UsageError("showing a recipe needs --steps-per-epoch")
-        source, diagnostics = read_source(path)
-        plan = None
-        if source is not None:
-            plan, diagnostics = compile_source(source, _as_steps(steps_per_epoch), parse_vars(variables))
-        _report_errors(diagnostics, path)
-        if plan is None:
-            sys.exit(EXIT_ERRORS)
+        plan = _compile_or_exit(path, steps_per_epoch, variables)
     click.echo(timeline(plan), nl=False)
     if plot_path is not None:
         try:
