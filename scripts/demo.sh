@@ -3,11 +3,7 @@
 # lint the recipes, compile the seed recipe into a plan, show its schedule, train with it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-PYTHON=${PYTHON:-python3}
-[ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
-# Pinned first: an unpinned torch requirement would pull several GB of CUDA wheels.
-.venv/bin/pip install --quiet --disable-pip-version-check torch==2.13.0
-.venv/bin/pip install --quiet --disable-pip-version-check -e '.[torch]'
+bash scripts/setup.sh torch
 .venv/bin/recipe-lint examples/
 mkdir -p build
 .venv/bin/recipekit compile examples/recipe.yaml --steps-per-epoch 8 -o build/plan.json
