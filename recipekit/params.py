@@ -8,7 +8,8 @@ at the start, not a full match); ``__ALL__`` is every parameter and
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from itertools import pairwise
 from typing import Any
 
 PRUNABLE_MODULE_TYPES = frozenset(
@@ -57,3 +58,16 @@ def resolve(patterns: Iterable[str], params: list[dict[str, Any]]) -> tuple[list
             unmatched.append(pattern)
         matched.update(names)
     return [p["name"] for p in params if p["name"] in matched], unmatched
+
+
+def conv_bn_pairs(modules: Sequence[tuple[str, str]]) -> dict[str, str]:
+    """Conv2d -> BatchNorm2d pairs as SparseML's fuse_module_conv_bn_relus fused them.
+
+    ``modules`` are (name, kind) in model order; a pair is a "Conv2d" directly followed by a
+    "BatchNorm2d" with the same parent module. Returns {conv name: batchnorm name}.
+    """
+    return {
+        name: next_name
+        for (name, kind), (next_name, next_kind) in pairwise(modules)
+        if kind == "Conv2d" and next_kind == "BatchNorm2d" and name.rpartition(".")[0] == next_name.rpartition(".")[0]
+    }

@@ -9,7 +9,6 @@ manager order, so the same modifier wins a conflict as in SparseML.
 
 from __future__ import annotations
 
-from itertools import pairwise
 from typing import Any
 
 from recipekit import params as param_match
@@ -170,9 +169,8 @@ def _quantizes_embeddings(instruction: dict[str, Any], params: list[dict[str, An
 
 def _has_conv_bn(params: list[dict[str, Any]]) -> bool:
     """Whether SparseML's default conv_bn_relus fusing would create a ConvBn module."""
-    modules = [(p["name"].rsplit(".", 1)[0], p.get("module_type")) for p in params]
-    ordered = list(dict.fromkeys(modules))
-    return any(a[1] == "Conv2d" and b[1] in ("BatchNorm2d",) for a, b in pairwise(ordered))
+    modules = [(p["name"].rsplit(".", 1)[0], p.get("module_type") or "") for p in params]
+    return bool(param_match.conv_bn_pairs(list(dict.fromkeys(modules))))
 
 
 def expand(

@@ -338,3 +338,21 @@ def test_invalid_regex_is_refused_at_the_item() -> None:
     assert plan is None and found == [(7, 24, "C414")]
     block = text.replace("params: [a.weight, 're:b(']", "params:\n      - a.weight\n      - re:c[")
     assert compile_text(block)[1] == [(9, 9, "C414")]
+
+
+def test_expand_folds_conv_bn_only_for_siblings_as_sparseml_and_the_runtime_do() -> None:
+    text = "\nmodifiers:\n  - !QuantizationModifier\n    start_epoch: 0.0\n"
+    text += "  - !EpochRangeModifier\n    start_epoch: 0.0\n    end_epoch: 1.0\n"
+    plan, found = compile_text(text)
+    assert found == []
+
+    def bn_frozen(conv: str, bn: str) -> Any:
+        params = [
+            {"name": f"{conv}.weight", "shape": [4, 3, 3, 3], "module_type": "Conv2d"},
+            {"name": f"{bn}.weight", "shape": [4], "module_type": "BatchNorm2d"},
+            {"name": f"{bn}.bias", "shape": [4], "module_type": "BatchNorm2d"},
+        ]
+        return expand(plan, params)[0]["bn_frozen"]
+
+    assert bn_frozen("block.conv", "block.bn") is False
+    assert bn_frozen("stem.conv", "head.bn") is None  # consecutive, but not in the same parent: never fused

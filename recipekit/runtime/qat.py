@@ -15,7 +15,6 @@ running statistics.
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -23,6 +22,8 @@ from typing import Any
 import torch
 from torch import nn
 from torch.nn import functional as F
+
+from recipekit import params as param_match
 
 #: Module types that get fake-quantized weights (subclasses included).
 QUANTIZABLE = (nn.Linear, nn.Conv1d, nn.Conv2d, nn.Conv3d, nn.Embedding)
@@ -173,16 +174,20 @@ def _strip(name: str) -> str:
     return name[len("module.") :] if name.startswith("module.") else name
 
 
-def _fold_pairs(model: nn.Module) -> dict[str, tuple[str, nn.BatchNorm2d]]:
-    """Conv2d -> BatchNorm2d pairs as fuse_module_conv_bn_relus finds them: consecutive, same parent."""
-    pairs: dict[str, tuple[str, nn.BatchNorm2d]] = {}
-    modules = list(model.named_modules())
-    for (name, module), (next_name, follower) in itertools.pairwise(modules):
-        same_parent = name.rpartition(".")[0] == next_name.rpartition(".")[0]
-        tracked = isinstance(follower, nn.BatchNorm2d) and follower.running_var is not None
-        if isinstance(module, nn.Conv2d) and isinstance(follower, nn.BatchNorm2d) and same_parent and tracked:
-            pairs[name] = (next_name, follower)
-    return pairs
+def _fold_pairs(model: nn.Module) -> dict[str, nn.BatchNorm2d]:
+    """The BatchNorm2d each Conv2d folds, by SparseML's pairing rule (``params.conv_bn_pairs``)."""
+    modules = dict(model.named_modules())
+
+    def kind(module: nn.Module) -> str:
+        if isinstance(module, nn.Conv2d):
+            return "Conv2d"
+        # Only a BatchNorm2d with running statistics can be folded.
+        if isinstance(module, nn.BatchNorm2d) and module.running_var is not None:
+            return "BatchNorm2d"
+        return type(module).__name__
+
+    pairs = param_match.conv_bn_pairs([(name, kind(module)) for name, module in modules.items()])
+    return {conv: modules[bn] for conv, bn in pairs.items() if isinstance(modules[bn], nn.BatchNorm2d)}
 
 
 def _new_flavour(config: dict[str, Any], model: nn.Module) -> tuple[list[QuantizedModule], bool]:
@@ -299,7 +304,7 @@ def plan_quantization(flavour: str, config: dict[str, Any], model: nn.Module) ->
         pairs = _fold_pairs(model)
         for quantized in planned:
             if quantized.name in pairs and quantized.weight is not None:
-                quantized.bn = pairs[quantized.name][1]
+                quantized.bn = pairs[quantized.name]
     return planned
 
 
