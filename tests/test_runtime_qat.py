@@ -127,7 +127,7 @@ def test_folded_conv_bn_matches_torchs_qat_convbn2d() -> None:
         reference.weight.data.copy_(conv.weight.data)
         reference.bn.weight.data.copy_(bn.weight.data.uniform_(0.5, 1.5))
         reference.bn.bias.data.copy_(bn.bias.data.uniform_(-0.5, 0.5))
-        ours = Quantization([QuantizedModule("conv", conv, FakeQuantizer(QuantArgs(symmetric=True)), None, None, bn)], lambda _: None)
+        ours = Quantization([QuantizedModule("conv", conv, FakeQuantizer(QuantArgs(symmetric=True)), None, None, bn)], lambda _: None, 0)
         ours.enable()
         for step in range(4):
             x = torch.randn(2, 3, 6, 6, generator=torch.Generator().manual_seed(step))

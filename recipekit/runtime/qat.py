@@ -377,9 +377,10 @@ def _override_forward(module: nn.Module, forward: Callable[[torch.Tensor], torch
 class Quantization:
     """The QAT of one plan: planned at attach, switched on, observers off and BN frozen at their steps."""
 
-    def __init__(self, planned: list[QuantizedModule], masks: MaskLookup) -> None:
+    def __init__(self, planned: list[QuantizedModule], masks: MaskLookup, start_step: int) -> None:
         self.modules = planned
         self.masks = masks
+        self.start_step = start_step
         self.enabled = False
         self.bn_frozen = False
 

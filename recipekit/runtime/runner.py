@@ -106,7 +106,7 @@ class PlanRunner:
         self._scaler_restore: tuple[Any, Any] | None = None
         if scaler is not None:
             self._wrap_scaler(scaler)
-        if self._quantization is not None and self._qat_instruction()["step"] == 0:
+        if self._quantization is not None and self._quantization.start_step == 0:
             # SparseML enables QAT at initialize when it starts at epoch 0 (or -1): before the first forward.
             self._quantization.enable()
 
@@ -142,9 +142,6 @@ class PlanRunner:
             if groups and max(groups) >= count:
                 raise RuntimeRefusal(f"{_where(instruction)}: param group {max(groups)} does not exist (the optimizer has {count})")
 
-    def _qat_instruction(self) -> Instruction:
-        return next(i for i in self.plan.instructions if i["op"] == "qat")
-
     def _plan_quantization(self) -> Quantization | None:
         instructions = [i for i in self.plan.instructions if i["op"] == "qat"]
         if not instructions:
@@ -157,7 +154,7 @@ class PlanRunner:
             planned = plan_quantization(instruction["flavour"], instruction["config"], self.model)
         except QatConfigError as error:
             raise RuntimeRefusal(f"{_where(instruction)}: {error}") from None
-        return Quantization(planned, self._state_mask)
+        return Quantization(planned, self._state_mask, instruction["step"])
 
     def _state_mask(self, name: str) -> torch.Tensor | None:
         return self._state.masks.get(name)
