@@ -4,12 +4,16 @@ Both run as whole processes, alternated (A B A B ...) so machine noise hits both
 alike; the ratio is the median of the per-pair ratios. Goal: <= 1.0, and
 recipe-lint never imports torch.
 
+Recipes: the bundled examples/plain.yaml, and perf-baselines' "typical v1 recipe"
+(the corpus's resnet18 recipe: three GMPruning modifiers and eval() variables)
+when ../shared is present; or the files named on the command line.
+
 Both come from build/coldstart-venv, where recipekit is installed as users get it
 (`pip install .`, not editable: the editable finder alone adds ~40 ms to every
 import of recipekit) next to yamllint; the venv is made on the first run and
 recipekit reinstalled from this checkout on every run. The file is copied
 outside the checkout so neither tool finds its configuration files.
-Run: .venv/bin/python bench/lint_coldstart.py [RECIPE]
+Run: .venv/bin/python bench/lint_coldstart.py [RECIPE ...]
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ ROOT = Path(__file__).resolve().parents[1]
 VENV = ROOT / "build" / "coldstart-venv"
 BIN = VENV / "bin"
 PAIRS = 15
+TYPICAL = ROOT.parent / "shared" / "corpus" / "sparseml" / "tests__sparseml__sparsification__recipes__resnet18.yaml"
 
 
 def timed(command: list[str], cwd: Path) -> float:
@@ -44,7 +49,12 @@ def install() -> None:
 
 def main() -> None:
     install()
-    source = Path(sys.argv[1]) if len(sys.argv) > 1 else ROOT / "examples" / "plain.yaml"
+    sources = [Path(arg) for arg in sys.argv[1:]] or [ROOT / "examples" / "plain.yaml", *([TYPICAL] if TYPICAL.exists() else [])]
+    for source in sources:
+        measure(source)
+
+
+def measure(source: Path) -> None:
     scratch = Path(tempfile.mkdtemp())
     recipe = str(scratch / source.name)
     shutil.copyfile(source, recipe)
@@ -65,6 +75,7 @@ def main() -> None:
     print(f"  yamllint -d relaxed:  {statistics.median(b for _, b in pairs) * 1000:7.1f} ms (median)")
     print(f"  ratio recipe-lint / yamllint: {statistics.median(a / b for a, b in pairs):.2f}   (goal <= 1.0)")
     print(f"  torch imported by recipe-lint: {torch_loaded}")
+    shutil.rmtree(scratch)
 
 
 if __name__ == "__main__":

@@ -11,7 +11,6 @@ import json
 import os
 import sys
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from functools import wraps
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO, TypeVar
@@ -94,16 +93,26 @@ def _positive(ctx: click.Context, param: click.Parameter, value: float | None) -
     return value
 
 
-@dataclass
 class LintRun:
     """What one `recipe-lint` invocation checks and how it reports."""
 
-    config: Any
-    variables: dict[str, Any]
-    params: list[dict[str, Any]] | None
-    output_format: str
-    fix: bool = False
-    color: bool = False
+    __slots__ = ("color", "config", "fix", "output_format", "params", "variables")
+
+    def __init__(
+        self,
+        config: Any,
+        variables: dict[str, Any],
+        params: list[dict[str, Any]] | None,
+        output_format: str,
+        fix: bool = False,
+        color: bool = False,
+    ) -> None:
+        self.config = config
+        self.variables = variables
+        self.params = params
+        self.output_format = output_format
+        self.fix = fix
+        self.color = color
 
 
 def lint_paths(paths: tuple[Path, ...], run: LintRun, stream: TextIO) -> ReportWriter:

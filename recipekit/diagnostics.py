@@ -10,7 +10,9 @@ page listing them is generated from this table.
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass, field
+from typing import Final
+
+from recipekit.record import Record
 
 
 class Severity(enum.Enum):
@@ -23,51 +25,63 @@ class Severity(enum.Enum):
         return {"error": 0, "warning": 1, "info": 2}[self.value]
 
 
-@dataclass(frozen=True)
-class Location:
+class Location(Record):
     """A resolved position: 1-based line and column, exclusive end column."""
 
-    path: str
-    line: int
-    column: int
-    end_line: int
-    end_column: int
+    __slots__ = ("column", "end_column", "end_line", "line", "path")
+
+    def __init__(self, path: str, line: int, column: int, end_line: int, end_column: int) -> None:
+        self.path: Final = path
+        self.line: Final = line
+        self.column: Final = column
+        self.end_line: Final = end_line
+        self.end_column: Final = end_column
 
 
-@dataclass(frozen=True)
-class Note:
+class Note(Record):
     """A related position that helps explain a diagnostic."""
 
-    message: str
-    location: Location | None = None
+    __slots__ = ("location", "message")
+
+    def __init__(self, message: str, location: Location | None = None) -> None:
+        self.message: Final = message
+        self.location: Final = location
 
 
-@dataclass(frozen=True)
-class Edit:
+class Edit(Record):
     """Replace ``[start, end)`` (offsets into the file's text) with ``text``."""
 
-    start: int
-    end: int
-    text: str
-    location: Location
+    __slots__ = ("end", "location", "start", "text")
+
+    def __init__(self, start: int, end: int, text: str, location: Location) -> None:
+        self.start: Final = start
+        self.end: Final = end
+        self.text: Final = text
+        self.location: Final = location
 
 
-@dataclass(frozen=True)
-class Fix:
-    message: str
-    edits: tuple[Edit, ...]
-    #: "safe" fixes never change what the recipe means to SparseML; --fix applies only those.
-    applicability: str = "safe"
+class Fix(Record):
+    __slots__ = ("applicability", "edits", "message")
+
+    def __init__(self, message: str, edits: tuple[Edit, ...], applicability: str = "safe") -> None:
+        self.message: Final = message
+        self.edits: Final = edits
+        #: "safe" fixes never change what the recipe means to SparseML; --fix applies only those.
+        self.applicability: Final = applicability
 
 
-@dataclass(frozen=True)
-class Diagnostic:
-    code: str
-    severity: Severity
-    message: str
-    location: Location
-    notes: tuple[Note, ...] = field(default=())
-    fix: Fix | None = None
+class Diagnostic(Record):
+    __slots__ = ("code", "fix", "location", "message", "notes", "severity")
+
+    def __init__(
+        self, code: str, severity: Severity, message: str, location: Location, notes: tuple[Note, ...] = (), fix: Fix | None = None
+    ) -> None:
+        self.code: Final = code
+        self.severity: Final = severity
+        self.message: Final = message
+        self.location: Final = location
+        self.notes: Final = notes
+        self.fix: Final = fix
 
     @property
     def sort_key(self) -> tuple[str, int, int, str]:
@@ -122,12 +136,14 @@ class Diagnostic:
         }
 
 
-@dataclass(frozen=True)
-class Code:
-    code: str
-    name: str
-    severity: Severity
-    summary: str
+class Code(Record):
+    __slots__ = ("code", "name", "severity", "summary")
+
+    def __init__(self, code: str, name: str, severity: Severity, summary: str) -> None:
+        self.code: Final = code
+        self.name: Final = name
+        self.severity: Final = severity
+        self.summary: Final = summary
 
 
 _E, _W = Severity.ERROR, Severity.WARNING

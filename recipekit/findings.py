@@ -10,43 +10,54 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any
+from typing import Any, Final
 
 from recipekit import params as param_match
 from recipekit import schedule
 from recipekit.compiler.yaml_tree import Map, Node, Scalar, Seq
 from recipekit.ir import GRADUAL_PRUNERS, Modifier, Param, Recipe
+from recipekit.record import Record
 from recipekit.source import Source, Span
 
 
-@dataclass(frozen=True)
-class TextEdit:
-    span: Span
-    text: str
+class TextEdit(Record):
+    __slots__ = ("span", "text")
+
+    def __init__(self, span: Span, text: str) -> None:
+        self.span: Final = span
+        self.text: Final = text
 
 
-@dataclass(frozen=True)
-class Finding:
-    span: Span
-    message: str
-    #: Related positions: (message, span).
-    related: tuple[tuple[str, Span], ...] = ()
-    fix: tuple[str, tuple[TextEdit, ...]] | None = None
+class Finding(Record):
+    __slots__ = ("fix", "message", "related", "span")
+
+    def __init__(
+        self,
+        span: Span,
+        message: str,
+        related: tuple[tuple[str, Span], ...] = (),
+        fix: tuple[str, tuple[TextEdit, ...]] | None = None,
+    ) -> None:
+        self.span: Final = span
+        self.message: Final = message
+        #: Related positions: (message, span).
+        self.related: Final = related
+        self.fix: Final = fix
 
 
 PRUNERS = (*GRADUAL_PRUNERS, "ConstantPruningModifier", "ACDCPruningModifier", "RigLPruningModifier", "TopKASTPruningModifier")
 LR_WRITERS = ("SetLearningRateModifier", "LearningRateFunctionModifier", "LearningRateModifier")
 
 
-@dataclass
 class LintContext:
-    recipe: Recipe
-    #: The model's parameters ({"name", "shape", "module_type"}), when a manifest was given.
-    params: list[dict[str, Any]] | None = None
-    steps_per_epoch: float | None = None
-    _cache: dict[str, Any] = field(default_factory=dict)
+    """One recipe and what it is linted against; derived facts are computed once, on first use."""
+
+    def __init__(self, recipe: Recipe, params: list[dict[str, Any]] | None = None, steps_per_epoch: float | None = None) -> None:
+        self.recipe: Final = recipe
+        #: The model's parameters ({"name", "shape", "module_type"}), when a manifest was given.
+        self.params: Final = params
+        self.steps_per_epoch: Final = steps_per_epoch
 
     @property
     def source(self) -> Source:

@@ -7,11 +7,11 @@ from __future__ import annotations
 
 import fnmatch
 import sys
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from recipekit.diagnostics import Severity
+from recipekit.record import MutableRecord
 from recipekit.suggest import did_you_mean
 
 KEYS = ("select", "ignore", "severity", "params", "steps-per-epoch", "per-file-ignores", "strict")
@@ -21,16 +21,21 @@ class ConfigError(ValueError):
     """A configuration problem; the command exits 2 (usage error)."""
 
 
-@dataclass
-class LintConfig:
-    select: list[str] = field(default_factory=lambda: ["ALL"])
-    ignore: list[str] = field(default_factory=list)
-    severity: dict[str, Severity] = field(default_factory=dict)
-    params: Path | None = None
-    steps_per_epoch: float | None = None
-    per_file_ignores: dict[str, list[str]] = field(default_factory=dict)
-    strict: bool = False
-    path: Path | None = None
+class LintConfig(MutableRecord):
+    """`[tool.recipe-lint]` or recipe-lint.toml, filled in key by key as it is read."""
+
+    __slots__ = ("ignore", "params", "path", "per_file_ignores", "select", "severity", "steps_per_epoch", "strict")
+
+    def __init__(self, path: Path | None = None) -> None:
+        self.select: list[str] = ["ALL"]
+        self.ignore: list[str] = []
+        self.severity: dict[str, Severity] = {}
+        self.params: Path | None = None
+        self.steps_per_epoch: float | None = None
+        self.per_file_ignores: dict[str, list[str]] = {}
+        self.strict = False
+        #: The file it was read from.
+        self.path = path
 
     def enabled(self, code: str, file: str) -> bool:
         def matches(patterns: list[str]) -> bool:

@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import bisect
 import re
-from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Final
 
 from recipekit import limits
 from recipekit.diagnostics import CODES, Diagnostic, Location, Note
+from recipekit.record import MutableRecord, Record
 
 RECIPE_SUFFIXES = (".yaml", ".yml", ".md")
 
@@ -27,29 +28,29 @@ _SPARSEML_FRONT_MATTER = re.compile(r"^\s*(?:---|\+\+\+)(.*?)(?:---|\+\+\+)", re
 _CLOSING_LINE = re.compile(r"^(?:---|\+\+\+)[ \t]*$", re.M)
 
 
-@dataclass(frozen=True)
-class Span:
+class Span(Record):
     """Half-open range ``[start, end)`` of code-point offsets into ``Source.text``."""
 
-    start: int
-    end: int
+    __slots__ = ("end", "start")
+
+    def __init__(self, start: int, end: int) -> None:
+        self.start: Final = start
+        self.end: Final = end
 
 
-@dataclass
-class Source:
-    path: str
-    text: str
-    #: Offset in ``text`` where the YAML starts and ends.
-    yaml_start: int = 0
-    yaml_end: int = -1
-    #: Whether the file started with a UTF-8 byte-order mark (not part of ``text``).
-    bom: bool = False
-    _line_starts: list[int] = field(default_factory=list, repr=False)
+class Source(MutableRecord):
+    __slots__ = ("_line_starts", "bom", "path", "text", "yaml_end", "yaml_start")
 
-    def __post_init__(self) -> None:
-        if self.yaml_end < 0:
-            self.yaml_end = len(self.text)
-        self._line_starts = [0] + [m.end() for m in re.finditer(r"\r\n|\n|\r(?!\n)", self.text)]
+    def __init__(self, path: str, text: str, yaml_start: int = 0, yaml_end: int = -1, bom: bool = False) -> None:
+        self.path: Final = path
+        self.text: Final = text
+        #: Offset in ``text`` where the YAML starts and ends (-1: the end of the text).
+        self.yaml_start: Final = yaml_start
+        self.yaml_end: Final = yaml_end if yaml_end >= 0 else len(text)
+        #: Whether the file started with a UTF-8 byte-order mark (not part of ``text``);
+        #: set once the bytes are decoded.
+        self.bom = bom
+        self._line_starts: Final = [0] + [m.end() for m in re.finditer(r"\r\n|\n|\r(?!\n)", text)]
 
     @property
     def sha256(self) -> str:

@@ -9,7 +9,6 @@ stale ones do not pile up.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
 
 from recipekit.diagnostics import Diagnostic
 from recipekit.source import Source, Span
@@ -18,13 +17,17 @@ UNUSED_SUPPRESSION = "L300"
 _COMMENT = re.compile(r"#\s*recipe-lint:\s*(disable|disable-file)\s*=\s*([A-Za-z0-9_, ]+)")
 
 
-@dataclass
 class Suppression:
-    codes: set[str]
-    span: Span
-    #: The line it silences; None for file-wide suppressions.
-    line: int | None
-    used: set[str] = field(default_factory=set)
+    """One `# recipe-lint: disable...` comment, and which of its codes silenced something."""
+
+    __slots__ = ("codes", "line", "span", "used")
+
+    def __init__(self, codes: set[str], span: Span, line: int | None) -> None:
+        self.codes = codes
+        self.span = span
+        #: The line it silences; None for file-wide suppressions.
+        self.line = line
+        self.used: set[str] = set()
 
 
 def find_suppressions(source: Source) -> list[Suppression]:

@@ -7,7 +7,6 @@ SparseML does it.
 
 from __future__ import annotations
 
-from dataclasses import replace
 from typing import Any
 
 from recipekit.ir import Param
@@ -53,7 +52,7 @@ def apply_quirks(modifier_type: str, flavour: str | None, params: dict[str, Para
     result = dict(params)
 
     def set_value(name: str, value: Any) -> None:
-        result[name] = replace(result[name], value=value)
+        result[name] = result[name].with_value(value)
 
     fuse = result["model_fuse_fn_name"].value
     if isinstance(fuse, str) and fuse.lower() == "none":

@@ -10,8 +10,6 @@ stages in SparseML; we keep that meaning and warn.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 from recipekit.compiler.yaml_tree import Map, Node, Scalar, Seq
 from recipekit.diagnostics import Diagnostic
 from recipekit.source import Source
@@ -21,23 +19,31 @@ from recipekit.suggest import did_you_mean
 RESERVED_KEYS = ("version", "__metadata__")
 
 
-@dataclass
 class Group:
-    key: Scalar | None
-    items: list[Node]
-    stage: str | None = None
+    """One list of modifiers and the key it sits under."""
+
+    __slots__ = ("items", "key", "stage")
+
+    def __init__(self, key: Scalar | None, items: list[Node], stage: str | None = None) -> None:
+        self.key = key
+        self.items = items
+        self.stage = stage
 
 
-@dataclass
 class Layout:
-    groups: list[Group] = field(default_factory=list)
-    #: Global variables, by name: (key node, value node).
-    variables: dict[str, tuple[Scalar, Node]] = field(default_factory=dict)
-    #: Stage name → that stage's own variables.
-    stage_variables: dict[str, dict[str, tuple[Scalar, Node]]] = field(default_factory=dict)
-    stages: list[str] = field(default_factory=list)
-    #: True for llm-compressor style recipes, which we do not check yet.
-    v2: bool = False
+    """Where a recipe keeps its modifiers, variables and stages."""
+
+    __slots__ = ("groups", "stage_variables", "stages", "v2", "variables")
+
+    def __init__(self) -> None:
+        self.groups: list[Group] = []
+        #: Global variables, by name: (key node, value node).
+        self.variables: dict[str, tuple[Scalar, Node]] = {}
+        #: Stage name → that stage's own variables.
+        self.stage_variables: dict[str, dict[str, tuple[Scalar, Node]]] = {}
+        self.stages: list[str] = []
+        #: True for llm-compressor style recipes, which we do not check yet.
+        self.v2 = False
 
 
 def _is_group_key(key: Scalar) -> bool:

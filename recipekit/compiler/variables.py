@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeGuard
 
 from recipekit.compiler.layout import Layout
@@ -56,15 +55,17 @@ class _Failed(Exception):
     """A variable whose value could not be computed; already reported."""
 
 
-@dataclass
 class Scope:
     """Variables visible to one part of the recipe (global, or a stage)."""
 
-    nodes: dict[str, tuple[Scalar, Node]]
-    parent: Scope | None = None
-    stage: str | None = None
-    values: dict[str, Any] = field(default_factory=dict)
-    failed: set[str] = field(default_factory=set)
+    __slots__ = ("failed", "nodes", "parent", "stage", "values")
+
+    def __init__(self, nodes: dict[str, tuple[Scalar, Node]], parent: Scope | None = None, stage: str | None = None) -> None:
+        self.nodes = nodes
+        self.parent = parent
+        self.stage = stage
+        self.values: dict[str, Any] = {}
+        self.failed: set[str] = set()
 
     def owner(self, name: str) -> Scope | None:
         scope: Scope | None = self
@@ -111,7 +112,7 @@ class Evaluator:
         return value
 
     def node_value(self, node: Scalar, scope: Scope) -> Any:
-        # Imported here: most recipes have no expression, and lark is the slowest import of all.
+        # Imported here: most recipes have no expression, and cold start counts every module.
         from recipekit.compiler.evaluate import evaluate
         from recipekit.compiler.expr import ExprError, parse
 

@@ -10,7 +10,6 @@ before any later stage walks the graph.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from ruamel.yaml import YAML
@@ -31,37 +30,88 @@ REJECTED_TAG = "tag:recipekit:rejected"
 _STANDARD_SCALAR_TAGS = {"str", "int", "float", "bool", "null"}
 
 
-@dataclass(eq=False)
+# Nodes are compared by identity (a node is a place in the file) and are plain
+# slotted classes: see recipekit/record.py for why nothing on the lint path is a dataclass.
 class Node:
-    span: Span
-    #: The tag as written, in full form (``!GMPruningModifier``, ``tag:yaml.org,2002:str``).
-    tag: str | None
-    tag_span: Span | None
-    #: Where the anchor of an aliased node was defined (None unless this node came from an alias).
-    alias_of: Span | None = field(default=None, kw_only=True)
-    #: The `eval(...)` text this node was computed from (None for literal YAML).
-    expression: str | None = field(default=None, kw_only=True)
+    __slots__ = ("alias_of", "expression", "span", "tag", "tag_span")
+
+    def __init__(
+        self, span: Span, tag: str | None, tag_span: Span | None, *, alias_of: Span | None = None, expression: str | None = None
+    ) -> None:
+        self.span = span
+        #: The tag as written, in full form (``!GMPruningModifier``, ``tag:yaml.org,2002:str``).
+        self.tag = tag
+        self.tag_span = tag_span
+        #: Where the anchor of an aliased node was defined (None unless this node came from an alias).
+        self.alias_of = alias_of
+        #: The `eval(...)` text this node was computed from (None for literal YAML).
+        self.expression = expression
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(span={self.span!r}, tag={self.tag!r})"
 
 
-@dataclass(eq=False)
 class Scalar(Node):
-    value: yaml11.Scalar
-    #: The scalar's text after YAML unescaping/folding.
-    text: str
-    #: None for plain, or one of ``'`` ``"`` ``|`` ``>``.
-    style: str | None
-    #: How the value was resolved: null, bool, int, float, str, timestamp, merge.
-    kind: str = "str"
+    __slots__ = ("kind", "style", "text", "value")
+
+    def __init__(
+        self,
+        span: Span,
+        tag: str | None,
+        tag_span: Span | None,
+        value: yaml11.Scalar,
+        text: str,
+        style: str | None,
+        kind: str = "str",
+        *,
+        alias_of: Span | None = None,
+        expression: str | None = None,
+    ) -> None:
+        super().__init__(span, tag, tag_span, alias_of=alias_of, expression=expression)
+        self.value = value
+        #: The scalar's text after YAML unescaping/folding.
+        self.text = text
+        #: None for plain, or one of ``'`` ``"`` ``|`` ``>``.
+        self.style = style
+        #: How the value was resolved: null, bool, int, float, str, timestamp, merge.
+        self.kind = kind
+
+    def __repr__(self) -> str:
+        return f"Scalar(span={self.span!r}, value={self.value!r})"
 
 
-@dataclass(eq=False)
 class Seq(Node):
-    items: list[Node] = field(default_factory=list)
+    __slots__ = ("items",)
+
+    def __init__(
+        self,
+        span: Span,
+        tag: str | None,
+        tag_span: Span | None,
+        items: list[Node] | None = None,
+        *,
+        alias_of: Span | None = None,
+        expression: str | None = None,
+    ) -> None:
+        super().__init__(span, tag, tag_span, alias_of=alias_of, expression=expression)
+        self.items = items if items is not None else []
 
 
-@dataclass(eq=False)
 class Map(Node):
-    entries: list[tuple[Scalar, Node]] = field(default_factory=list)
+    __slots__ = ("entries",)
+
+    def __init__(
+        self,
+        span: Span,
+        tag: str | None,
+        tag_span: Span | None,
+        entries: list[tuple[Scalar, Node]] | None = None,
+        *,
+        alias_of: Span | None = None,
+        expression: str | None = None,
+    ) -> None:
+        super().__init__(span, tag, tag_span, alias_of=alias_of, expression=expression)
+        self.entries = entries if entries is not None else []
 
     def get(self, key: str) -> Node | None:
         for key_node, value in self.entries:
@@ -80,15 +130,19 @@ class _Abort(Exception):
     """Stops composing after a diagnostic that makes the rest meaningless."""
 
 
-@dataclass
 class _Frame:
-    node: Seq | Map
-    anchor: str | None
-    size: int = 1
-    #: Nodes attached directly: items of a list, keys and values of a mapping.
-    count: int = 0
-    pending_key: Scalar | None = None
-    seen_keys: dict[object, Scalar] = field(default_factory=dict)
+    """A collection being composed."""
+
+    __slots__ = ("anchor", "count", "node", "pending_key", "seen_keys", "size")
+
+    def __init__(self, node: Seq | Map, anchor: str | None) -> None:
+        self.node = node
+        self.anchor = anchor
+        self.size = 1
+        #: Nodes attached directly: items of a list, keys and values of a mapping.
+        self.count = 0
+        self.pending_key: Scalar | None = None
+        self.seen_keys: dict[object, Scalar] = {}
 
 
 class _Composer:

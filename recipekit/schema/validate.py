@@ -24,7 +24,6 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
 from typing import Any
 
 from recipekit.compiler import yaml11
@@ -45,14 +44,18 @@ _TYPE_WORDS = {
 }
 
 
-@dataclass
 class Outcome:
     """What validating one value produced."""
 
-    value: Any = None
-    ok: bool = True
-    coerced_from: str | None = None
-    diagnostics: list[Diagnostic] = field(default_factory=list)
+    __slots__ = ("coerced_from", "diagnostics", "ok", "value")
+
+    def __init__(
+        self, value: Any = None, ok: bool = True, coerced_from: str | None = None, diagnostics: list[Diagnostic] | None = None
+    ) -> None:
+        self.value = value
+        self.ok = ok
+        self.coerced_from = coerced_from
+        self.diagnostics: list[Diagnostic] = diagnostics if diagnostics is not None else []
 
 
 def describe(node: Node) -> str:
