@@ -77,6 +77,8 @@ class PlanRunner:
         self._prune_of = {id(p.instruction): p for p in self._prunes}
         self._holds = [i for i in plan.instructions if i["op"] == "hold_mask"]
         self._quantization = self._plan_quantization()
+        # Each instruction with its handler (`_prune` for op "prune", ...), in plan (step) order.
+        self._handlers = [(i, getattr(self, "_" + i["op"])) for i in plan.instructions]
         self._hooks: list[Any] = [
             optimizer.register_step_pre_hook(self._before_step),
             optimizer.register_step_post_hook(self._after_step),
@@ -209,28 +211,34 @@ class PlanRunner:
         return {} if self._quantization is None else self._quantization.parameters()
 
     # -- hooks --------------------------------------------------------------------
-    @torch.no_grad()
+    # These run at every step, most of them steps where nothing changes: each costs a few
+    # comparisons (docs/runtime.md, "Cost per step").
     def _before_step(self, optimizer: Any, args: Any, kwargs: Any) -> None:
         k = self._state.step
         epoch = epoch_at(k, self.plan.steps_per_epoch)
-        for instruction in self.plan.instructions:
-            if instruction["step"] > k:
-                break
-            getattr(self, "_" + instruction["op"])(instruction, k, epoch)
-        for name, mask in self._state.masks.items():
-            # Gradients backward did not mask: set by hand, or computed before this step's new mask.
-            param = self._params[name]
-            if param.grad is not None and name not in self._masked_grads:
-                param.grad.mul_(mask)
+        with torch.no_grad():
+            for instruction, handler in self._handlers:
+                if instruction["step"] > k:
+                    break
+                handler(instruction, k, epoch)
+            masks = self._state.masks
+            if not masks.keys() <= self._masked_grads:
+                for name, mask in masks.items():
+                    # Gradients backward did not mask: set by hand, or computed before this step's new mask.
+                    param = self._params[name]
+                    if param.grad is not None and name not in self._masked_grads:
+                        param.grad.mul_(mask)
 
-    @torch.no_grad()
     def _after_step(self, optimizer: Any, args: Any, kwargs: Any) -> None:
-        self._apply_masks(skip=self._held_by_state)
+        if not self._state.masks.keys() <= self._held_by_state:
+            with torch.no_grad():
+                self._apply_masks(skip=self._held_by_state)
         self._masked_grads.clear()
         self._state.step += 1
 
-    @torch.no_grad()
     def _mask_grad(self, param: torch.Tensor) -> None:
+        # Runs 1x per pruned tensor per step: no torch.no_grad() wrapper (a gradient from a
+        # plain backward does not require grad, so the multiply records nothing anyway).
         name = self._name_of[id(param)]
         mask = self._state.masks.get(name)
         if mask is not None and param.grad is not None:
