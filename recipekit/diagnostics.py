@@ -28,7 +28,7 @@ class Severity(enum.Enum):
 class Location(Record):
     """A resolved position: 1-based line and column, exclusive end column."""
 
-    __slots__ = ("column", "end_column", "end_line", "line", "path")
+    __slots__ = ("path", "line", "column", "end_line", "end_column")
 
     def __init__(self, path: str, line: int, column: int, end_line: int, end_column: int) -> None:
         self.path: Final = path
@@ -41,7 +41,7 @@ class Location(Record):
 class Note(Record):
     """A related position that helps explain a diagnostic."""
 
-    __slots__ = ("location", "message")
+    __slots__ = ("message", "location")
 
     def __init__(self, message: str, location: Location | None = None) -> None:
         self.message: Final = message
@@ -51,7 +51,7 @@ class Note(Record):
 class Edit(Record):
     """Replace ``[start, end)`` (offsets into the file's text) with ``text``."""
 
-    __slots__ = ("end", "location", "start", "text")
+    __slots__ = ("start", "end", "text", "location")
 
     def __init__(self, start: int, end: int, text: str, location: Location) -> None:
         self.start: Final = start
@@ -61,7 +61,7 @@ class Edit(Record):
 
 
 class Fix(Record):
-    __slots__ = ("applicability", "edits", "message")
+    __slots__ = ("message", "edits", "applicability")
 
     def __init__(self, message: str, edits: tuple[Edit, ...], applicability: str = "safe") -> None:
         self.message: Final = message
@@ -71,7 +71,7 @@ class Fix(Record):
 
 
 class Diagnostic(Record):
-    __slots__ = ("code", "fix", "location", "message", "notes", "severity")
+    __slots__ = ("code", "severity", "message", "location", "notes", "fix")
 
     def __init__(
         self, code: str, severity: Severity, message: str, location: Location, notes: tuple[Note, ...] = (), fix: Fix | None = None

@@ -30,7 +30,7 @@ class TextEdit(Record):
 
 
 class Finding(Record):
-    __slots__ = ("fix", "message", "related", "span")
+    __slots__ = ("span", "message", "related", "fix")
 
     def __init__(
         self,

@@ -25,7 +25,7 @@ GRADUAL_PRUNERS = (
 
 
 class Param(Record):
-    __slots__ = ("coerced_from", "expression", "ignored", "ignored_value", "key_span", "name", "span", "value")
+    __slots__ = ("name", "value", "span", "key_span", "coerced_from", "expression", "ignored_value", "ignored")
 
     def __init__(
         self,
@@ -62,7 +62,7 @@ class Param(Record):
 
 
 class Modifier(Record):
-    __slots__ = ("flavour", "group", "index", "params", "span", "stage", "stripped", "type")
+    __slots__ = ("type", "index", "span", "group", "params", "stage", "flavour", "stripped")
 
     def __init__(
         self,
@@ -93,7 +93,7 @@ class Modifier(Record):
 
 
 class Variable(Record):
-    __slots__ = ("expression", "key_span", "name", "overridden", "span", "stage", "value")
+    __slots__ = ("name", "value", "span", "key_span", "expression", "stage", "overridden")
 
     def __init__(
         self,
@@ -115,7 +115,7 @@ class Variable(Record):
 
 
 class Recipe(Record):
-    __slots__ = ("modifiers", "source", "stages", "tree", "variables")
+    __slots__ = ("source", "modifiers", "variables", "stages", "tree")
     _not_compared = ("tree",)
 
     def __init__(

@@ -24,7 +24,7 @@ class ConfigError(ValueError):
 class LintConfig(MutableRecord):
     """`[tool.recipe-lint]` or recipe-lint.toml, filled in key by key as it is read."""
 
-    __slots__ = ("ignore", "params", "path", "per_file_ignores", "select", "severity", "steps_per_epoch", "strict")
+    __slots__ = ("select", "ignore", "severity", "params", "steps_per_epoch", "per_file_ignores", "strict", "path")
 
     def __init__(self, path: Path | None = None) -> None:
         self.select: list[str] = ["ALL"]

@@ -31,7 +31,7 @@ _CLOSING_LINE = re.compile(r"^(?:---|\+\+\+)[ \t]*$", re.M)
 class Span(Record):
     """Half-open range ``[start, end)`` of code-point offsets into ``Source.text``."""
 
-    __slots__ = ("end", "start")
+    __slots__ = ("start", "end")
 
     def __init__(self, start: int, end: int) -> None:
         self.start: Final = start
@@ -39,7 +39,7 @@ class Span(Record):
 
 
 class Source(MutableRecord):
-    __slots__ = ("_line_starts", "bom", "path", "text", "yaml_end", "yaml_start")
+    __slots__ = ("path", "text", "yaml_start", "yaml_end", "bom", "_line_starts")
 
     def __init__(self, path: str, text: str, yaml_start: int = 0, yaml_end: int = -1, bom: bool = False) -> None:
         self.path: Final = path

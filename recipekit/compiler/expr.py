@@ -20,7 +20,7 @@ Value = Any  # int | float | bool | str | list[Value]
 class Expr(Record):
     """A node of the expression, with its offsets in the expression's text."""
 
-    __slots__ = ("end", "start")
+    __slots__ = ("start", "end")
 
     def __init__(self, start: int, end: int) -> None:
         self.start: Final = start
@@ -61,7 +61,7 @@ class Unary(Expr):
 
 
 class Binary(Expr):
-    __slots__ = ("left", "op", "op_start", "right")
+    __slots__ = ("op", "left", "right", "op_start")
 
     def __init__(self, start: int, end: int, op: str, left: Expr, right: Expr, op_start: int) -> None:
         super().__init__(start, end)
@@ -73,7 +73,7 @@ class Binary(Expr):
 
 
 class Call(Expr):
-    __slots__ = ("args", "function")
+    __slots__ = ("function", "args")
 
     def __init__(self, start: int, end: int, function: str, args: tuple[Expr, ...]) -> None:
         super().__init__(start, end)
