@@ -96,7 +96,7 @@ def _positive(ctx: click.Context, param: click.Parameter, value: float | None) -
 class LintRun:
     """What one `recipe-lint` invocation checks and how it reports."""
 
-    __slots__ = ("color", "config", "fix", "output_format", "params", "variables")
+    __slots__ = ("config", "variables", "params", "output_format", "fix", "color")
 
     def __init__(
         self,

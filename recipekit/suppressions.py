@@ -20,7 +20,7 @@ _COMMENT = re.compile(r"#\s*recipe-lint:\s*(disable|disable-file)\s*=\s*([A-Za-z
 class Suppression:
     """One `# recipe-lint: disable...` comment, and which of its codes silenced something."""
 
-    __slots__ = ("codes", "line", "span", "used")
+    __slots__ = ("codes", "span", "line", "used")
 
     def __init__(self, codes: set[str], span: Span, line: int | None) -> None:
         self.codes = codes

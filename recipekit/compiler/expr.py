@@ -101,7 +101,7 @@ _TOKEN = re.compile("|".join(f"(?P<{name}>{pattern})" for name, pattern in TERMI
 class _Token:
     """A terminal on the parser's stack."""
 
-    __slots__ = ("end", "kind", "start", "text")
+    __slots__ = ("kind", "text", "start", "end")
 
     def __init__(self, kind: str, text: str, start: int, end: int) -> None:
         self.kind = kind

@@ -22,7 +22,7 @@ RESERVED_KEYS = ("version", "__metadata__")
 class Group:
     """One list of modifiers and the key it sits under."""
 
-    __slots__ = ("items", "key", "stage")
+    __slots__ = ("key", "items", "stage")
 
     def __init__(self, key: Scalar | None, items: list[Node], stage: str | None = None) -> None:
         self.key = key
@@ -33,7 +33,7 @@ class Group:
 class Layout:
     """Where a recipe keeps its modifiers, variables and stages."""
 
-    __slots__ = ("groups", "stage_variables", "stages", "v2", "variables")
+    __slots__ = ("groups", "variables", "stage_variables", "stages", "v2")
 
     def __init__(self) -> None:
         self.groups: list[Group] = []

@@ -58,7 +58,7 @@ class _Failed(Exception):
 class Scope:
     """Variables visible to one part of the recipe (global, or a stage)."""
 
-    __slots__ = ("failed", "nodes", "parent", "stage", "values")
+    __slots__ = ("nodes", "parent", "stage", "values", "failed")
 
     def __init__(self, nodes: dict[str, tuple[Scalar, Node]], parent: Scope | None = None, stage: str | None = None) -> None:
         self.nodes = nodes

@@ -33,7 +33,7 @@ _STANDARD_SCALAR_TAGS = {"str", "int", "float", "bool", "null"}
 # Nodes are compared by identity (a node is a place in the file) and are plain
 # slotted classes: see recipekit/record.py for why nothing on the lint path is a dataclass.
 class Node:
-    __slots__ = ("alias_of", "expression", "span", "tag", "tag_span")
+    __slots__ = ("span", "tag", "tag_span", "alias_of", "expression")
 
     def __init__(
         self, span: Span, tag: str | None, tag_span: Span | None, *, alias_of: Span | None = None, expression: str | None = None
@@ -52,7 +52,7 @@ class Node:
 
 
 class Scalar(Node):
-    __slots__ = ("kind", "style", "text", "value")
+    __slots__ = ("value", "text", "style", "kind")
 
     def __init__(
         self,
@@ -133,7 +133,7 @@ class _Abort(Exception):
 class _Frame:
     """A collection being composed."""
 
-    __slots__ = ("anchor", "count", "node", "pending_key", "seen_keys", "size")
+    __slots__ = ("node", "anchor", "size", "count", "pending_key", "seen_keys")
 
     def __init__(self, node: Seq | Map, anchor: str | None) -> None:
         self.node = node

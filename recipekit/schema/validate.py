@@ -47,7 +47,7 @@ _TYPE_WORDS = {
 class Outcome:
     """What validating one value produced."""
 
-    __slots__ = ("coerced_from", "diagnostics", "ok", "value")
+    __slots__ = ("value", "ok", "coerced_from", "diagnostics")
 
     def __init__(
         self, value: Any = None, ok: bool = True, coerced_from: str | None = None, diagnostics: list[Diagnostic] | None = None
