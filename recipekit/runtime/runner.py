@@ -3,9 +3,11 @@
 ``attach(plan, model, optimizer)`` checks everything first (plan format,
 selectors, param groups) and only then registers two optimizer step hooks:
 before step k it applies that step's instructions (LR, weight decay,
-trainable flags, mask updates) and masks the gradients of pruned weights;
-after the step it re-applies every enabled mask, so momentum and weight decay
-cannot revive pruned weights. The training loop stays as it was.
+trainable flags, mask updates); gradients of pruned weights are masked as
+backward accumulates them; after the step it re-applies the enabled masks, so
+momentum and weight decay cannot revive pruned weights (unless the optimizer's
+cleared state already keeps them at zero: see ``_held_by_state``). The training
+loop stays as it was.
 
 Imports nothing from recipekit but the plan model, its closed forms and the
 selector matcher, and torch.
@@ -49,7 +51,6 @@ class _Prune:
     instruction: Instruction
     names: list[str]
     finals: dict[str, float]
-    enabled: bool = False
     done: bool = False
 
 
@@ -75,7 +76,6 @@ class PlanRunner:
         self._state = _State()
         self._prunes = [_Prune(i, self._selected[i["selector"]], self._finals(i)) for i in plan.instructions if i["op"] == "prune"]
         self._prune_of = {id(p.instruction): p for p in self._prunes}
-        self._holds = [i for i in plan.instructions if i["op"] == "hold_mask"]
         self._quantization = self._plan_quantization()
         # Each instruction with its handler (`_prune` for op "prune", ...), in plan (step) order.
         self._handlers = [(i, getattr(self, "_" + i["op"])) for i in plan.instructions]
