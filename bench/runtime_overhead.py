@@ -84,7 +84,7 @@ def worker(plans_dir: Path, steps: int, with_sparseml: bool) -> dict[str, Any]:
     import torch
     from torch import nn
 
-    from recipekit.plan import load_plan
+    from recipekit.plan.model import load_plan
     from recipekit.runtime import attach
 
     torch.set_num_threads(1)

@@ -13,7 +13,7 @@ __version__ = "0.1.0"
 if TYPE_CHECKING:
     from recipekit.diagnostics import Diagnostic
     from recipekit.ir import Recipe
-    from recipekit.plan import Plan
+    from recipekit.plan.model import Plan
 
 
 class RecipeError(Exception):
@@ -81,7 +81,7 @@ def compile_recipe(path_or_text: Any, steps_per_epoch: float, variables: dict[st
 
 def load_plan(path: Any) -> Plan:
     """Read a plan file; raises :class:`recipekit.plan.PlanError` when it is not a valid plan."""
-    from recipekit.plan import load_plan as _load_plan
+    from recipekit.plan.model import load_plan as _load_plan
 
     return _load_plan(path)
 

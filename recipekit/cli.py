@@ -22,7 +22,7 @@ from recipekit.diagnostics import Diagnostic
 from recipekit.source import RECIPE_SUFFIXES, Source
 
 if TYPE_CHECKING:
-    from recipekit.report import ReportWriter
+    from recipekit.lint.report import ReportWriter
 
 EXIT_OK, EXIT_ERRORS, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
 
@@ -117,9 +117,9 @@ class LintRun:
 
 def lint_paths(paths: tuple[Path, ...], run: LintRun, stream: TextIO) -> ReportWriter:
     """Lint every file, writing the report to ``stream`` file by file; returns the writer's counts."""
-    from recipekit.fixer import MAX_ROUNDS, apply_edits, write_fixed
-    from recipekit.lint import lint_file
-    from recipekit.report import ReportWriter
+    from recipekit.lint.fix import MAX_ROUNDS, apply_edits, write_fixed
+    from recipekit.lint.linter import lint_file
+    from recipekit.lint.report import ReportWriter
 
     report = ReportWriter(stream, run.output_format, color=run.color, sarif_root=os.getcwd())
     fixed = 0
@@ -160,7 +160,7 @@ def _color() -> bool:
 
 
 def _load_config(config_path: Path | None) -> Any:
-    from recipekit.lint_config import ConfigError, find_config, load_config
+    from recipekit.lint.config import ConfigError, find_config, load_config
 
     try:
         return load_config(config_path or find_config(Path.cwd()))
@@ -301,7 +301,7 @@ def _as_steps(value: float) -> float:
 
 
 def _load_plan_or_exit(path: Path) -> Any:
-    from recipekit.plan import PlanError, load_plan
+    from recipekit.plan.model import PlanError, load_plan
 
     try:
         return load_plan(path)
@@ -311,7 +311,7 @@ def _load_plan_or_exit(path: Path) -> Any:
 
 
 def _load_manifest_or_exit(path: Path) -> list[dict[str, Any]]:
-    from recipekit.manifest import ManifestError, load_manifest
+    from recipekit.plan.manifest import ManifestError, load_manifest
 
     try:
         return load_manifest(path)
@@ -335,7 +335,7 @@ def _load_manifest_or_exit(path: Path) -> list[dict[str, Any]]:
 @guarded
 def expand_command(plan_path: Path, manifest: Path, param_groups: int, optimizer_lr: float, optimizer_weight_decay: float) -> None:
     """Print the plan's state per step as JSON lines (change points only, as in the goldens)."""
-    from recipekit.simulate import expand
+    from recipekit.plan.simulate import expand
 
     plan = _load_plan_or_exit(plan_path)
     params = _load_manifest_or_exit(manifest)
@@ -356,7 +356,7 @@ def expand_command(plan_path: Path, manifest: Path, param_groups: int, optimizer
 @guarded
 def show_command(path: Path, steps_per_epoch: float | None, variables: tuple[str, ...], plot_path: Path | None) -> None:
     """A readable timeline of a recipe or plan: what happens when, per modifier."""
-    from recipekit.show import plot_schedule, timeline
+    from recipekit.plan.show import plot_schedule, timeline
 
     if path.suffix.lower() == ".json":
         plan = _load_plan_or_exit(path)
@@ -402,7 +402,7 @@ def schema_command(name: str | None) -> None:
 def params_command(model_spec: str | None, checkpoint: Path | None, output: Path | None) -> None:
     """Write a parameter manifest for `recipe-lint --params` (needs torch)."""
     from recipekit.atomic import write_atomically
-    from recipekit.model_params import ModelLoadError, from_checkpoint, from_model
+    from recipekit.plan.model_manifest import ModelLoadError, from_checkpoint, from_model
 
     if (model_spec is None) == (checkpoint is None):
         raise click.UsageError("give exactly one of --model and --checkpoint")
@@ -423,7 +423,7 @@ def params_command(model_spec: str | None, checkpoint: Path | None, output: Path
 @guarded
 def rules_command(markdown: bool) -> None:
     """List the lint rules."""
-    from recipekit.docs import rules_markdown
+    from recipekit.lint.docs import rules_markdown
     from recipekit.lint_rules import RULES
 
     if markdown:
@@ -461,7 +461,7 @@ def rule_command(code: str) -> None:
 @guarded
 def codes_command() -> None:
     """Print the table of diagnostic codes as Markdown (docs/diagnostics.md)."""
-    from recipekit.docs import diagnostics_markdown
+    from recipekit.lint.docs import diagnostics_markdown
 
     click.echo(diagnostics_markdown(), nl=False)
 

@@ -107,7 +107,7 @@ def test_internal_errors_exit_3(tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
     def broken(*args: object, **kwargs: object) -> None:
         raise RuntimeError("boom")
 
-    monkeypatch.setattr("recipekit.lint.load_source", broken)
+    monkeypatch.setattr("recipekit.lint.linter.load_source", broken)
     result = CliRunner().invoke(cli.lint_command, [str(write(tmp_path, "r.yaml", GOOD))])
     assert result.exit_code == 3
     assert "internal error: RuntimeError: boom" in result.output
@@ -158,7 +158,7 @@ def test_cold_lint_never_imports_torch_jsonschema_or_lark() -> None:
     code = (
         "import sys\n"
         "from recipekit.cli import LintRun, lint_paths\n"
-        "from recipekit.lint_config import LintConfig\n"
+        "from recipekit.lint.config import LintConfig\n"
         "from pathlib import Path\n"
         f"report = lint_paths((Path({str(PLAIN)!r}),), LintRun(LintConfig(), {{}}, None, 'text'), sys.stdout)\n"
         "heavy = sorted(m for m in ('torch', 'jsonschema', 'lark', 'numpy', 'dataclasses') if m in sys.modules)\n"
@@ -173,7 +173,7 @@ def test_lint_with_expressions_imports_neither_lark_nor_torch() -> None:
     code = (
         "import sys\n"
         "from recipekit.cli import LintRun, lint_paths\n"
-        "from recipekit.lint_config import LintConfig\n"
+        "from recipekit.lint.config import LintConfig\n"
         "from pathlib import Path\n"
         f"lint_paths((Path({str(EXAMPLE)!r}),), LintRun(LintConfig(), {{}}, None, 'json'), sys.stdout)\n"
         "print([m in sys.modules for m in ('torch', 'lark', 'dataclasses', 'recipekit.compiler.expr_tables')])\n"

@@ -14,9 +14,9 @@ from jsonschema import Draft202012Validator
 import recipekit
 from recipekit import cli
 from recipekit.compiler import compile_source
-from recipekit.plan import PlanError, plan_from_json
-from recipekit.plan_check import OP_FIELDS
-from recipekit.simulate import expand
+from recipekit.plan.check import OP_FIELDS
+from recipekit.plan.model import PlanError, plan_from_json
+from recipekit.plan.simulate import expand
 from recipekit.source import source_from_text
 from tests.helpers import CORPUS
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from recipekit import limits
 from recipekit.diagnostics import CODES
-from recipekit.docs import diagnostics_markdown
+from recipekit.lint.docs import diagnostics_markdown
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -36,7 +36,7 @@ def test_every_limit_is_documented() -> None:
 
 
 def test_rules_page_is_current() -> None:
-    from recipekit.docs import rules_markdown
+    from recipekit.lint.docs import rules_markdown
 
     page = (ROOT / "docs" / "rules.md").read_text(encoding="utf-8")
     assert page == rules_markdown(), "docs/rules.md is stale: run `recipekit rules --markdown > docs/rules.md`"

@@ -10,9 +10,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from recipekit.compiler import compile_source, load_text
-from recipekit.findings import LintContext
-from recipekit.lint import run_rules
-from recipekit.lint_config import LintConfig
+from recipekit.lint.config import LintConfig
+from recipekit.lint.linter import run_rules
+from recipekit.lint_rules._context import LintContext
 from recipekit.source import source_from_text
 from tests.fuzzing import check_bytes, check_text, mutated
 

@@ -17,7 +17,7 @@ import pytest
 from jsonschema import Draft202012Validator
 
 from recipekit.compiler import compile_source
-from recipekit.simulate import expand
+from recipekit.plan.simulate import expand
 from recipekit.source import read_source
 from tests.helpers import CORPUS, GOLDEN
 

@@ -13,8 +13,8 @@ from click.testing import CliRunner
 from jsonschema import Draft7Validator
 
 from recipekit import cli
+from recipekit.lint.rule_docs import parse_rule_doc
 from recipekit.lint_rules import RULES
-from recipekit.rule_docs import parse_rule_doc
 from tests.helpers import CORPUS, GOLDEN, SHARED
 from tests.test_rule_docs import lint
 

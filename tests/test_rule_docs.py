@@ -5,11 +5,11 @@ from __future__ import annotations
 import pytest
 
 from recipekit.compiler import load_text
-from recipekit.findings import LintContext
-from recipekit.lint import run_rules
-from recipekit.lint_config import LintConfig
+from recipekit.lint.config import LintConfig
+from recipekit.lint.linter import run_rules
+from recipekit.lint.rule_docs import parse_rule_doc
 from recipekit.lint_rules import RULES
-from recipekit.rule_docs import parse_rule_doc
+from recipekit.lint_rules._context import LintContext
 
 
 def lint(text: str, code: str) -> list[tuple[int, int, str]]:

@@ -10,7 +10,7 @@ import pytest
 torch = pytest.importorskip("torch")
 
 import recipekit  # noqa: E402
-from recipekit.plan import Plan, plan_from_json  # noqa: E402
+from recipekit.plan.model import Plan, plan_from_json  # noqa: E402
 from recipekit.runtime import attach  # noqa: E402
 from tests.runtime_models import Net  # noqa: E402
 

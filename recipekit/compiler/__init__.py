@@ -25,7 +25,7 @@ from recipekit.ir import Recipe
 from recipekit.source import Source, Span, read_source, source_from_text
 
 if TYPE_CHECKING:
-    from recipekit.plan import Plan
+    from recipekit.plan.model import Plan
 
 Result = tuple[Recipe | None, list[Diagnostic]]
 

@@ -2,7 +2,7 @@
 
 Each modifier becomes instructions keyed by the optimizer step at which they
 take effect.  A schedule that changes every step is one instruction with a
-closed form (``recipekit.schedule``), so plan size and compile time depend on
+closed form (``recipekit.plan.schedule``), so plan size and compile time depend on
 the number of schedule *changes*, not on the number of steps.  Where SparseML
 would crash during training, we refuse here, at the recipe position.
 """
@@ -13,11 +13,12 @@ import math
 import re
 from typing import Any
 
-from recipekit import limits, schedule
+from recipekit import limits
 from recipekit.compiler.normalize import json_safe
 from recipekit.diagnostics import Diagnostic
 from recipekit.ir import GRADUAL_PRUNERS, Modifier, Recipe
-from recipekit.plan import Instruction, Plan
+from recipekit.plan import schedule
+from recipekit.plan.model import Instruction, Plan
 
 GLOBAL_BY_DEFAULT = {"GlobalMagnitudePruningModifier": True, "MagnitudePruningModifier": False, "MovementPruningModifier": False}
 #: Modifiers with no effect on the optimizer, masks or QAT; the plan records them, the runtime does not act on them.

@@ -14,11 +14,11 @@ from typing import Any
 from recipekit import schema as schemas
 from recipekit.compiler.effective import apply_quirks
 from recipekit.compiler.layout import Group
+from recipekit.compiler.validate import Validator
 from recipekit.compiler.variables import Evaluator, Scope
 from recipekit.compiler.yaml_tree import REJECTED_TAG, Map, Node, Scalar
 from recipekit.diagnostics import Diagnostic
 from recipekit.ir import Modifier, Param
-from recipekit.schema.validate import Validator
 from recipekit.source import Source
 from recipekit.suggest import did_you_mean
 

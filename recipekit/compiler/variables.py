@@ -15,10 +15,10 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, TypeGuard
 
 from recipekit.compiler.layout import Layout
+from recipekit.compiler.validate import to_python
 from recipekit.compiler.yaml_tree import Map, Node, Scalar, Seq
 from recipekit.diagnostics import Diagnostic
 from recipekit.ir import Variable
-from recipekit.schema.validate import to_python
 from recipekit.source import Source, Span
 from recipekit.suggest import did_you_mean
 

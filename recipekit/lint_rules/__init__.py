@@ -12,7 +12,6 @@ from collections.abc import Iterator
 from typing import Protocol
 
 from recipekit.diagnostics import Code, Severity, register
-from recipekit.findings import Finding, LintContext
 from recipekit.lint_rules import (
     after_training_end,
     bad_mask_type,
@@ -53,6 +52,7 @@ from recipekit.lint_rules import (
     yaml11_value,
     zero_length_ramp,
 )
+from recipekit.lint_rules._context import Finding, LintContext
 
 
 class Rule(Protocol):

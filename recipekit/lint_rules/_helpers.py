@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from recipekit.findings import TextEdit
+from recipekit.lint_rules._context import TextEdit
 from recipekit.source import Source, Span
 
 

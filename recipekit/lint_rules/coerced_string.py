@@ -28,7 +28,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from recipekit.diagnostics import Severity
-from recipekit.findings import Finding, LintContext, TextEdit
+from recipekit.lint_rules._context import Finding, LintContext, TextEdit
 
 CODE = "L362"
 NAME = "coerced-string"

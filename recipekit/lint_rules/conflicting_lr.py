@@ -47,8 +47,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from recipekit.diagnostics import Severity
-from recipekit.findings import Finding, LintContext, epoch_range, overlap
 from recipekit.ir import Modifier
+from recipekit.lint_rules._context import Finding, LintContext, epoch_range, overlap
 
 CODE = "L342"
 NAME = "conflicting-lr"

@@ -37,9 +37,9 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from recipekit import schedule
 from recipekit.diagnostics import Severity
-from recipekit.findings import Finding, LintContext
+from recipekit.lint_rules._context import Finding, LintContext
+from recipekit.plan import schedule
 
 CODE = "L350"
 NAME = "epoch-between-steps"

@@ -35,7 +35,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from recipekit.diagnostics import Severity
-from recipekit.findings import Finding, LintContext
+from recipekit.lint_rules._context import Finding, LintContext
 
 CODE = "L335"
 NAME = "legacy-embedding-observers"

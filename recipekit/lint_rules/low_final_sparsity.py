@@ -35,7 +35,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from recipekit.diagnostics import Severity
-from recipekit.findings import GRADUAL_PRUNERS, Finding, LintContext
+from recipekit.lint_rules._context import GRADUAL_PRUNERS, Finding, LintContext
 
 CODE = "L312"
 NAME = "low-final-sparsity"

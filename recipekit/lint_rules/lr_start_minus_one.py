@@ -32,7 +32,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from recipekit.diagnostics import Severity
-from recipekit.findings import Finding, LintContext
+from recipekit.lint_rules._context import Finding, LintContext
 
 CODE = "L344"
 NAME = "lr-start-minus-one"

@@ -33,7 +33,7 @@ from collections.abc import Iterator
 from itertools import pairwise
 
 from recipekit.diagnostics import Severity
-from recipekit.findings import Finding, LintContext
+from recipekit.lint_rules._context import Finding, LintContext
 
 CODE = "L341"
 NAME = "milestones"

@@ -39,7 +39,7 @@ import re
 from collections.abc import Iterator
 
 from recipekit.diagnostics import Severity
-from recipekit.findings import GRADUAL_PRUNERS, Finding, LintContext
+from recipekit.lint_rules._context import GRADUAL_PRUNERS, Finding, LintContext
 
 CODE = "L314"
 NAME = "nm-ramp"

@@ -50,7 +50,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from recipekit.diagnostics import Severity
-from recipekit.findings import GRADUAL_PRUNERS, Finding, LintContext, epoch_range, overlap
+from recipekit.lint_rules._context import GRADUAL_PRUNERS, Finding, LintContext, epoch_range, overlap
 
 CODE = "L316"
 NAME = "overlapping-pruners"

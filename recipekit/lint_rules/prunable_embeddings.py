@@ -38,7 +38,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from recipekit.diagnostics import Severity
-from recipekit.findings import PRUNERS, Finding, LintContext
+from recipekit.lint_rules._context import PRUNERS, Finding, LintContext
 
 CODE = "L324"
 NAME = "prunable-includes-embedding"

@@ -44,7 +44,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from recipekit.diagnostics import Severity
-from recipekit.findings import PRUNERS, Finding, LintContext, epoch_range, overlap
+from recipekit.lint_rules._context import PRUNERS, Finding, LintContext, epoch_range, overlap
 
 CODE = "L317"
 NAME = "pruning-frozen-param"

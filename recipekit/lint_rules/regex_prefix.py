@@ -33,7 +33,7 @@ import re
 from collections.abc import Iterator
 
 from recipekit.diagnostics import Severity
-from recipekit.findings import Finding, LintContext
+from recipekit.lint_rules._context import Finding, LintContext
 
 CODE = "L322"
 NAME = "regex-prefix"

@@ -41,7 +41,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from recipekit.diagnostics import Severity
-from recipekit.findings import Finding, LintContext, epoch_range
+from recipekit.lint_rules._context import Finding, LintContext, epoch_range
 
 CODE = "L343"
 NAME = "set-lr-inside-schedule"

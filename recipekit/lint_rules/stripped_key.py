@@ -29,7 +29,7 @@ from collections.abc import Iterator
 
 from recipekit.compiler.yaml_tree import Map
 from recipekit.diagnostics import Severity
-from recipekit.findings import Finding, LintContext, walk
+from recipekit.lint_rules._context import Finding, LintContext, walk
 from recipekit.lint_rules._helpers import delete_key
 
 CODE = "L363"

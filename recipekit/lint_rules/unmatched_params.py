@@ -39,9 +39,9 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
-from recipekit import params as param_match
 from recipekit.diagnostics import Severity
-from recipekit.findings import Finding, LintContext
+from recipekit.lint_rules._context import Finding, LintContext
+from recipekit.plan import selectors as param_match
 from recipekit.suggest import did_you_mean
 
 CODE = "L320"

@@ -37,9 +37,9 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from recipekit import params as param_match
 from recipekit.diagnostics import Severity
-from recipekit.findings import PRUNERS, Finding, LintContext
+from recipekit.lint_rules._context import PRUNERS, Finding, LintContext
+from recipekit.plan import selectors as param_match
 
 CODE = "L326"
 NAME = "untouched-prunable"

@@ -33,7 +33,7 @@ from collections.abc import Iterator
 
 from recipekit.compiler.yaml_tree import Scalar
 from recipekit.diagnostics import Severity
-from recipekit.findings import Finding, LintContext, walk
+from recipekit.lint_rules._context import Finding, LintContext, walk
 
 CODE = "L361"
 NAME = "unused-variable"

@@ -37,8 +37,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from recipekit.diagnostics import Severity
-from recipekit.findings import Finding, LintContext
 from recipekit.ir import GRADUAL_PRUNERS
+from recipekit.lint_rules._context import Finding, LintContext
 
 CODE = "L308"
 NAME = "update-every-step"

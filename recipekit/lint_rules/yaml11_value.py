@@ -32,7 +32,7 @@ from collections.abc import Iterator
 
 from recipekit.compiler import yaml11
 from recipekit.diagnostics import Severity
-from recipekit.findings import Finding, LintContext, TextEdit, scalars
+from recipekit.lint_rules._context import Finding, LintContext, TextEdit, scalars
 
 CODE = "L360"
 NAME = "yaml11-value"

@@ -8,7 +8,7 @@
 Imports nothing from recipekit but the plan model, and torch.
 """
 
-from recipekit.plan import PlanError
+from recipekit.plan.model import PlanError
 from recipekit.runtime.runner import PlanRunner, RuntimeRefusal, attach
 
 __all__ = ["PlanError", "PlanRunner", "RuntimeRefusal", "attach"]

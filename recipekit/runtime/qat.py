@@ -23,7 +23,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from recipekit import params as param_match
+from recipekit.plan import selectors as param_match
 
 #: Module types that get fake-quantized weights (subclasses included).
 QUANTIZABLE = (nn.Linear, nn.Conv1d, nn.Conv2d, nn.Conv3d, nn.Embedding)

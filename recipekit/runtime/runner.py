@@ -21,11 +21,11 @@ from typing import Any
 
 import torch
 
-from recipekit import params as param_match
-from recipekit.plan import Instruction, Plan, load_plan
+from recipekit.plan import selectors as param_match
+from recipekit.plan.model import Instruction, Plan, load_plan
+from recipekit.plan.schedule import epoch_at, instruction_lr, interpolate, scheduler_lr, update_due
 from recipekit.runtime import masks
 from recipekit.runtime.qat import QatConfigError, Quantization, plan_quantization
-from recipekit.schedule import epoch_at, instruction_lr, interpolate, scheduler_lr, update_due
 
 #: Instructions this runtime executes; a plan with others is refused at attach.
 SUPPORTED = frozenset({"note", "set_lr", "set_weight_decay", "lr_function", "lr_scheduler", "prune", "hold_mask", "set_trainable", "qat"})

@@ -63,7 +63,7 @@ class Plan:
         self, step: int, params: list[dict[str, Any]], param_groups: int = 1, optimizer_lr: float = 0.1, optimizer_weight_decay: float = 0.0
     ) -> dict[str, Any]:
         """The training state after optimizer step ``step`` (see ``recipekit expand``)."""
-        from recipekit.simulate import Simulation
+        from recipekit.plan.simulate import Simulation
 
         simulation = Simulation(self, params, param_groups, optimizer_lr, optimizer_weight_decay)
         state: dict[str, Any] = {}
@@ -82,7 +82,7 @@ def plan_from_json(text: str) -> Plan:
         raise PlanError(f'not a recipekit plan (missing "format": "{PLAN_FORMAT}")')
     if document.get("version") != PLAN_VERSION:
         raise PlanError(f"plan version {document.get('version')!r} is not supported; this recipekit reads version {PLAN_VERSION}")
-    from recipekit.plan_check import check_plan_document
+    from recipekit.plan.check import check_plan_document
 
     problems = check_plan_document(document)
     if problems:

@@ -5,9 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from recipekit.plan import Plan
-from recipekit.schedule import epoch_at, interpolate
-from recipekit.simulate import Simulation
+from recipekit.plan.model import Plan
+from recipekit.plan.schedule import epoch_at, interpolate
+from recipekit.plan.simulate import Simulation
 
 #: Longest plan `--plot` simulates step by step; the shape is the same at fewer steps per epoch.
 MAX_PLOT_STEPS = 500_000

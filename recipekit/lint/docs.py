@@ -35,8 +35,8 @@ def diagnostics_markdown() -> str:
 
 
 def rules_markdown() -> str:
+    from recipekit.lint.rule_docs import parse_rule_doc
     from recipekit.lint_rules import RULES
-    from recipekit.rule_docs import parse_rule_doc
 
     lines = [
         "# recipe-lint rules",

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from recipekit import params as param_match
-from recipekit.plan import Plan
-from recipekit.schedule import epoch_at, instruction_lr, interpolate, scheduler_lr, update_due
+from recipekit.plan import selectors as param_match
+from recipekit.plan.model import Plan
+from recipekit.plan.schedule import epoch_at, instruction_lr, interpolate, scheduler_lr, update_due
 
 
 def _groups(selected: list[int] | None, count: int) -> list[int]:

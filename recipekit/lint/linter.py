@@ -13,11 +13,11 @@ from typing import Any
 
 from recipekit.compiler import load_source
 from recipekit.diagnostics import Diagnostic, Edit, Fix, Severity, sorted_diagnostics
-from recipekit.findings import Finding, LintContext
-from recipekit.lint_config import LintConfig
+from recipekit.lint.config import LintConfig
+from recipekit.lint.suppressions import apply_suppressions
 from recipekit.lint_rules import RULES
+from recipekit.lint_rules._context import Finding, LintContext
 from recipekit.source import Source
-from recipekit.suppressions import apply_suppressions
 
 
 def run_rules(ctx: LintContext, config: LintConfig) -> list[Diagnostic]:

@@ -2,7 +2,7 @@
 
 A rule is a module under ``recipekit/lint_rules/`` with ``CODE``, ``NAME``,
 ``SEVERITY`` and ``check(ctx) -> Iterator[Finding]``.  The engine
-(:mod:`recipekit.lint`) stamps each finding with the rule's code and the
+(:mod:`recipekit.lint.linter`) stamps each finding with the rule's code and the
 configured severity, applies suppressions, and turns spans into positions.
 """
 
@@ -13,10 +13,10 @@ from collections.abc import Iterator
 from functools import cached_property
 from typing import Any, Final
 
-from recipekit import params as param_match
-from recipekit import schedule
 from recipekit.compiler.yaml_tree import Map, Node, Scalar, Seq
 from recipekit.ir import GRADUAL_PRUNERS, Modifier, Param, Recipe
+from recipekit.plan import schedule
+from recipekit.plan import selectors as param_match
 from recipekit.record import Record
 from recipekit.source import Source, Span
 
