@@ -114,6 +114,9 @@ class Simulation:
                 epoch, instruction["start_epoch"], instruction["end_epoch"], init_value, target_final, instruction["inter_func"]
             )
 
+    def apply_distill(self, instruction: dict[str, Any], k: int, epoch: float) -> None:
+        """Distillation changes the loss, not a scheduled value."""
+
     def apply_hold_mask(self, instruction: dict[str, Any], k: int, epoch: float) -> None:
         """Holding existing zeros changes no scheduled value."""
 
