@@ -214,7 +214,9 @@ _TABLE = [
     Code("C423", "sampling-skips-optimizer", _W, "OBS pruning steps draw gradient samples that discard that step's optimizer update."),
     Code("C424", "diagonal-fisher", _W, "OBS with fisher_block_size 1 (the code's default): a diagonal Fisher, no weight compensation."),
     Code("C425", "mfac-not-executed", _W, "M-FAC pruning compiles; the recipekit runtime refuses it at attach until it is implemented."),
-    Code("C427", "mfac-string-damp", _E, "M-FAC with a string damp (YAML 1.1 reads 1e-5 as text): SparseML fails at the first pruning step."),
+    Code(
+        "C427", "mfac-string-damp", _E, "M-FAC with a string damp (YAML 1.1 reads 1e-5 as text): SparseML fails at the first pruning step."
+    ),
     Code("C426", "distillation-window", _W, "A distillation window that covers at most the first step of training."),
 ]
 

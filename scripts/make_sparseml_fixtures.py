@@ -24,6 +24,7 @@ OUT = ROOT / "tests" / "fixtures" / "sparseml"
 #: topic name -> module under scripts/sparseml_fixtures/ (one line per topic).
 TOPICS = {
     "conformance": "sparseml_fixtures.conformance",
+    "algorithms": "sparseml_fixtures.algorithms",
 }
 
 

@@ -348,21 +348,42 @@ class Lowering:
         if kind == "MFACPruningModifier":
             damp = modifier.value("damp")
             if isinstance(damp, str):
-                message = f"damp {damp!r} is a string (YAML 1.1 reads 1e-5 without a dot as text); SparseML's M-FAC divides by it and fails: write {damp.replace('e', '.0e', 1) if '.' not in damp else damp}"
+                fixed = damp if "." in damp else damp.replace("e", ".0e", 1)
+                message = (
+                    f"damp {damp!r} is a string (YAML 1.1 reads 1e-5 without a dot as text); "
+                    f"SparseML's M-FAC divides by it and fails: write {fixed}"
+                )
                 self.error("C427", modifier, "damp", message)
                 return None
-            self.error("C425", modifier, None, "M-FAC pruning is planned but the recipekit runtime does not execute it yet: attach refuses this plan")
-            return {"kind": "mfac", "num_grads": modifier.value("num_grads"), "damp": float(damp), "fisher_block_size": modifier.value("fisher_block_size")}
+            self.error(
+                "C425",
+                modifier,
+                None,
+                "M-FAC pruning is planned but the recipekit runtime does not execute it yet: attach refuses this plan",
+            )
+            return {
+                "kind": "mfac",
+                "num_grads": modifier.value("num_grads"),
+                "damp": float(damp),
+                "fisher_block_size": modifier.value("fisher_block_size"),
+            }
         return {"kind": "magnitude"}
 
     def obs_score(self, modifier: Modifier, mask_type: Any) -> dict[str, Any] | None:
         block = modifier.value("fisher_block_size")
         if mask_type not in ("unstructured", "block4"):
-            message = f"OBSPruningModifier supports mask_type unstructured or block4, not {mask_type!r} (SparseML raises ValueError at load)"
+            message = (
+                f"OBSPruningModifier supports mask_type unstructured or block4, not {mask_type!r} (SparseML raises ValueError at load)"
+            )
             self.error("C420", modifier, "mask_type", message)
             return None
         if mask_type == "block4" and block % 4:
-            self.error("C421", modifier, "fisher_block_size", f"block4 needs a fisher_block_size divisible by 4, not {block} (SparseML raises ValueError)")
+            self.error(
+                "C421",
+                modifier,
+                "fisher_block_size",
+                f"block4 needs a fisher_block_size divisible by 4, not {block} (SparseML raises ValueError)",
+            )
             return None
         if block == 1:
             message = (

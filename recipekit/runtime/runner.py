@@ -118,7 +118,10 @@ class PlanRunner:
         # an update of exactly zero there, so the pass that re-applies them after every step can
         # go; the weights are the same to the bit. (The state SparseML kept there only matters
         # once a mask is released, and these never are.)
-        self._held_by_state = maskable - released if type(optimizer) in ZERO_PRESERVING else set()
+        # Movement scores can rank a pruned weight back in (SparseML's frozen scores): its stale
+        # momentum then moves it, so those masks are not "never released".
+        self._revivable = {n for p in self._prunes if p.instruction["score"]["kind"] == "movement" for n in p.names}
+        self._held_by_state = maskable - released - self._revivable if type(optimizer) in ZERO_PRESERVING else set()
         for name in sorted(maskable):
             # torch ships this method without annotations.
             self._hooks.append(self._params[name].register_post_accumulate_grad_hook(self._mask_grad))  # type: ignore[no-untyped-call]
@@ -166,7 +169,9 @@ class PlanRunner:
         if not instructions:
             return None
         if len(instructions) > 1:
-            raise RuntimeRefusal(f"{_where(instructions[1])}: the runtime distills from one DistillationModifier; this plan has {len(instructions)}")
+            raise RuntimeRefusal(
+                f"{_where(instructions[1])}: the runtime distills from one DistillationModifier; this plan has {len(instructions)}"
+            )
         if teacher is None or not callable(teacher):
             raise RuntimeRefusal(
                 f"{_where(instructions[0])}: this plan distills from a teacher: pass attach(..., teacher=teacher_model) "
@@ -296,7 +301,9 @@ class PlanRunner:
                 for name, mask in masks.items():
                     # Gradients backward did not mask: set by hand, or computed before this step's new mask.
                     param = self._params[name]
-                    if param.grad is not None and name not in self._masked_grads:
+                    # Not for revivable masks: SparseML masked gradients only in backward, and a
+                    # revived weight moves by the momentum this leaves (bitwise, tests/test_algorithms.py).
+                    if param.grad is not None and name not in self._masked_grads and name not in self._revivable:
                         param.grad.mul_(mask)
 
     def _after_step(self, optimizer: Any, args: Any, kwargs: Any) -> None:
@@ -495,7 +502,9 @@ class PlanRunner:
             "trainable_restore": dict(self._state.trainable_restore),
             "released": [i for i, p in enumerate(self._prunes) if p.done],
             "qat": None if self._quantization is None else self._quantization.state_dict(),
-            "scorers": [self._scorers[id(p.instruction)].state_dict() if id(p.instruction) in self._scorers else None for p in self._prunes],
+            "scorers": [
+                self._scorers[id(p.instruction)].state_dict() if id(p.instruction) in self._scorers else None for p in self._prunes
+            ],
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
