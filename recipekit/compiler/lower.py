@@ -224,7 +224,7 @@ class Lowering:
             modifier, order, "prune", first, selector=self.selector(modifier.value("params"), modifier), init_sparsity=sparsity,
             final_sparsity=sparsity, start_epoch=start, end_epoch=end, inter_func="linear", mask_type=modifier.value("mask_type"),
             global_sparsity=modifier.value("global_sparsity"), leave_enabled=modifier.value("leave_enabled"),
-            updates={"steps": [first]}, end_step=schedule.first_step_at(end, self.spe),
+            updates={"steps": [first]}, end_step=schedule.first_step_at(end, self.spe), score={"kind": "magnitude"},
         )  # fmt: skip
 
     def lower_DistillationModifier(self, modifier: Modifier, order: int) -> None:
