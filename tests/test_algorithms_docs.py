@@ -20,5 +20,5 @@ def test_obert_example_runs() -> None:
     assert code is not None
     printed = io.StringIO()
     with contextlib.redirect_stdout(printed):
-        exec(compile(code.group(1), str(DOC), "exec"), {"__name__": "docs_example"})  # noqa: S102 - our own documentation
+        exec(compile(code.group(1), str(DOC), "exec"), {"__name__": "docs_example"})  # our own documentation
     assert printed.getvalue().strip() == "sparsity 0.70"
