@@ -212,6 +212,16 @@ _TABLE = [
     Code("C410", "not-executed", _W, "A modifier the plan records but the recipekit runtime does not execute."),
     Code("C411", "bad-steps-per-epoch", _E, "steps_per_epoch must be a positive number."),
     Code("C413", "too-many-updates", _E, "An update_frequency that would list more mask updates than the plan limit."),
+    Code("C420", "obs-mask-type", _E, "OBS pruning with a mask other than unstructured or block4: SparseML rejects it at load."),
+    Code("C421", "fisher-block-size", _E, "A fisher_block_size SparseML cannot use with this mask (block4 needs a multiple of 4)."),
+    Code("C422", "sampling-never-prunes", _W, "OBS or M-FAC at 1 step per epoch: SparseML silently never prunes during training."),
+    Code("C423", "sampling-skips-optimizer", _W, "OBS pruning steps draw gradient samples that discard that step's optimizer update."),
+    Code("C424", "diagonal-fisher", _W, "OBS with fisher_block_size 1 (the code's default): a diagonal Fisher, no weight compensation."),
+    Code("C425", "mfac-not-executed", _W, "M-FAC pruning compiles; the recipekit runtime refuses it at attach until it is implemented."),
+    Code(
+        "C427", "mfac-string-damp", _E, "M-FAC with a string damp (YAML 1.1 reads 1e-5 as text): SparseML fails at the first pruning step."
+    ),
+    Code("C426", "distillation-window", _W, "A distillation window that covers at most the first step of training."),
 ]
 
 #: The front-end's, the compiler's and the lint engine's codes. The lint rules declare their own

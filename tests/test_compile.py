@@ -137,8 +137,16 @@ def test_missing_lr_kwargs() -> None:
 
 
 def test_unexecuted_modifiers_are_warned_not_refused() -> None:
-    plan, found = compile_text("modifiers:\n  - !DistillationModifier\n    start_epoch: 0.0\n    end_epoch: 2.0\n")
+    plan, found = compile_text("modifiers:\n  - !PerLayerDistillationModifier\n    start_epoch: 0.0\n    end_epoch: 2.0\n")
     assert plan is not None and found == [(2, 5, "C410")]
+
+
+def test_distillation_compiles_to_a_window_that_includes_the_end_step() -> None:
+    recipe = "modifiers:\n  - !DistillationModifier\n    start_epoch: 1.0\n    end_epoch: 2.0\n    hardness: 1.0\n"
+    plan, found = compile_text(recipe, spe=2)
+    assert found == []
+    (distill,) = [i for i in plan.instructions if i["op"] == "distill"]
+    assert (distill["step"], distill["last_step"], distill["hardness"], distill["temperature"]) == (2, 4, 1.0, 2.0)
 
 
 def test_fractional_steps_per_epoch() -> None:

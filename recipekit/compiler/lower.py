@@ -22,6 +22,7 @@ from recipekit.ir import GRADUAL_PRUNERS, Modifier, Recipe
 from recipekit.plan import schedule
 from recipekit.plan.model import Plan
 from recipekit.plan.ops import (
+    DistillOp,
     HoldMaskOp,
     Instruction,
     LrFunctionOp,
@@ -30,6 +31,7 @@ from recipekit.plan.ops import (
     Origin,
     PruneOp,
     QatOp,
+    Score,
     SetLrOp,
     SetTrainableOp,
     SetWeightDecayOp,
@@ -40,7 +42,6 @@ GLOBAL_BY_DEFAULT = {"GlobalMagnitudePruningModifier": True, "MagnitudePruningMo
 #: Modifiers with no effect on the optimizer, masks or QAT; the plan records them, the runtime does not act on them.
 NOT_EXECUTED = {
     "EpochRangeModifier": None,
-    "DistillationModifier": "distillation changes the loss; add the teacher loss in your training loop",
     "PerLayerDistillationModifier": "distillation changes the loss; add it in your training loop",
     "SparsificationLoggingModifier": "logging only",
     "LayerPruningModifier": "the recipekit runtime does not remove layers",
@@ -221,6 +222,24 @@ class Lowering:
             init_sparsity=sparsity, final_sparsity=sparsity, start_epoch=start, end_epoch=end, inter_func="linear",
             mask_type=modifier.value("mask_type"), global_sparsity=modifier.value("global_sparsity"),
             leave_enabled=modifier.value("leave_enabled"), updates={"steps": [first]}, end_step=schedule.first_step_at(end, self.spe),
+            score={"kind": "magnitude"},
+        ))  # fmt: skip
+
+    def lower_DistillationModifier(self, modifier: Modifier, order: int) -> None:
+        start, end = float(modifier.value("start_epoch")), float(modifier.value("end_epoch"))
+        first = self.start_step(start)
+        # SparseML's window includes the step at end_epoch: its loss_update runs before the update that ends it.
+        last = max(schedule.first_step_at(end, self.spe), first) if end >= 0 else None
+        if last is not None and (last == 0 or last < first):
+            message = (
+                f"the distillation window ends at epoch {end}: only step {last} is distilled; "
+                "use end_epoch -1 or the epoch distillation should stop"
+            )
+            self.error("C426", modifier, "end_epoch", message)
+        self.add(DistillOp(
+            op="distill", step=first, origin=self.origin(modifier, order), last_step=last, hardness=float(modifier.value("hardness")),
+            temperature=float(modifier.value("temperature")), distill_output_keys=modifier.value("distill_output_keys"),
+            teacher_input_keys=modifier.value("teacher_input_keys"),
         ))  # fmt: skip
 
     def lower_ConstantPruningModifier(self, modifier: Modifier, order: int) -> None:
@@ -271,6 +290,11 @@ class Lowering:
         )
         if self.refuse(refusals.BAD_MASK_TYPE, refusals.bad_mask_type(modifier)):
             return
+        score = self.score(modifier, mask_type)
+        if score is None:
+            return
+        if modifier.type == "StructuredPruningModifier":
+            global_sparsity = False  # SparseML's structured mask creator has no global mode
         patterns = modifier.value("params")
         finals: Any = final
         if isinstance(final, dict):
@@ -295,11 +319,85 @@ class Lowering:
                 return
             if self.refuse(refusals.NM_RAMP, refusals.nm_ramp(modifier)):
                 return
+        if score["kind"] in ("obs", "mfac") and self.spe == 1 and updates.get("steps"):
+            message = (
+                f"{modifier.type} never prunes at 1 step per epoch: SparseML returns early from every pruning step "
+                "(it takes spe 1 for one-shot); the plan keeps no updates. Compile with the real steps per epoch"
+            )
+            self.error("C422", modifier, None, message)
+            updates = {"steps": []}
         self.add(PruneOp(
             op="prune", step=first, origin=self.origin(modifier, order), selector=self.selector(patterns, modifier), init_sparsity=init,
             final_sparsity=finals, start_epoch=start, end_epoch=end, inter_func=inter, mask_type=mask_type,
             global_sparsity=global_sparsity, leave_enabled=modifier.value("leave_enabled"), updates=updates, end_step=end_step,
+            score=score,
         ))  # fmt: skip
+
+    def score(self, modifier: Modifier, mask_type: Any) -> Score | None:
+        """The algorithm that scores weights at each update, with its parameters; None after a refusal."""
+        kind = modifier.type
+        if kind == "MovementPruningModifier":
+            return {"kind": "movement"}
+        if kind == "StructuredPruningModifier":
+            return {"kind": "group_l2", "structure": mask_type, "param_groups": modifier.value("param_groups") or []}
+        if kind == "OBSPruningModifier":
+            return self.obs_score(modifier, mask_type)
+        if kind == "MFACPruningModifier":
+            damp = modifier.value("damp")
+            if isinstance(damp, str):
+                fixed = damp if "." in damp else damp.replace("e", ".0e", 1)
+                message = (
+                    f"damp {damp!r} is a string (YAML 1.1 reads 1e-5 without a dot as text); "
+                    f"SparseML's M-FAC divides by it and fails: write {fixed}"
+                )
+                self.error("C427", modifier, "damp", message)
+                return None
+            self.error(
+                "C425",
+                modifier,
+                None,
+                "M-FAC pruning is planned but the recipekit runtime does not execute it yet: attach refuses this plan",
+            )
+            return {
+                "kind": "mfac",
+                "num_grads": modifier.value("num_grads"),
+                "damp": float(damp),
+                "fisher_block_size": modifier.value("fisher_block_size"),
+            }
+        return {"kind": "magnitude"}
+
+    def obs_score(self, modifier: Modifier, mask_type: Any) -> Score | None:
+        block = modifier.value("fisher_block_size")
+        if mask_type not in ("unstructured", "block4"):
+            message = (
+                f"OBSPruningModifier supports mask_type unstructured or block4, not {mask_type!r} (SparseML raises ValueError at load)"
+            )
+            self.error("C420", modifier, "mask_type", message)
+            return None
+        if mask_type == "block4" and block % 4:
+            self.error(
+                "C421",
+                modifier,
+                "fisher_block_size",
+                f"block4 needs a fisher_block_size divisible by 4, not {block} (SparseML raises ValueError)",
+            )
+            return None
+        if block == 1:
+            message = (
+                "fisher_block_size is 1 (SparseML's default, though its docs say 50): a diagonal Fisher, so pruned weights "
+                "are not compensated; the oBERT recipes set 50"
+            )
+            self.error("C424", modifier, "fisher_block_size" if "fisher_block_size" in modifier.params else None, message)
+        num_grads = modifier.value("num_grads")
+        self.error(
+            "C423", modifier, None,
+            f"each OBS pruning step runs {num_grads * modifier.value('num_recomputations')} extra forward/backward passes and, "
+            "as in SparseML, skips that step's optimizer update (the gradients are cleared)",
+        )  # fmt: skip
+        return {
+            "kind": "obs", "num_grads": num_grads, "damp": float(modifier.value("damp")), "fisher_block_size": block,
+            "num_recomputations": modifier.value("num_recomputations"), "grad_sampler_kwargs": modifier.value("grad_sampler_kwargs"),
+        }  # fmt: skip
 
     def update_steps(self, modifier: Modifier, start: float, end: float, frequency: float) -> tuple[Updates, int | None]:
         """The steps at which SparseML's ScheduledUpdateModifier updates, with its drift."""

@@ -92,6 +92,22 @@ class Updates(TypedDict, total=False):
     every_step: list[int]
 
 
+class _ScoreKind(TypedDict):
+    kind: Literal["magnitude", "obs", "mfac", "movement", "group_l2"]
+
+
+class Score(_ScoreKind, total=False):
+    """How a prune instruction scores weights at each update, with the algorithm's parameters."""
+
+    structure: str  # group_l2: "channel" or "filter"
+    param_groups: list[list[str]]  # group_l2: parameters pruned together
+    num_grads: int | dict[str, int]  # obs, mfac
+    damp: float  # obs, mfac
+    fisher_block_size: int  # obs, mfac
+    num_recomputations: int  # obs
+    grad_sampler_kwargs: dict[str, object]  # obs
+
+
 class PruneOp(_Op):
     op: Literal["prune"]
     selector: str
@@ -105,6 +121,18 @@ class PruneOp(_Op):
     leave_enabled: bool
     updates: Updates
     end_step: int | None
+    score: Score
+
+
+class DistillOp(_Op):
+    """DistillationModifier: the loss becomes SparseML's distillation loss from step to last_step (inclusive)."""
+
+    op: Literal["distill"]
+    last_step: int | None
+    hardness: float
+    temperature: float
+    distill_output_keys: list[str] | None
+    teacher_input_keys: list[str] | None
 
 
 class HoldMaskOp(_Op):
@@ -129,7 +157,7 @@ class QatOp(_Op):
     freeze_bn_step: int | None
 
 
-Instruction = NoteOp | SetLrOp | SetWeightDecayOp | LrFunctionOp | LrSchedulerOp | PruneOp | HoldMaskOp | SetTrainableOp | QatOp
+Instruction = NoteOp | SetLrOp | SetWeightDecayOp | LrFunctionOp | LrSchedulerOp | PruneOp | DistillOp | HoldMaskOp | SetTrainableOp | QatOp
 
 #: Every op by name, the one list the plan check and the runtime's dispatch derive from.
 OPS: dict[str, type] = {
@@ -139,6 +167,7 @@ OPS: dict[str, type] = {
     "lr_function": LrFunctionOp,
     "lr_scheduler": LrSchedulerOp,
     "prune": PruneOp,
+    "distill": DistillOp,
     "hold_mask": HoldMaskOp,
     "set_trainable": SetTrainableOp,
     "qat": QatOp,
@@ -223,3 +252,9 @@ def qat_at(instruction: QatOp, k: int) -> QatEvents:
         disable_observers=observers is not None and k == max(observers, start),
         freeze_bn=freeze is not None and k == max(freeze, start),
     )
+
+
+def distill_active_at(instruction: DistillOp, k: int) -> bool:
+    """SparseML's window includes the step at end_epoch: its loss update runs before the update that ends it."""
+    last = instruction["last_step"]
+    return instruction["step"] <= k and (last is None or k <= last)

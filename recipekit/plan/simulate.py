@@ -15,6 +15,7 @@ from recipekit.plan import ops
 from recipekit.plan import selectors as param_match
 from recipekit.plan.model import Plan
 from recipekit.plan.ops import (
+    DistillOp,
     HoldMaskOp,
     LrFunctionOp,
     LrSchedulerOp,
@@ -113,6 +114,9 @@ class Simulation:
         for name in self.select(instruction["selector"]):
             target_final = final if not isinstance(final, dict) else _final_for(name, final, self.params)
             self.target[name] = ops.prune_target(instruction, epoch, initial, target_final)
+
+    def apply_distill(self, instruction: DistillOp, k: int, epoch: float) -> None:
+        """Distillation changes the loss, not a scheduled value."""
 
     def apply_hold_mask(self, instruction: HoldMaskOp, k: int, epoch: float) -> None:
         """Holding existing zeros changes no scheduled value."""

@@ -16,6 +16,7 @@ selector matcher, and torch.
 from __future__ import annotations
 
 import os
+import warnings
 from dataclasses import dataclass, field
 from typing import Any, cast
 
@@ -25,6 +26,7 @@ from recipekit.plan import ops
 from recipekit.plan import selectors as param_match
 from recipekit.plan.model import Plan, load_plan
 from recipekit.plan.ops import (
+    DistillOp,
     HoldMaskOp,
     Instruction,
     LrFunctionOp,
@@ -37,7 +39,9 @@ from recipekit.plan.ops import (
     SetWeightDecayOp,
 )
 from recipekit.plan.schedule import epoch_at
-from recipekit.runtime import masks
+from recipekit.runtime import masks, scorers
+from recipekit.runtime.algorithms import distill
+from recipekit.runtime.algorithms.sampling import GradSampler
 from recipekit.runtime.qat import QatConfigError, Quantization, plan_quantization
 
 #: Instructions this runtime executes (every op of recipekit.plan.ops); a plan with others is refused at attach.
@@ -78,7 +82,15 @@ class _State:
 
 
 class PlanRunner:
-    def __init__(self, plan: Plan, model: torch.nn.Module, optimizer: torch.optim.Optimizer, scaler: Any = None) -> None:
+    def __init__(
+        self,
+        plan: Plan,
+        model: torch.nn.Module,
+        optimizer: torch.optim.Optimizer,
+        scaler: Any = None,
+        grad_sampler: GradSampler | None = None,
+        teacher: Any = None,
+    ) -> None:
         self.plan = plan
         self.model = model
         self.optimizer = optimizer
@@ -86,9 +98,13 @@ class PlanRunner:
         self._manifest = _manifest(model)
         self._selected = self._resolve_all()
         self._check_groups()
+        self._distillation = self._check_distill(teacher)
+        self._teacher = teacher
+        self._distilled_at: int | None = None
         self._state = _State()
         self._prunes = [_Prune(i, self._selected[i["selector"]], self._finals(i)) for i in plan.instructions if i["op"] == "prune"]
         self._prune_of = {id(p.instruction): p for p in self._prunes}
+        self._scorers = self._make_scorers(grad_sampler)
         self._quantization = self._plan_quantization()
         # Each instruction with its handler (`_prune` for op "prune", ...), in plan (step) order.
         self._handlers = [(i, getattr(self, "_" + i["op"])) for i in plan.instructions]
@@ -114,7 +130,10 @@ class PlanRunner:
         # an update of exactly zero there, so the pass that re-applies them after every step can
         # go; the weights are the same to the bit. (The state SparseML kept there only matters
         # once a mask is released, and these never are.)
-        self._held_by_state = maskable - released if type(optimizer) in ZERO_PRESERVING else set()
+        # Movement scores can rank a pruned weight back in (SparseML's frozen scores): its stale
+        # momentum then moves it, so those masks are not "never released".
+        self._revivable = {n for p in self._prunes if p.instruction["score"]["kind"] == "movement" for n in p.names}
+        self._held_by_state = maskable - released - self._revivable if type(optimizer) in ZERO_PRESERVING else set()
         for name in sorted(maskable):
             # torch ships this method without annotations.
             self._hooks.append(self._params[name].register_post_accumulate_grad_hook(self._mask_grad))  # type: ignore[no-untyped-call]
@@ -156,6 +175,56 @@ class PlanRunner:
             groups = cast("list[int] | None", instruction.get("param_groups"))
             if groups and max(groups) >= count:
                 raise RuntimeRefusal(f"{_where(instruction)}: param group {max(groups)} does not exist (the optimizer has {count})")
+
+    def _check_distill(self, teacher: Any) -> DistillOp | None:
+        instructions = [i for i in self.plan.instructions if i["op"] == "distill"]
+        if not instructions:
+            return None
+        if len(instructions) > 1:
+            raise RuntimeRefusal(
+                f"{_where(instructions[1])}: the runtime distills from one DistillationModifier; this plan has {len(instructions)}"
+            )
+        if isinstance(teacher, str) and teacher == "disable":
+            # SparseML's `distillation_teacher="disable"`: asked for by name, so not a silent skip.
+            return None
+        if teacher is None or not callable(teacher):
+            raise RuntimeRefusal(
+                f"{_where(instructions[0])}: this plan distills from a teacher: pass attach(..., teacher=teacher_model) "
+                "and turn each loss into the distillation loss with runner.distillation_loss(...) before backward (docs/runtime.md); "
+                'teacher="disable" trains without distillation, as SparseML\'s distillation_teacher="disable" did'
+            )
+        return instructions[0]
+
+    def _make_scorers(self, grad_sampler: GradSampler | None) -> dict[int, scorers.Scorer]:
+        made: dict[int, scorers.Scorer] = {}
+        for prune in self._prunes:
+            instruction = prune.instruction
+            kind = instruction["score"]["kind"]
+            if kind == "magnitude":
+                continue
+            if kind == "group_l2":
+                groups = instruction["score"]["param_groups"]
+                flat = [name for group in groups for name in group]
+                stray = [name for name in flat if name not in prune.names]
+                if stray or len(flat) != len(set(flat)):
+                    problem = f"{stray[0]!r} is not among the pruned parameters" if stray else "a parameter repeats"
+                    raise RuntimeRefusal(f"{_where(instruction)}: param_groups: {problem} (SparseML raised ValueError here)")
+                made[id(instruction)] = scorers.GroupL2(instruction, prune.names, self._params)
+            elif kind == "movement":
+                made[id(instruction)] = scorers.Movement(instruction, prune.names, self._params)
+            elif kind == "obs":
+                if grad_sampler is None:
+                    raise RuntimeRefusal(
+                        f"{_where(instruction)}: OBS pruning scores weights with sampled gradients: pass "
+                        "attach(..., grad_sampler=GradSampler(data, loss)) (docs/runtime.md, 'Gradient samples')"
+                    )
+                if isinstance(grad_sampler, dict):
+                    grad_sampler = GradSampler.from_sparseml(grad_sampler)
+                source = grad_sampler.open(instruction["score"]["grad_sampler_kwargs"])
+                made[id(instruction)] = scorers.OBS(instruction, prune.names, self._params, self.model, source)
+            else:
+                raise RuntimeRefusal(f"{_where(instruction)}: this runtime does not execute {kind!r} pruning yet")
+        return made
 
     def _plan_quantization(self) -> Quantization | None:
         instructions = [i for i in self.plan.instructions if i["op"] == "qat"]
@@ -229,6 +298,15 @@ class PlanRunner:
     def _before_step(self, optimizer: Any, args: Any, kwargs: Any) -> None:
         k = self._state.step
         epoch = epoch_at(k, self.plan.steps_per_epoch)
+        for scorer in self._scorers.values():
+            scorer.every_step()
+        if self._distillation is not None and self._distilled_at != k and ops.distill_active_at(self._distillation, k):
+            warnings.warn(
+                f"{_where(self._distillation)}: step {k} is inside the distillation window but the loss was not passed through "
+                "runner.distillation_loss(...): this step trained without the teacher",
+                DistillationSkipped,
+                stacklevel=2,
+            )
         with torch.no_grad():
             for instruction, handler in self._handlers:
                 if instruction["step"] > k:
@@ -239,7 +317,9 @@ class PlanRunner:
                 for name, mask in masks.items():
                     # Gradients backward did not mask: set by hand, or computed before this step's new mask.
                     param = self._params[name]
-                    if param.grad is not None and name not in self._masked_grads:
+                    # Not for revivable masks: SparseML masked gradients only in backward, and a
+                    # revived weight moves by the momentum this leaves (bitwise, tests/test_algorithms.py).
+                    if param.grad is not None and name not in self._masked_grads and name not in self._revivable:
                         param.grad.mul_(mask)
 
     def _after_step(self, optimizer: Any, args: Any, kwargs: Any) -> None:
@@ -347,6 +427,32 @@ class PlanRunner:
         if events.freeze_bn:
             quantization.freeze_bn()
 
+    def _distill(self, instruction: DistillOp, k: int, epoch: float) -> None:
+        """Acts through :meth:`distillation_loss`, which the loop calls before backward."""
+
+    def distillation_loss(self, loss: torch.Tensor, student_outputs: Any, student_inputs: Any, teacher_inputs: Any = None) -> Any:
+        """SparseML's distillation loss for the coming optimizer step, or ``loss`` unchanged outside the window.
+
+        Call it between the forward pass and ``backward()``: inside the DistillationModifier's window
+        (start to end, the step at ``end_epoch`` included) it runs the teacher in eval mode without
+        gradients on ``teacher_inputs`` (default: ``student_inputs``, or their ``teacher_input_keys``)
+        and returns ``(1 - hardness) * loss + hardness * KL``.
+        """
+        instruction = self._distillation
+        k = self._state.step
+        if instruction is None or not ops.distill_active_at(instruction, k):
+            return loss
+        self._distilled_at = k
+        if student_outputs is None or student_inputs is None:
+            raise ValueError("distillation_loss needs the student's outputs and inputs")
+        if teacher_inputs is None:
+            keys = instruction["teacher_input_keys"]
+            teacher_inputs = student_inputs if not keys else {key: student_inputs[key] for key in keys}
+        teacher_outputs = distill.run_teacher(self._teacher, teacher_inputs)
+        return distill.distillation_loss(
+            loss, student_outputs, teacher_outputs, instruction["hardness"], instruction["temperature"], instruction["distill_output_keys"]
+        )
+
     def _hold_mask(self, instruction: HoldMaskOp, k: int, epoch: float) -> None:
         for change in ops.hold_at(instruction, k):
             names = self._selected[instruction["selector"]]
@@ -376,6 +482,13 @@ class PlanRunner:
             start_value = _sparsity(self._params[name]) if init == "__FROM_PARAM__" else float(init)
             target = ops.prune_target(instruction, epoch, start_value, prune.finals[name])
             by_target.setdefault(target, []).append(name)
+        scorer = self._scorers.get(id(instruction))
+        if scorer is not None:
+            targets = {n: t for t, names in by_target.items() for n in names}
+            created = scorer.update([targets[n] for n in prune.names], self._state.masks.get)
+            for name, keep in zip(prune.names, created, strict=True):
+                self._set_mask(name, keep.to(self._params[name].dtype))
+            return
         for target, names in by_target.items():
             tensors = [
                 self._params[n].detach() * self._state.masks[n] if n in self._state.masks else self._params[n].detach() for n in names
@@ -394,6 +507,9 @@ class PlanRunner:
             "trainable_restore": dict(self._state.trainable_restore),
             "released": [i for i, p in enumerate(self._prunes) if p.done],
             "qat": None if self._quantization is None else self._quantization.state_dict(),
+            "scorers": [
+                self._scorers[id(p.instruction)].state_dict() if id(p.instruction) in self._scorers else None for p in self._prunes
+            ],
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
@@ -411,6 +527,9 @@ class PlanRunner:
         self._state = _State(int(state["step"]), saved_masks, dict(state["trainable_restore"]))
         for index in state.get("released", []):
             self._prunes[index].done = True
+        for prune, saved in zip(self._prunes, state.get("scorers") or [None] * len(self._prunes), strict=True):
+            if saved is not None and id(prune.instruction) in self._scorers:
+                self._scorers[id(prune.instruction)].load_state_dict(saved)
         with torch.no_grad():
             self._apply_masks()  # the saved weights were masked; this only guards against edits made since
         if self._quantization is not None and state.get("qat") is not None:
@@ -448,6 +567,10 @@ class PlanRunner:
         self._state.trainable_restore.clear()
 
 
+class DistillationSkipped(RuntimeWarning):
+    """A step inside the distillation window trained without the teacher's loss."""
+
+
 def _sparsity(param: torch.Tensor) -> float:
     return float((param == 0).sum().item()) / param.numel()
 
@@ -466,15 +589,25 @@ def _manifest(model: torch.nn.Module) -> list[dict[str, Any]]:
 
 
 def attach(
-    plan: Plan | str | os.PathLike[str], model: torch.nn.Module, optimizer: torch.optim.Optimizer, *, scaler: Any = None
+    plan: Plan | str | os.PathLike[str],
+    model: torch.nn.Module,
+    optimizer: torch.optim.Optimizer,
+    *,
+    scaler: Any = None,
+    grad_sampler: GradSampler | None = None,
+    teacher: Any = None,
 ) -> PlanRunner:
     """Check the plan against the model and optimizer, then hook into ``optimizer.step()``.
 
     Pass the AMP ``torch.amp.GradScaler`` as ``scaler`` when there is one: a step it skips on
     inf/NaN gradients still advances the schedule (see :meth:`PlanRunner.step_skipped`).
+    A plan with OBS pruning needs ``grad_sampler`` (a :class:`GradSampler`, or SparseML's
+    ``{"data_loader_builder", "loss_function"}`` dict); one with distillation needs ``teacher``
+    (a module or a callable) and a :meth:`PlanRunner.distillation_loss` call per step, or
+    ``teacher="disable"`` to train without it (SparseML's ``distillation_teacher="disable"``).
     Raises :class:`RuntimeRefusal` (or :class:`~recipekit.plan.PlanError` for an
     invalid plan file) before changing anything.
     """
     if not isinstance(plan, Plan):
         plan = load_plan(plan)
-    return PlanRunner(plan, model, optimizer, scaler)
+    return PlanRunner(plan, model, optimizer, scaler, grad_sampler, teacher)
