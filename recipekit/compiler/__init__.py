@@ -36,6 +36,10 @@ def load_source(source: Source, overrides: Mapping[str, Any] | None = None) -> R
         return None, sorted_diagnostics(diagnostics)
     layout, problems = find_layout(tree, source)
     diagnostics += problems
+    if overrides:
+        from recipekit.compiler.alias_overrides import unreached_aliases  # only with --var
+
+        diagnostics += unreached_aliases(tree, layout, overrides, source)
     diagnostics += apply_overrides(layout, overrides or {}, source)
     evaluator = Evaluator(source)
     root, stages, variables = evaluate_variables(layout, source, evaluator)
