@@ -219,6 +219,15 @@ def _compile_or_exit(recipe: Path, steps_per_epoch: float, variables: tuple[str,
     return plan
 
 
+def _require(module: str, why: str, packages: str) -> None:
+    """Stop with an install hint when an optional dependency is missing (exit 1, nothing printed before)."""
+    import importlib.util
+
+    if importlib.util.find_spec(module) is None:
+        # recipekit's extras (`torch`, `plot`) install exactly these packages.
+        raise click.ClickException(f"{why}, which is not installed here; install it with: pip install {packages}")
+
+
 def _as_steps(value: float) -> float:
     return int(value) if float(value).is_integer() else value
 
@@ -281,6 +290,8 @@ def show_command(path: Path, steps_per_epoch: float | None, variables: tuple[str
     """A readable timeline of a recipe or plan: what happens when, per modifier."""
     from recipekit.plan.show import plot_schedule, timeline
 
+    if plot_path is not None:
+        _require("matplotlib", "--plot draws with matplotlib", "matplotlib")  # before printing anything
     if path.suffix.lower() == ".json":
         plan = _load_plan_or_exit(path)
     else:
@@ -289,10 +300,7 @@ def show_command(path: Path, steps_per_epoch: float | None, variables: tuple[str
         plan = _compile_or_exit(path, steps_per_epoch, variables)
     click.echo(timeline(plan), nl=False)
     if plot_path is not None:
-        try:
-            plot_schedule(plan, plot_path)
-        except ImportError:
-            raise click.UsageError("--plot needs matplotlib: pip install 'recipekit[plot]'") from None
+        plot_schedule(plan, plot_path)
 
 
 @main.command("schema")
@@ -329,6 +337,7 @@ def params_command(model_spec: str | None, checkpoint: Path | None, output: Path
 
     if (model_spec is None) == (checkpoint is None):
         raise click.UsageError("give exactly one of --model and --checkpoint")
+    _require("torch", "recipekit params builds the model or reads the checkpoint with PyTorch", "torch numpy")
     try:
         manifest = from_model(model_spec) if model_spec is not None else from_checkpoint(checkpoint)  # type: ignore[arg-type]
     except ModelLoadError as error:
