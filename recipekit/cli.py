@@ -196,23 +196,24 @@ def _report_errors(diagnostics: list[Diagnostic], path: Path) -> None:
 @click.option("--steps-per-epoch", type=float, required=True, callback=_positive, help="Optimizer steps per epoch (may be fractional).")
 @VAR_OPTION
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="Write the plan here (atomically) instead of stdout.")
+@click.option("--strict", is_flag=True, help="Refuse a plan that records a modifier the runtime will not execute (C410).")
 @guarded
-def compile_command(recipe: Path, steps_per_epoch: float, variables: tuple[str, ...], output: Path | None) -> None:
+def compile_command(recipe: Path, steps_per_epoch: float, variables: tuple[str, ...], output: Path | None, strict: bool) -> None:
     """Compile a recipe into a step-indexed execution plan (JSON)."""
     from recipekit.atomic import write_atomically
 
-    plan = _compile_or_exit(recipe, steps_per_epoch, variables)
+    plan = _compile_or_exit(recipe, steps_per_epoch, variables, strict)
     if output is None:
         click.echo(plan.to_json(), nl=False)
     else:
         write_atomically(output, plan.to_json())
 
 
-def _compile_or_exit(recipe: Path, steps_per_epoch: float, variables: tuple[str, ...]) -> Any:
+def _compile_or_exit(recipe: Path, steps_per_epoch: float, variables: tuple[str, ...], strict: bool = False) -> Any:
     """The recipe's plan; its diagnostics go to stderr, and errors exit 1."""
     from recipekit import compile_with_diagnostics
 
-    plan, diagnostics = compile_with_diagnostics(recipe, _as_steps(steps_per_epoch), parse_vars(variables))
+    plan, diagnostics = compile_with_diagnostics(recipe, _as_steps(steps_per_epoch), parse_vars(variables), strict=strict)
     _report_errors(diagnostics, recipe)
     if plan is None:
         sys.exit(EXIT_ERRORS)
