@@ -8,8 +8,11 @@ warnings at `attach`, refusal under ``strict=True``).  A plan records such a mod
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # the linter imports this module cold; the ops module stays off its path
+    from recipekit.plan.ops import Instruction, NoteOp
 
 #: Modifier type → why the runtime does not execute it (None: nothing to execute, e.g. EpochRange).
 NOT_EXECUTED: dict[str, str | None] = {
@@ -42,13 +45,12 @@ def reason_not_executed(modifier_type: str, values: Mapping[str, Any] | None = N
     return reason
 
 
-def skipped_notes(instructions: list[dict[str, Any]]) -> list[tuple[dict[str, Any], str]]:
+def skipped_notes(instructions: Sequence[Instruction]) -> list[tuple[NoteOp, str]]:
     """The plan's ``note`` instructions for modifiers the runtime skips, each with the reason."""
     skipped = []
     for instruction in instructions:
-        if instruction.get("op") != "note":
-            continue
-        reason = NOT_EXECUTED.get(str(instruction.get("origin", {}).get("modifier")))
-        if reason is not None:
-            skipped.append((instruction, reason))
+        if instruction["op"] == "note":
+            reason = NOT_EXECUTED.get(instruction["origin"]["modifier"])
+            if reason is not None:
+                skipped.append((instruction, reason))
     return skipped

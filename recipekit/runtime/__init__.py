@@ -9,6 +9,7 @@ Imports nothing from recipekit but the plan model, and torch.
 """
 
 from recipekit.plan.model import PlanError
+from recipekit.runtime.misuse import RecipeRuntimeWarning
 from recipekit.runtime.runner import PlanRunner, RuntimeRefusal, attach
 
-__all__ = ["PlanError", "PlanRunner", "RuntimeRefusal", "attach"]
+__all__ = ["PlanError", "PlanRunner", "RecipeRuntimeWarning", "RuntimeRefusal", "attach"]

@@ -24,6 +24,7 @@ import torch
 from recipekit.plan import ops
 from recipekit.plan import selectors as param_match
 from recipekit.plan.model import Plan, load_plan
+from recipekit.plan.not_executed import skipped_notes
 from recipekit.plan.ops import (
     HoldMaskOp,
     Instruction,
@@ -37,7 +38,7 @@ from recipekit.plan.ops import (
     SetWeightDecayOp,
 )
 from recipekit.plan.schedule import epoch_at
-from recipekit.runtime import masks
+from recipekit.runtime import masks, misuse
 from recipekit.runtime.qat import QatConfigError, Quantization, plan_quantization
 
 #: Instructions this runtime executes (every op of recipekit.plan.ops); a plan with others is refused at attach.
@@ -78,14 +79,23 @@ class _State:
 
 
 class PlanRunner:
-    def __init__(self, plan: Plan, model: torch.nn.Module, optimizer: torch.optim.Optimizer, scaler: Any = None) -> None:
+    def __init__(
+        self, plan: Plan, model: torch.nn.Module, optimizer: torch.optim.Optimizer, scaler: Any = None, strict: bool = False
+    ) -> None:
         self.plan = plan
         self.model = model
-        self.optimizer = optimizer
+        self.optimizer = optimizer = misuse.unwrap_optimizer(optimizer, RuntimeRefusal)
         self._params = dict(model.named_parameters())
         self._manifest = _manifest(model)
+        skipped = skipped_notes(plan.instructions)
+        if strict and skipped:
+            instruction, reason = skipped[0]
+            raise RuntimeRefusal(f"{_where(instruction)}: strict: the runtime does not execute this modifier: {reason}")
         self._selected = self._resolve_all()
         self._check_groups()
+        misuse.check_optimizer_holds(optimizer, self._params, self._touched(), RuntimeRefusal)
+        # Watches the LR only when the plan sets it: reports once a competing scheduler.
+        self._lr_watch = misuse.LrWatch() if any(i["op"] in ("set_lr", "lr_function", "lr_scheduler") for i in plan.instructions) else None
         self._state = _State()
         self._prunes = [_Prune(i, self._selected[i["selector"]], self._finals(i)) for i in plan.instructions if i["op"] == "prune"]
         self._prune_of = {id(p.instruction): p for p in self._prunes}
@@ -124,6 +134,8 @@ class PlanRunner:
         if self._quantization is not None and self._quantization.start_step == 0:
             # SparseML enables QAT at initialize when it starts at epoch 0 (or -1): before the first forward.
             self._quantization.enable()
+        for instruction, reason in skipped:
+            misuse.warn(f"{_where(instruction)} is recorded in the plan but not executed: {reason}")
 
     # -- checks (all before anything is changed) ---------------------------------
     def _resolve_all(self) -> dict[str, list[str]]:
@@ -133,22 +145,37 @@ class PlanRunner:
             raise RuntimeRefusal(f"{_where(first)}: this runtime does not execute {first['op']!r} instructions yet")
         resolved: dict[str, list[str]] = {}
         for selector in self.plan.selectors:
-            names, unmatched = param_match.resolve(selector["patterns"], self._manifest)
-            if unmatched:
-                ddp_names, ddp_unmatched = self._resolve_ddp(selector["patterns"])
-                if not ddp_unmatched:
-                    names, unmatched = ddp_names, []
+            names, unmatched = self._resolve(selector["patterns"])
             if unmatched or not names:
                 where = f"{selector.get('path')}:{selector.get('line')}:{selector.get('column')}"
-                raise RuntimeRefusal(f"{where}: {unmatched[0] if unmatched else selector['patterns']!r} matches no parameter of the model")
+                hint = misuse.prefix_hint(selector["patterns"], list(self._params))
+                raise RuntimeRefusal(
+                    f"{where}: {unmatched[0] if unmatched else selector['patterns']!r} matches no parameter of the model{hint}"
+                )
             resolved[selector["id"]] = names
         return resolved
 
-    def _resolve_ddp(self, patterns: list[str]) -> tuple[list[str], list[str]]:
-        """Names written for the bare model also match a DistributedDataParallel model, and back."""
-        prefixed = [p if p.startswith(("re:", "__")) else ("module." + p if not p.startswith("module.") else p[7:]) for p in patterns]
-        prefixed = [("re:module." + p[3:]) if p.startswith("re:") and not p.startswith("re:module.") else p for p in prefixed]
-        return param_match.resolve(prefixed, self._manifest)
+    def _resolve(self, patterns: list[str]) -> tuple[list[str], list[str]]:
+        """Names as written; else as written for the model without (or with) a wrapper's prefix.
+
+        A recipe names the bare model's parameters; DDP (`module.`), a LightningModule (`model.`)
+        and torch.compile (`_orig_mod.`) prefix them, and a recipe may carry a prefix the model lacks.
+        """
+        names, unmatched = param_match.resolve(patterns, self._manifest)
+        if unmatched:
+            for variant in misuse.prefix_variants(patterns, list(self._params)):
+                variant_names, variant_unmatched = param_match.resolve(variant, self._manifest)
+                if not variant_unmatched and variant_names:
+                    return variant_names, []
+        return names, unmatched
+
+    def _touched(self) -> list[str]:
+        """Parameters the plan changes through the optimizer: pruned, held, or unfrozen."""
+        touched: dict[str, None] = {}
+        for i in self.plan.instructions:
+            if i["op"] in ("prune", "hold_mask") or (i["op"] == "set_trainable" and i["trainable"]):
+                touched.update(dict.fromkeys(self._selected[i["selector"]]))
+        return list(touched)
 
     def _check_groups(self) -> None:
         count = len(self.optimizer.param_groups)
@@ -181,7 +208,7 @@ class PlanRunner:
             return dict.fromkeys(names, float(final))
         finals: dict[str, float] = {}
         for sparsity, patterns in final.items():
-            for name in param_match.resolve(patterns, self._manifest)[0]:
+            for name in self._resolve(patterns)[0]:
                 finals.setdefault(name, float(sparsity))
         return finals
 
@@ -229,11 +256,16 @@ class PlanRunner:
     def _before_step(self, optimizer: Any, args: Any, kwargs: Any) -> None:
         k = self._state.step
         epoch = epoch_at(k, self.plan.steps_per_epoch)
+        watch = self._lr_watch
+        if watch is not None:
+            watch.check(self.optimizer.param_groups, k)
         with torch.no_grad():
             for instruction, handler in self._handlers:
                 if instruction["step"] > k:
                     break
                 handler(instruction, k, epoch)
+            if watch is not None:
+                watch.remember(self.optimizer.param_groups)
             masks = self._state.masks
             if not masks.keys() <= self._masked_grads:
                 for name, mask in masks.items():
@@ -311,8 +343,13 @@ class PlanRunner:
     def _lr(self, instruction: SetLrOp | LrFunctionOp | LrSchedulerOp, k: int, epoch: float) -> None:
         value = ops.lr_at(instruction, k, epoch, self.plan.steps_per_epoch)
         if value is not None:
-            for group in self._groups(ops.lr_groups(instruction)):
+            selected = ops.lr_groups(instruction)
+            for group in self._groups(selected):
                 group["lr"] = value
+            if self._lr_watch is not None:
+                self._lr_watch.written.update(
+                    dict.fromkeys(range(len(self.optimizer.param_groups)) if selected is None else selected, value)
+                )
 
     _set_lr = _lr_function = _lr_scheduler = _lr
 
@@ -427,6 +464,9 @@ class PlanRunner:
         if self._quantization is not None and self._quantization.enabled:
             self._quantization.disable_observers(every=True)
         self._release()
+        message = misuse.end_of_run_message(self._state.step, self.plan.total_steps, self.plan.steps_per_epoch)
+        if message is not None:
+            misuse.warn(message)
 
     def detach(self) -> None:
         """Remove the hooks and restore anything the plan changed temporarily (trainable flags, QAT forwards)."""
@@ -466,15 +506,23 @@ def _manifest(model: torch.nn.Module) -> list[dict[str, Any]]:
 
 
 def attach(
-    plan: Plan | str | os.PathLike[str], model: torch.nn.Module, optimizer: torch.optim.Optimizer, *, scaler: Any = None
+    plan: Plan | str | os.PathLike[str],
+    model: torch.nn.Module,
+    optimizer: torch.optim.Optimizer,
+    *,
+    scaler: Any = None,
+    strict: bool = False,
 ) -> PlanRunner:
     """Check the plan against the model and optimizer, then hook into ``optimizer.step()``.
 
     Pass the AMP ``torch.amp.GradScaler`` as ``scaler`` when there is one: a step it skips on
     inf/NaN gradients still advances the schedule (see :meth:`PlanRunner.step_skipped`).
+    A wrapper holding the torch optimizer as ``.optimizer`` (accelerate, Lightning) is unwrapped.
+    Each modifier the plan records but this runtime does not execute is a
+    :class:`RecipeRuntimeWarning`; ``strict=True`` refuses such a plan instead.
     Raises :class:`RuntimeRefusal` (or :class:`~recipekit.plan.PlanError` for an
     invalid plan file) before changing anything.
     """
     if not isinstance(plan, Plan):
         plan = load_plan(plan)
-    return PlanRunner(plan, model, optimizer, scaler)
+    return PlanRunner(plan, model, optimizer, scaler, strict)
