@@ -122,6 +122,14 @@ def _load_config(config_path: Path | None) -> Any:
     help="recipe-lint.toml or pyproject.toml to use.",
 )
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="Write the report to this file (atomically).")
+@click.option(
+    "--exclude",
+    "excludes",
+    multiple=True,
+    metavar="GLOB",
+    help="Skip files and directories matching GLOB (path or name) when walking a directory. Repeatable.",
+)
+@click.version_option(__version__, prog_name="recipe-lint")
 @guarded
 def lint_command(
     paths: tuple[Path, ...],
@@ -133,8 +141,14 @@ def lint_command(
     fix: bool,
     config_path: Path | None,
     output: Path | None,
+    excludes: tuple[str, ...],
 ) -> None:
-    """Check recipes (files, or directories searched for .yaml/.yml/.md)."""
+    """Check recipes: files as given; directories walked for recipes.
+
+    A walk skips hidden directories, virtual environments, git-ignored paths and --exclude
+    globs, and checks only files that contain a modifier (see docs/ci.md); a file named here
+    is always checked in full.
+    """
     from recipekit.atomic import open_atomically
     from recipekit.diagnostics import Severity
     from recipekit.lint.driver import LintRun, lint_paths
@@ -145,7 +159,7 @@ def lint_command(
     manifest = manifest or config.params
     params = _load_manifest_or_exit(manifest) if manifest is not None else None
     chosen = output_format or ("github" if os.environ.get("GITHUB_ACTIONS") == "true" else "text")
-    run = LintRun(config, parse_vars(variables), params, chosen, fix, color=output is None and _color())
+    run = LintRun(config, parse_vars(variables), params, chosen, fix, color=output is None and _color(), excludes=excludes)
     if output is not None:
         with open_atomically(output) as stream:
             report = lint_paths(paths, run, stream)
