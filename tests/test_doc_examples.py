@@ -78,7 +78,7 @@ def _has(module: str) -> bool:
 def test_ci_instructions_work_for_an_unpublished_project() -> None:
     text = (ROOT / "docs" / "ci.md").read_text(encoding="utf-8")
     # recipekit is not on PyPI: every install names where the source is.
-    installs = re.findall(r"^\s*(?:- run: )?pip install (\S+)", text, re.M)
+    installs = re.findall(r"^\s*(?:- run: )?pip install (.+)$", text, re.M)
     assert installs and all(i.startswith(('"recipekit @ git+', "./")) for i in installs), installs
     # pre-commit's rev is explained (a tag someone pushed, or a commit), and a local hook needs none.
     assert "rev: v0.1.0" not in text and "git rev-parse HEAD" in text and "repo: local" in text
