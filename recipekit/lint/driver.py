@@ -43,13 +43,16 @@ class LintRun:
 
 def lint_paths(paths: tuple[Path, ...], run: LintRun, stream: TextIO) -> ReportWriter:
     """Lint every file, writing the report to ``stream`` file by file; returns the writer's counts."""
-    from recipekit.lint.discovery import Walk
     from recipekit.lint.linter import lint_file
 
     report = ReportWriter(stream, run.output_format, color=run.color, sarif_root=os.getcwd())
     fixed = 0
-    walk = Walk(run.excludes)
-    for path in walk.paths(paths):
+    walk = None
+    if any(path.is_dir() for path in paths):
+        from recipekit.lint.discovery import Walk  # its patterns cost ~1 ms: only directory walks pay
+
+        walk = Walk(run.excludes)
+    for path in walk.paths(paths) if walk is not None else paths:
         source, found = lint_file(path, run.config, run.variables, run.params)
         if run.fix and source is not None:
             source, found, fixed_here = _fix(path, source, found, run)
@@ -57,7 +60,7 @@ def lint_paths(paths: tuple[Path, ...], run: LintRun, stream: TextIO) -> ReportW
         if found and source is None:
             source = snippet_source(path)
         report.add_file(found, source)
-    report.finish(fixed, walk.skipped)
+    report.finish(fixed, walk.skipped if walk is not None else 0)
     return report
 
 
