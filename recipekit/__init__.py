@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-__version__ = "0.1.0"
+from recipekit.version import VERSION as __version__
 
 if TYPE_CHECKING:
     from recipekit.diagnostics import Diagnostic
@@ -62,7 +62,7 @@ def _source(path_or_text: Any) -> Any:
 
 
 def compile_with_diagnostics(
-    path_or_text: Any, steps_per_epoch: float, variables: dict[str, Any] | None = None
+    path_or_text: Any, steps_per_epoch: float, variables: dict[str, Any] | None = None, *, strict: bool = False
 ) -> tuple[Plan | None, list[Diagnostic]]:
     """Compile a recipe (path or text); the plan (``None`` on errors) and every diagnostic."""
     from recipekit.compiler import compile_source
@@ -70,18 +70,20 @@ def compile_with_diagnostics(
     source, diagnostics = _source(path_or_text)
     if source is None:
         return None, diagnostics
-    return compile_source(source, steps_per_epoch, variables)
+    return compile_source(source, steps_per_epoch, variables, strict=strict)
 
 
-def compile_recipe(path_or_text: Any, steps_per_epoch: float, variables: dict[str, Any] | None = None) -> Plan:
+def compile_recipe(path_or_text: Any, steps_per_epoch: float, variables: dict[str, Any] | None = None, *, strict: bool = False) -> Plan:
     """Compile a recipe (path or text) into a :class:`~recipekit.plan.Plan`.
 
     Raises :class:`RecipeError` with every error diagnostic when the recipe
-    cannot be compiled.
+    cannot be compiled.  The warnings (C410: a modifier the runtime will not
+    execute, ...) are on ``plan.warnings``; ``strict=True`` refuses a plan
+    with a C410 instead.
     """
     from recipekit.diagnostics import Severity
 
-    plan, diagnostics = compile_with_diagnostics(path_or_text, steps_per_epoch, variables)
+    plan, diagnostics = compile_with_diagnostics(path_or_text, steps_per_epoch, variables, strict=strict)
     if plan is None:
         raise RecipeError([d for d in diagnostics if d.severity is Severity.ERROR])
     return plan

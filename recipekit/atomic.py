@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import stat
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TextIO
@@ -27,9 +28,26 @@ def open_atomically(path: str | os.PathLike[str]) -> Iterator[TextIO]:
 
     handle, temporary = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent or ".")
     try:
+        # mkstemp creates 0600; a plan or report is an ordinary file, so give it the mode `open()`
+        # would have: the existing file's (a `--fix` keeps a recipe's mode), else 0666 minus the umask.
+        os.fchmod(handle, _mode_for(target))
         with os.fdopen(handle, "w", encoding="utf-8") as stream:
             yield stream
         os.replace(temporary, target)
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise
+
+
+def _mode_for(target: Path) -> int:
+    try:
+        return stat.S_IMODE(target.stat().st_mode)
+    except OSError:
+        return 0o666 & ~_umask()
+
+
+def _umask() -> int:
+    # The only portable way to read the umask is to set it; put it back at once.
+    current = os.umask(0o022)
+    os.umask(current)
+    return current

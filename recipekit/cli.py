@@ -122,6 +122,14 @@ def _load_config(config_path: Path | None) -> Any:
     help="recipe-lint.toml or pyproject.toml to use.",
 )
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="Write the report to this file (atomically).")
+@click.option(
+    "--exclude",
+    "excludes",
+    multiple=True,
+    metavar="GLOB",
+    help="Skip files and directories matching GLOB (path or name) when walking a directory. Repeatable.",
+)
+@click.version_option(__version__, prog_name="recipe-lint")
 @guarded
 def lint_command(
     paths: tuple[Path, ...],
@@ -133,8 +141,14 @@ def lint_command(
     fix: bool,
     config_path: Path | None,
     output: Path | None,
+    excludes: tuple[str, ...],
 ) -> None:
-    """Check recipes (files, or directories searched for .yaml/.yml/.md)."""
+    """Check recipes: files as given; directories walked for recipes.
+
+    A walk skips hidden directories, virtual environments, git-ignored paths and --exclude
+    globs, and checks only files that contain a modifier (see docs/ci.md); a file named here
+    is always checked in full.
+    """
     from recipekit.atomic import open_atomically
     from recipekit.diagnostics import Severity
     from recipekit.lint.driver import LintRun, lint_paths
@@ -145,7 +159,7 @@ def lint_command(
     manifest = manifest or config.params
     params = _load_manifest_or_exit(manifest) if manifest is not None else None
     chosen = output_format or ("github" if os.environ.get("GITHUB_ACTIONS") == "true" else "text")
-    run = LintRun(config, parse_vars(variables), params, chosen, fix, color=output is None and _color())
+    run = LintRun(config, parse_vars(variables), params, chosen, fix, color=output is None and _color(), excludes=excludes)
     if output is not None:
         with open_atomically(output) as stream:
             report = lint_paths(paths, run, stream)
@@ -196,27 +210,37 @@ def _report_errors(diagnostics: list[Diagnostic], path: Path) -> None:
 @click.option("--steps-per-epoch", type=float, required=True, callback=_positive, help="Optimizer steps per epoch (may be fractional).")
 @VAR_OPTION
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="Write the plan here (atomically) instead of stdout.")
+@click.option("--strict", is_flag=True, help="Refuse a plan that records a modifier the runtime will not execute (C410).")
 @guarded
-def compile_command(recipe: Path, steps_per_epoch: float, variables: tuple[str, ...], output: Path | None) -> None:
+def compile_command(recipe: Path, steps_per_epoch: float, variables: tuple[str, ...], output: Path | None, strict: bool) -> None:
     """Compile a recipe into a step-indexed execution plan (JSON)."""
     from recipekit.atomic import write_atomically
 
-    plan = _compile_or_exit(recipe, steps_per_epoch, variables)
+    plan = _compile_or_exit(recipe, steps_per_epoch, variables, strict)
     if output is None:
         click.echo(plan.to_json(), nl=False)
     else:
         write_atomically(output, plan.to_json())
 
 
-def _compile_or_exit(recipe: Path, steps_per_epoch: float, variables: tuple[str, ...]) -> Any:
+def _compile_or_exit(recipe: Path, steps_per_epoch: float, variables: tuple[str, ...], strict: bool = False) -> Any:
     """The recipe's plan; its diagnostics go to stderr, and errors exit 1."""
     from recipekit import compile_with_diagnostics
 
-    plan, diagnostics = compile_with_diagnostics(recipe, _as_steps(steps_per_epoch), parse_vars(variables))
+    plan, diagnostics = compile_with_diagnostics(recipe, _as_steps(steps_per_epoch), parse_vars(variables), strict=strict)
     _report_errors(diagnostics, recipe)
     if plan is None:
         sys.exit(EXIT_ERRORS)
     return plan
+
+
+def _require(module: str, why: str, packages: str) -> None:
+    """Stop with an install hint when an optional dependency is missing (exit 1, nothing printed before)."""
+    import importlib.util
+
+    if importlib.util.find_spec(module) is None:
+        # recipekit's extras (`torch`, `plot`) install exactly these packages.
+        raise click.ClickException(f"{why}, which is not installed here; install it with: pip install {packages}")
 
 
 def _as_steps(value: float) -> float:
@@ -281,6 +305,8 @@ def show_command(path: Path, steps_per_epoch: float | None, variables: tuple[str
     """A readable timeline of a recipe or plan: what happens when, per modifier."""
     from recipekit.plan.show import plot_schedule, timeline
 
+    if plot_path is not None:
+        _require("matplotlib", "--plot draws with matplotlib", "matplotlib")  # before printing anything
     if path.suffix.lower() == ".json":
         plan = _load_plan_or_exit(path)
     else:
@@ -289,10 +315,7 @@ def show_command(path: Path, steps_per_epoch: float | None, variables: tuple[str
         plan = _compile_or_exit(path, steps_per_epoch, variables)
     click.echo(timeline(plan), nl=False)
     if plot_path is not None:
-        try:
-            plot_schedule(plan, plot_path)
-        except ImportError:
-            raise click.UsageError("--plot needs matplotlib: pip install 'recipekit[plot]'") from None
+        plot_schedule(plan, plot_path)
 
 
 @main.command("schema")
@@ -325,13 +348,19 @@ def schema_command(name: str | None) -> None:
 def params_command(model_spec: str | None, checkpoint: Path | None, output: Path | None) -> None:
     """Write a parameter manifest for `recipe-lint --params` (needs torch)."""
     from recipekit.atomic import write_atomically
-    from recipekit.plan.model_manifest import ModelLoadError, from_checkpoint, from_model
+    from recipekit.plan.manifest import ManifestError, from_factory
 
     if (model_spec is None) == (checkpoint is None):
         raise click.UsageError("give exactly one of --model and --checkpoint")
+    _require("torch", "recipekit params builds the model or reads the checkpoint with PyTorch", "torch numpy")
     try:
-        manifest = from_model(model_spec) if model_spec is not None else from_checkpoint(checkpoint)  # type: ignore[arg-type]
-    except ModelLoadError as error:
+        if model_spec is not None:
+            manifest = from_factory(model_spec)
+        else:
+            from recipekit.runtime.checkpoint import manifest_from_checkpoint
+
+            manifest = manifest_from_checkpoint(checkpoint)  # type: ignore[arg-type]
+    except ManifestError as error:
         click.echo(f"error: {error}", err=True)
         sys.exit(EXIT_ERRORS)
     text = json.dumps(manifest, indent=1) + "\n"

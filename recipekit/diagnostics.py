@@ -185,6 +185,7 @@ _TABLE = [
     Code("P125", "variable-cycle", _E, "Recipe variables depend on each other in a cycle."),
     Code("P126", "unknown-function", _E, "An expression calls a function outside the whitelist."),
     Code("P127", "unknown-override", _E, "`--var` overrides a variable the recipe does not define."),
+    Code("P128", "override-misses-alias", _W, "`--var` changed a variable that this YAML alias copied before overrides applied."),
     # -- S2xx: structure and schema -----------------------------------------
     Code("S200", "no-modifiers", _E, "The recipe has no modifier list."),
     Code("S201", "unknown-modifier", _E, "A tag names no SparseML modifier."),

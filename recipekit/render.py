@@ -103,7 +103,7 @@ def render_sarif(diagnostics: list[Diagnostic], codes: Mapping[str, Code], root:
     """SARIF 2.1.0 as GitHub code scanning reads it: rule metadata (from ``codes``), related locations, fixes."""
     import os
 
-    from recipekit import __version__
+    from recipekit.version import VERSION
 
     def uri(path: str) -> str:
         relative = os.path.relpath(path, root) if root and os.path.isabs(path) else path
@@ -186,7 +186,7 @@ def render_sarif(diagnostics: list[Diagnostic], codes: Mapping[str, Code], root:
                 "tool": {
                     "driver": {
                         "name": "recipe-lint",
-                        "version": __version__,
+                        "version": VERSION,
                         "informationUri": "https://github.com/recipekit/recipekit",
                         "rules": rules,
                     }

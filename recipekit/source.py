@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Final
 
 from recipekit import limits
-from recipekit.diagnostics import CODES, Diagnostic, Location, Note
+from recipekit.diagnostics import CODES, Diagnostic, Edit, Fix, Location, Note
 from recipekit.record import MutableRecord, Record
 
 RECIPE_SUFFIXES = (".yaml", ".yml", ".md")
@@ -97,8 +97,12 @@ class Source(MutableRecord):
         end_line, end_column = self.line_col(end)
         return Location(self.path, line, column, end_line, end_column)
 
-    def diag(self, code: str, span: Span, message: str, notes: tuple[Note, ...] = ()) -> Diagnostic:
-        return Diagnostic(code, CODES[code].severity, message, self.location(span), notes)
+    def diag(self, code: str, span: Span, message: str, notes: tuple[Note, ...] = (), fix: Fix | None = None) -> Diagnostic:
+        return Diagnostic(code, CODES[code].severity, message, self.location(span), notes, fix)
+
+    def fix(self, message: str, edits: list[tuple[Span, str]]) -> Fix:
+        """A safe fix: replace each span's text (exact offsets into ``text``)."""
+        return Fix(message, tuple(Edit(span.start, span.end, text, self.location(span)) for span, text in edits))
 
     def note(self, message: str, span: Span | None = None) -> Note:
         return Note(message, self.location(span) if span is not None else None)

@@ -82,7 +82,8 @@ def test_directories_are_searched_and_broken_files_do_not_stop_the_run(tmp_path:
     write(tmp_path, "a/b/two.md", "---\n" + BAD + "---\n")
     write(tmp_path, "a/b/three.yml", GOOD)
     write(tmp_path, "a/notes.txt", "not a recipe")
-    write(tmp_path, "a/broken.yaml", "a: [\n")
+    write(tmp_path, "a/broken.yaml", "modifiers:\n  - !EpochRangeModifier\n    end_epoch: [\n")
+    write(tmp_path, "a/workflow.yaml", "a: [\n")  # broken, but no recipe: a walk skips it
     code, output = lint("--format", "json", str(tmp_path / "a"))
     assert code == 1
     found = sorted((Path(d["path"]).name, d["code"]) for d in json.loads(output))

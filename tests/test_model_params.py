@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+import recipekit
 from recipekit import cli
 
 torch = pytest.importorskip("torch")
@@ -51,3 +52,38 @@ def test_bad_inputs(tmp_path: Path) -> None:
     assert result.exit_code == 1 and "cannot load checkpoint" in result.output
     assert CliRunner().invoke(cli.main, ["params"]).exit_code == 2
     assert CliRunner().invoke(cli.main, ["params", "--model", "nomodule:build"]).exit_code == 1
+
+
+ATTENTION = """
+import torch
+
+def build():
+    return torch.nn.Sequential(torch.nn.MultiheadAttention(8, 2), torch.nn.Linear(8, 8))
+"""
+
+
+def test_one_manifest_for_params_lint_expand_and_the_runtime(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # nn.MultiheadAttention's out_proj is a NonDynamicallyQuantizableLinear: a Linear to SparseML's isinstance,
+    # so __ALL_PRUNABLE__ prunes it in training; `recipekit params` (and so lint and expand) must agree.
+    from recipekit.plan.selectors import match_pattern
+    from recipekit.runtime import attach
+
+    (tmp_path / "attention.py").write_text(ATTENTION)
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(cli.main, ["params", "--model", "attention:build"])
+    assert result.exit_code == 0, result.output
+    manifest = json.loads(result.output)
+    assert {p["name"]: p["module_type"] for p in manifest}["0.out_proj.weight"] == "Linear"
+    assert match_pattern("__ALL_PRUNABLE__", manifest) == ["0.out_proj.weight", "1.weight"]
+
+    import attention  # the factory's module, importable from tmp_path as the CLI made it
+
+    model = attention.build()
+    recipe = (
+        "modifiers:\n  - !GMPruningModifier\n    params: __ALL_PRUNABLE__\n    init_sparsity: 0.5\n    final_sparsity: 0.5\n"
+        "    start_epoch: 0.0\n    end_epoch: 1.0\n    update_frequency: 1.0\n"
+    )
+    plan = recipekit.compile_recipe(recipe, 2)
+    runner = attach(plan, model, torch.optim.SGD(model.parameters(), lr=0.1))
+    assert runner._selected[plan.instructions[0]["selector"]] == ["0.out_proj.weight", "1.weight"]
+    runner.detach()

@@ -6,6 +6,7 @@ import gzip
 import json
 import subprocess
 import sys
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +16,7 @@ torch = pytest.importorskip("torch")
 
 import recipekit  # noqa: E402
 from recipekit.compiler import compile_source  # noqa: E402
-from recipekit.runtime import GradSampler, PlanError, RuntimeRefusal, attach  # noqa: E402
+from recipekit.runtime import GradSampler, PlanError, RecipeRuntimeWarning, RuntimeRefusal, attach  # noqa: E402
 from recipekit.source import read_source  # noqa: E402
 from tests.helpers import CORPUS, GOLDEN  # noqa: E402
 from tests.runtime_models import Net, build_model, resume_in_pieces  # noqa: E402
@@ -70,7 +71,7 @@ def test_runtime_reproduces_sparseml(path: Path) -> None:
         pytest.skip("SparseML did not train this recipe")
     source, _ = read_source(CORPUS / golden["recipe"])
     assert source is not None
-    plan, _ = compile_source(source, golden["steps_per_epoch"])
+    plan, diagnostics = compile_source(source, golden["steps_per_epoch"])
     assert plan is not None
     if any(i["op"] == "prune" and i["score"]["kind"] == "mfac" for i in plan.instructions):
         pytest.skip("M-FAC is not executed yet: attach refuses it (issue 12)")
@@ -83,7 +84,13 @@ def test_runtime_reproduces_sparseml(path: Path) -> None:
     torch.manual_seed(0)
     model = build_model(golden["params"], golden["modules_without_params"])
     optimizer = make_optimizer(model, golden["optimizer"])
-    runner = attach(plan, model, optimizer, grad_sampler=golden_grad_sampler(model), teacher="disable")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        runner = attach(plan, model, optimizer, grad_sampler=golden_grad_sampler(model), teacher="disable")
+    # attach says what compile said: one warning per modifier recorded but not executed (C410).
+    not_executed = [d for d in diagnostics if d.code == "C410"]
+    assert len(caught) == len(not_executed)
+    assert all(w.category is RecipeRuntimeWarning and "is recorded in the plan but not executed" in str(w.message) for w in caught)
     global_groups = [runner._selected[i["selector"]] for i in plan.instructions if i["op"] == "prune" and i["global_sparsity"]]
     global_names = {n for names in global_groups for n in names}
     used: list[tuple[list[float], list[float]]] = []
@@ -197,7 +204,8 @@ def test_runner_state_from_another_plan_is_refused() -> None:
     model = Net()
     optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
     state = attach(compiled(spe=3), model, optimizer).state_dict()
-    other = attach(compiled(spe=4), Net(), torch.optim.SGD(Net().parameters(), lr=0.1))
+    net = Net()
+    other = attach(compiled(spe=4), net, torch.optim.SGD(net.parameters(), lr=0.1))
     with pytest.raises(RuntimeRefusal, match="different plan"):
         other.load_state_dict(state)
 

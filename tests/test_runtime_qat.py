@@ -255,7 +255,8 @@ def test_qat_emits_no_deprecation_warning() -> None:
 
 def test_qat_state_saved_for_another_model_is_refused_before_anything_changes() -> None:
     plan = qat_plan(QAT_ONLY, spe=2)
-    state = attach(plan, ConvBnNet(), torch.optim.SGD(ConvBnNet().parameters(), lr=0.1)).state_dict()
+    saved = ConvBnNet()
+    state = attach(plan, saved, torch.optim.SGD(saved.parameters(), lr=0.1)).state_dict()
     state["qat"]["observers"] = {k.replace("features.0", "stem"): v for k, v in state["qat"]["observers"].items()}
     model = ConvBnNet()
     runner = attach(plan, model, torch.optim.SGD(model.parameters(), lr=0.1))

@@ -87,10 +87,12 @@ def test_override_of_an_unknown_variable_suggests_the_right_one() -> None:
 
 
 def test_override_does_not_follow_aliases_as_in_sparseml() -> None:
-    recipe = ok(
+    recipe, diagnostics = load(
         "num_epochs: &n 10.0\nmodifiers:\n  - !EpochRangeModifier\n    start_epoch: 0.0\n    end_epoch: *n\n",
         overrides={"num_epochs": 30.0},
     )
+    assert recipe is not None
+    assert [(d.location.line, d.location.column, d.code) for d in diagnostics] == [(5, 16, "P128")]
     assert recipe.modifiers[0].value("end_epoch") == 10.0
     assert recipe.variables["num_epochs"].value == 30.0
 

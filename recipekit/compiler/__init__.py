@@ -20,7 +20,7 @@ from recipekit.compiler.layout import find_layout
 from recipekit.compiler.modifiers import build_modifiers
 from recipekit.compiler.variables import Evaluator, apply_overrides, evaluate_variables
 from recipekit.compiler.yaml_tree import compose
-from recipekit.diagnostics import Diagnostic, has_errors, sorted_diagnostics
+from recipekit.diagnostics import Diagnostic, Severity, has_errors, sorted_diagnostics
 from recipekit.ir import Recipe
 from recipekit.source import Source, Span, read_source, source_from_text
 
@@ -36,6 +36,10 @@ def load_source(source: Source, overrides: Mapping[str, Any] | None = None) -> R
         return None, sorted_diagnostics(diagnostics)
     layout, problems = find_layout(tree, source)
     diagnostics += problems
+    if overrides:
+        from recipekit.compiler.alias_overrides import unreached_aliases  # only with --var
+
+        diagnostics += unreached_aliases(tree, layout, overrides, source)
     diagnostics += apply_overrides(layout, overrides or {}, source)
     evaluator = Evaluator(source)
     root, stages, variables = evaluate_variables(layout, source, evaluator)
@@ -46,9 +50,13 @@ def load_source(source: Source, overrides: Mapping[str, Any] | None = None) -> R
 
 
 def compile_source(
-    source: Source, steps_per_epoch: float, overrides: Mapping[str, Any] | None = None
+    source: Source, steps_per_epoch: float, overrides: Mapping[str, Any] | None = None, strict: bool = False
 ) -> tuple[Plan | None, list[Diagnostic]]:
-    """Front-end, then lowering to a plan; the plan is None when there are errors."""
+    """Front-end, then lowering to a plan; the plan is None when there are errors.
+
+    The plan carries the warnings in ``plan.warnings``.  ``strict`` refuses a plan that records
+    a modifier the runtime will not execute (C410 becomes an error).
+    """
     from recipekit.compiler.lower import lower  # not needed (nor imported) by a cold `recipe-lint`
 
     recipe, diagnostics = load_source(source, overrides)
@@ -58,8 +66,18 @@ def compile_source(
         message = f"steps_per_epoch must be a positive number, not {steps_per_epoch!r}"
         return None, [*diagnostics, source.diag("C411", Span(source.yaml_start, source.yaml_start), message)]
     plan, problems = lower(recipe, steps_per_epoch, source.sha256)
+    if strict:
+        problems = [_refused(d) if d.code == "C410" else d for d in problems]
     diagnostics = sorted_diagnostics(diagnostics + problems)
-    return (None if has_errors(diagnostics) else plan), diagnostics
+    if plan is None or has_errors(diagnostics):
+        return None, diagnostics
+    plan.warnings = list(diagnostics)
+    return plan, diagnostics
+
+
+def _refused(diagnostic: Diagnostic) -> Diagnostic:
+    message = f"{diagnostic.message} (refused by strict mode: remove the modifier or compile without --strict)"
+    return Diagnostic(diagnostic.code, Severity.ERROR, message, diagnostic.location, diagnostic.notes, diagnostic.fix)
 
 
 def load_file(path: Path, overrides: Mapping[str, Any] | None = None, display: str | None = None) -> Result:

@@ -21,6 +21,7 @@ from recipekit.diagnostics import Diagnostic, Severity
 from recipekit.ir import GRADUAL_PRUNERS, Modifier, Recipe
 from recipekit.plan import schedule
 from recipekit.plan.model import Plan
+from recipekit.plan.not_executed import NOT_EXECUTED, acdc_executes
 from recipekit.plan.ops import (
     DistillOp,
     HoldMaskOp,
@@ -39,20 +40,6 @@ from recipekit.plan.ops import (
 )
 
 GLOBAL_BY_DEFAULT = {"GlobalMagnitudePruningModifier": True, "MagnitudePruningModifier": False, "MovementPruningModifier": False}
-#: Modifiers with no effect on the optimizer, masks or QAT; the plan records them, the runtime does not act on them.
-NOT_EXECUTED = {
-    "EpochRangeModifier": None,
-    "PerLayerDistillationModifier": "distillation changes the loss; add it in your training loop",
-    "SparsificationLoggingModifier": "logging only",
-    "LayerPruningModifier": "the recipekit runtime does not remove layers",
-    "LayerThinningModifier": "the recipekit runtime does not thin layers",
-    "PowerpropagationModifier": "the recipekit runtime does not re-parametrize weights",
-    "SetParamModifier": "the recipekit runtime does not set parameter values",
-    "GradualParamModifier": "the recipekit runtime does not set parameter values",
-    "ACDCPruningModifier": "AC/DC with more than one phase is not supported by the recipekit runtime yet",
-    "RigLPruningModifier": "RigL regrowth is not supported by the recipekit runtime yet",
-    "TopKASTPruningModifier": "Top-KAST is not supported by the recipekit runtime yet",
-}
 _NM = re.compile(r"^(\d+):(\d+)$")
 
 
@@ -208,7 +195,7 @@ class Lowering:
     def lower_ACDCPruningModifier(self, modifier: Modifier, order: int) -> None:
         start, end = float(modifier.value("start_epoch")), float(modifier.value("end_epoch"))
         phase = modifier.value("update_frequency")
-        if end < 0 or (end - start) > phase:
+        if not acdc_executes(start, end, phase):
             self.error(
                 "C410", modifier, None, f"ACDCPruningModifier is recorded in the plan but not executed: {NOT_EXECUTED[modifier.type]}"
             )

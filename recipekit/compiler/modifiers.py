@@ -17,9 +17,9 @@ from recipekit.compiler.layout import Group
 from recipekit.compiler.validate import Validator
 from recipekit.compiler.variables import Evaluator, Scope
 from recipekit.compiler.yaml_tree import REJECTED_TAG, Map, Node, Scalar
-from recipekit.diagnostics import Diagnostic
+from recipekit.diagnostics import Diagnostic, Fix
 from recipekit.ir import Modifier, Param
-from recipekit.source import Source
+from recipekit.source import Source, Span
 from recipekit.suggest import did_you_mean
 
 #: Keys SparseML deletes before constructing a modifier, kept for backwards compatibility.
@@ -40,7 +40,7 @@ def modifier_type(node: Node, source: Source) -> tuple[str | None, list[Diagnost
     if name in schemas.RENAMED_MODIFIERS:
         new = schemas.RENAMED_MODIFIERS[name]
         message = f"{name} was renamed {new}; SparseML 1.8 cannot load the old name. Replace the tag with !{new}"
-        return None, [source.diag("S202", span, message)]
+        return None, [source.diag("S202", span, message, fix=_rename_fix(node, source, name, new))]
     if name not in schemas.modifier_types():
         if "." in name:
             message = f"unknown modifier {tag}: only PyTorch modifiers (`!Name` or `!pytorch.Name`) exist in v1 recipes"
@@ -48,6 +48,18 @@ def modifier_type(node: Node, source: Source) -> tuple[str | None, list[Diagnost
             message = f"unknown modifier {tag}{did_you_mean(name, schemas.modifier_types())}"
         return None, [source.diag("S201", span, message)]
     return name, []
+
+
+def _rename_fix(node: Node, source: Source, name: str, new: str) -> Fix | None:
+    """Rewrite the tag when SparseML's rename was mechanical: every parameter kept its name."""
+    span = node.tag_span
+    if span is None or not source.text[span.start : span.end].endswith(name):
+        return None  # a verbatim tag (`!<...>`) or one written with a %TAG handle
+    accepted = schemas.load_schema(new)["properties"]
+    keys = [key.value for key, _ in node.entries] if isinstance(node, Map) else []
+    if any(key not in accepted and key not in STRIPPED_KEYS for key in keys):
+        return None  # a parameter the new modifier lacks: renaming alone would not load either
+    return source.fix(f"rename !{name} to !{new}", [(Span(span.end - len(name), span.end), new)])
 
 
 def build_modifiers(

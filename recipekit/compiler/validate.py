@@ -28,7 +28,7 @@ from typing import Any
 
 from recipekit.compiler import yaml11
 from recipekit.compiler.yaml_tree import Map, Node, Scalar, Seq
-from recipekit.diagnostics import Diagnostic
+from recipekit.diagnostics import Diagnostic, Fix
 from recipekit.source import Source, Span
 from recipekit.suggest import did_you_mean
 
@@ -189,7 +189,16 @@ class Validator:
             return Outcome(value, coerced_from=node.text)
         fixed = yaml11.float_spelling(text)
         message = f"SparseML's YAML 1.1 loader reads {node.text} as a string, and {self.field} does not accept strings; write {fixed}"
-        return Outcome(ok=False, diagnostics=[self.error("S208", node.span, message)])
+        return Outcome(ok=False, diagnostics=[self.source.diag("S208", node.span, message, fix=self.respell(node, fixed))])
+
+    def respell(self, node: Scalar, fixed: str) -> Fix | None:
+        """Rewrite the scalar where it is written, when that is here (not an alias, an eval or an escape)."""
+        if node.alias_of is not None or node.expression is not None:
+            return None
+        raw = self.source.text[node.span.start : node.span.end]
+        if raw != node.text and not (node.style in ("'", '"') and raw[1:-1] == node.text):
+            return None
+        return self.source.fix(f"write {fixed}", [(node.span, fixed)])
 
     # -- value checks -------------------------------------------------------
     def check_const(self, value: Any, node: Node, schema: dict[str, Any]) -> Diagnostic | None:

@@ -8,19 +8,18 @@ The command line parses arguments and calls :func:`lint_paths`; everything a
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, TextIO
 
 from recipekit.lint.config import LintConfig
 from recipekit.lint.report import ReportWriter
-from recipekit.source import RECIPE_SUFFIXES, snippet_source
+from recipekit.source import snippet_source
 
 
 class LintRun:
     """What one `recipe-lint` invocation checks and how it reports."""
 
-    __slots__ = ("config", "variables", "params", "output_format", "fix", "color")
+    __slots__ = ("config", "variables", "params", "output_format", "fix", "color", "excludes")
 
     def __init__(
         self,
@@ -30,6 +29,7 @@ class LintRun:
         output_format: str,
         fix: bool = False,
         color: bool = False,
+        excludes: tuple[str, ...] = (),
     ) -> None:
         self.config = config
         self.variables = variables
@@ -37,16 +37,8 @@ class LintRun:
         self.output_format = output_format
         self.fix = fix
         self.color = color
-
-
-def iter_recipe_paths(paths: tuple[Path, ...]) -> Iterator[Path]:
-    """Files as given; directories searched (sorted) for recipe suffixes."""
-    for path in paths:
-        if path.is_dir():
-            found = (p for p in path.rglob("*") if p.suffix.lower() in RECIPE_SUFFIXES and p.is_file())
-            yield from sorted(found)
-        else:
-            yield path
+        #: --exclude globs for directory walks (a file named on the command line is always checked).
+        self.excludes = excludes
 
 
 def lint_paths(paths: tuple[Path, ...], run: LintRun, stream: TextIO) -> ReportWriter:
@@ -55,7 +47,12 @@ def lint_paths(paths: tuple[Path, ...], run: LintRun, stream: TextIO) -> ReportW
 
     report = ReportWriter(stream, run.output_format, color=run.color, sarif_root=os.getcwd())
     fixed = 0
-    for path in iter_recipe_paths(paths):
+    walk = None
+    if any(path.is_dir() for path in paths):
+        from recipekit.lint.discovery import Walk  # its patterns cost ~1 ms: only directory walks pay
+
+        walk = Walk(run.excludes)
+    for path in walk.paths(paths) if walk is not None else paths:
         source, found = lint_file(path, run.config, run.variables, run.params)
         if run.fix and source is not None:
             source, found, fixed_here = _fix(path, source, found, run)
@@ -63,7 +60,7 @@ def lint_paths(paths: tuple[Path, ...], run: LintRun, stream: TextIO) -> ReportW
         if found and source is None:
             source = snippet_source(path)
         report.add_file(found, source)
-    report.finish(fixed)
+    report.finish(fixed, walk.skipped if walk is not None else 0)
     return report
 
 

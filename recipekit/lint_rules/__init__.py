@@ -28,6 +28,7 @@ from recipekit.lint_rules import (
     lr_start_minus_one,
     milestones,
     nm_ramp,
+    not_executed,
     overlapping_pruners,
     prunable_embeddings,
     prunes_1d,
@@ -103,6 +104,7 @@ _MODULES: tuple[Rule, ...] = (
     unused_variable,
     coerced_string,
     stripped_key,
+    not_executed,
 )
 
 RULES: dict[str, Rule] = {module.CODE: module for module in sorted(_MODULES, key=lambda m: m.CODE)}

@@ -12,9 +12,12 @@ import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from recipekit.plan.ops import Instruction
+
+if TYPE_CHECKING:
+    from recipekit.diagnostics import Diagnostic
 
 PLAN_FORMAT = "recipekit-plan"
 PLAN_VERSION = 1
@@ -34,6 +37,9 @@ class Plan:
     variables: dict[str, Any] = field(default_factory=dict)
     selectors: list[dict[str, Any]] = field(default_factory=list)
     instructions: list[Instruction] = field(default_factory=list)
+    #: What the compiler warned about (C410 "recorded, not executed", P128, ...); not part of the
+    #: plan file: a plan read back with `load_plan` has none, and the runtime re-derives C410 itself.
+    warnings: list[Diagnostic] = field(default_factory=list, compare=False, repr=False)
 
     def to_json(self) -> str:
         document = {

@@ -10,6 +10,7 @@ Imports nothing from recipekit but the plan model, and torch.
 
 from recipekit.plan.model import PlanError
 from recipekit.runtime.algorithms.sampling import GradSampler
+from recipekit.runtime.misuse import RecipeRuntimeWarning
 from recipekit.runtime.runner import DistillationSkipped, PlanRunner, RuntimeRefusal, attach
 
-__all__ = ["DistillationSkipped", "GradSampler", "PlanError", "PlanRunner", "RuntimeRefusal", "attach"]
+__all__ = ["DistillationSkipped", "GradSampler", "PlanError", "PlanRunner", "RecipeRuntimeWarning", "RuntimeRefusal", "attach"]

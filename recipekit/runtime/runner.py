@@ -24,7 +24,9 @@ import torch
 
 from recipekit.plan import ops
 from recipekit.plan import selectors as param_match
+from recipekit.plan.manifest import from_module
 from recipekit.plan.model import Plan, load_plan
+from recipekit.plan.not_executed import skipped_notes
 from recipekit.plan.ops import (
     DistillOp,
     HoldMaskOp,
@@ -39,14 +41,13 @@ from recipekit.plan.ops import (
     SetWeightDecayOp,
 )
 from recipekit.plan.schedule import epoch_at
-from recipekit.runtime import masks, scorers
+from recipekit.runtime import masks, misuse, scorers
 from recipekit.runtime.algorithms import distill
 from recipekit.runtime.algorithms.sampling import GradSampler
 from recipekit.runtime.qat import QatConfigError, Quantization, plan_quantization
 
 #: Instructions this runtime executes (every op of recipekit.plan.ops); a plan with others is refused at attach.
 SUPPORTED = frozenset(ops.OPS)
-PRUNABLE_TYPES = (torch.nn.Linear, torch.nn.Conv1d, torch.nn.Conv2d, torch.nn.Conv3d, torch.nn.Embedding)
 
 
 #: Optimizers whose update of an element is exactly zero when its gradient, its weight and its
@@ -90,17 +91,25 @@ class PlanRunner:
         scaler: Any = None,
         grad_sampler: GradSampler | None = None,
         teacher: Any = None,
+        strict: bool = False,
     ) -> None:
         self.plan = plan
         self.model = model
-        self.optimizer = optimizer
+        self.optimizer = optimizer = misuse.unwrap_optimizer(optimizer, RuntimeRefusal)
         self._params = dict(model.named_parameters())
-        self._manifest = _manifest(model)
+        self._manifest = from_module(model)  # the same builder as `recipekit params`
+        skipped = skipped_notes(plan.instructions)
+        if strict and skipped:
+            instruction, reason = skipped[0]
+            raise RuntimeRefusal(f"{_where(instruction)}: strict: the runtime does not execute this modifier: {reason}")
         self._selected = self._resolve_all()
         self._check_groups()
         self._distillation = self._check_distill(teacher)
         self._teacher = teacher
         self._distilled_at: int | None = None
+        misuse.check_optimizer_holds(optimizer, self._params, self._touched(), RuntimeRefusal)
+        # Watches the LR only when the plan sets it: reports once a competing scheduler.
+        self._lr_watch = misuse.LrWatch() if any(i["op"] in ("set_lr", "lr_function", "lr_scheduler") for i in plan.instructions) else None
         self._state = _State()
         self._prunes = [_Prune(i, self._selected[i["selector"]], self._finals(i)) for i in plan.instructions if i["op"] == "prune"]
         self._prune_of = {id(p.instruction): p for p in self._prunes}
@@ -143,6 +152,8 @@ class PlanRunner:
         if self._quantization is not None and self._quantization.start_step == 0:
             # SparseML enables QAT at initialize when it starts at epoch 0 (or -1): before the first forward.
             self._quantization.enable()
+        for instruction, reason in skipped:
+            misuse.warn(f"{_where(instruction)} is recorded in the plan but not executed: {reason}")
 
     # -- checks (all before anything is changed) ---------------------------------
     def _resolve_all(self) -> dict[str, list[str]]:
@@ -152,22 +163,37 @@ class PlanRunner:
             raise RuntimeRefusal(f"{_where(first)}: this runtime does not execute {first['op']!r} instructions yet")
         resolved: dict[str, list[str]] = {}
         for selector in self.plan.selectors:
-            names, unmatched = param_match.resolve(selector["patterns"], self._manifest)
-            if unmatched:
-                ddp_names, ddp_unmatched = self._resolve_ddp(selector["patterns"])
-                if not ddp_unmatched:
-                    names, unmatched = ddp_names, []
+            names, unmatched = self._resolve(selector["patterns"])
             if unmatched or not names:
                 where = f"{selector.get('path')}:{selector.get('line')}:{selector.get('column')}"
-                raise RuntimeRefusal(f"{where}: {unmatched[0] if unmatched else selector['patterns']!r} matches no parameter of the model")
+                hint = misuse.prefix_hint(selector["patterns"], list(self._params))
+                raise RuntimeRefusal(
+                    f"{where}: {unmatched[0] if unmatched else selector['patterns']!r} matches no parameter of the model{hint}"
+                )
             resolved[selector["id"]] = names
         return resolved
 
-    def _resolve_ddp(self, patterns: list[str]) -> tuple[list[str], list[str]]:
-        """Names written for the bare model also match a DistributedDataParallel model, and back."""
-        prefixed = [p if p.startswith(("re:", "__")) else ("module." + p if not p.startswith("module.") else p[7:]) for p in patterns]
-        prefixed = [("re:module." + p[3:]) if p.startswith("re:") and not p.startswith("re:module.") else p for p in prefixed]
-        return param_match.resolve(prefixed, self._manifest)
+    def _resolve(self, patterns: list[str]) -> tuple[list[str], list[str]]:
+        """Names as written; else as written for the model without (or with) a wrapper's prefix.
+
+        A recipe names the bare model's parameters; DDP (`module.`), a LightningModule (`model.`)
+        and torch.compile (`_orig_mod.`) prefix them, and a recipe may carry a prefix the model lacks.
+        """
+        names, unmatched = param_match.resolve(patterns, self._manifest)
+        if unmatched:
+            for variant in misuse.prefix_variants(patterns, list(self._params)):
+                variant_names, variant_unmatched = param_match.resolve(variant, self._manifest)
+                if not variant_unmatched and variant_names:
+                    return variant_names, []
+        return names, unmatched
+
+    def _touched(self) -> list[str]:
+        """Parameters the plan changes through the optimizer: pruned, held, or unfrozen."""
+        touched: dict[str, None] = {}
+        for i in self.plan.instructions:
+            if i["op"] in ("prune", "hold_mask") or (i["op"] == "set_trainable" and i["trainable"]):
+                touched.update(dict.fromkeys(self._selected[i["selector"]]))
+        return list(touched)
 
     def _check_groups(self) -> None:
         count = len(self.optimizer.param_groups)
@@ -250,7 +276,7 @@ class PlanRunner:
             return dict.fromkeys(names, float(final))
         finals: dict[str, float] = {}
         for sparsity, patterns in final.items():
-            for name in param_match.resolve(patterns, self._manifest)[0]:
+            for name in self._resolve(patterns)[0]:
                 finals.setdefault(name, float(sparsity))
         return finals
 
@@ -298,6 +324,9 @@ class PlanRunner:
     def _before_step(self, optimizer: Any, args: Any, kwargs: Any) -> None:
         k = self._state.step
         epoch = epoch_at(k, self.plan.steps_per_epoch)
+        watch = self._lr_watch
+        if watch is not None:
+            watch.check(self.optimizer.param_groups, k)
         for scorer in self._scorers.values():
             scorer.every_step()
         if self._distillation is not None and self._distilled_at != k and ops.distill_active_at(self._distillation, k):
@@ -312,6 +341,8 @@ class PlanRunner:
                 if instruction["step"] > k:
                     break
                 handler(instruction, k, epoch)
+            if watch is not None:
+                watch.remember(self.optimizer.param_groups)
             masks = self._state.masks
             if not masks.keys() <= self._masked_grads:
                 for name, mask in masks.items():
@@ -391,8 +422,13 @@ class PlanRunner:
     def _lr(self, instruction: SetLrOp | LrFunctionOp | LrSchedulerOp, k: int, epoch: float) -> None:
         value = ops.lr_at(instruction, k, epoch, self.plan.steps_per_epoch)
         if value is not None:
-            for group in self._groups(ops.lr_groups(instruction)):
+            selected = ops.lr_groups(instruction)
+            for group in self._groups(selected):
                 group["lr"] = value
+            if self._lr_watch is not None:
+                self._lr_watch.written.update(
+                    dict.fromkeys(range(len(self.optimizer.param_groups)) if selected is None else selected, value)
+                )
 
     _set_lr = _lr_function = _lr_scheduler = _lr
 
@@ -546,6 +582,9 @@ class PlanRunner:
         if self._quantization is not None and self._quantization.enabled:
             self._quantization.disable_observers(every=True)
         self._release()
+        message = misuse.end_of_run_message(self._state.step, self.plan.total_steps, self.plan.steps_per_epoch)
+        if message is not None:
+            misuse.warn(message)
 
     def detach(self) -> None:
         """Remove the hooks and restore anything the plan changed temporarily (trainable flags, QAT forwards)."""
@@ -575,19 +614,6 @@ def _sparsity(param: torch.Tensor) -> float:
     return float((param == 0).sum().item()) / param.numel()
 
 
-def _manifest(model: torch.nn.Module) -> list[dict[str, Any]]:
-    entries = []
-    for module_name, module in model.named_modules():
-        for param_name, param in module.named_parameters(recurse=False):
-            name = f"{module_name}.{param_name}" if module_name else param_name
-            module_type = type(module).__name__
-            if isinstance(module, PRUNABLE_TYPES) and module_type not in param_match.PRUNABLE_MODULE_TYPES:
-                # A subclass (say NonDynamicallyQuantizableLinear) is prunable like its base.
-                module_type = next(base.__name__ for base in type(module).__mro__ if base.__name__ in param_match.PRUNABLE_MODULE_TYPES)
-            entries.append({"name": name, "shape": list(param.shape), "module_type": module_type})
-    return entries
-
-
 def attach(
     plan: Plan | str | os.PathLike[str],
     model: torch.nn.Module,
@@ -596,6 +622,7 @@ def attach(
     scaler: Any = None,
     grad_sampler: GradSampler | None = None,
     teacher: Any = None,
+    strict: bool = False,
 ) -> PlanRunner:
     """Check the plan against the model and optimizer, then hook into ``optimizer.step()``.
 
@@ -605,9 +632,12 @@ def attach(
     ``{"data_loader_builder", "loss_function"}`` dict); one with distillation needs ``teacher``
     (a module or a callable) and a :meth:`PlanRunner.distillation_loss` call per step, or
     ``teacher="disable"`` to train without it (SparseML's ``distillation_teacher="disable"``).
+    A wrapper holding the torch optimizer as ``.optimizer`` (accelerate, Lightning) is unwrapped.
+    Each modifier the plan records but this runtime does not execute is a
+    :class:`RecipeRuntimeWarning`; ``strict=True`` refuses such a plan instead.
     Raises :class:`RuntimeRefusal` (or :class:`~recipekit.plan.PlanError` for an
     invalid plan file) before changing anything.
     """
     if not isinstance(plan, Plan):
         plan = load_plan(plan)
-    return PlanRunner(plan, model, optimizer, scaler, grad_sampler, teacher)
+    return PlanRunner(plan, model, optimizer, scaler, grad_sampler, teacher, strict)
