@@ -39,7 +39,10 @@ modifiers:
 def test_the_python_api_returns_the_warning_on_the_plan() -> None:
     plan = recipekit.compile_recipe(RECIPE, steps_per_epoch=10)
     assert [(w.code, w.severity, w.location.line, w.location.column) for w in plan.warnings] == [("C410", Severity.WARNING, 5, 5)]
-    assert "SetParamModifier is recorded in the plan but not executed: the recipekit runtime does not set parameter values" in plan.warnings[0].message
+    assert (
+        "SetParamModifier is recorded in the plan but not executed: the recipekit runtime does not set parameter values"
+        in plan.warnings[0].message
+    )
     # Not part of the plan file: the JSON is the same as before.
     assert "warnings" not in plan.to_json()
 
