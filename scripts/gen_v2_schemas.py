@@ -17,6 +17,7 @@ pydantic cannot describe (a torch type, a callable) becomes ``{}`` (anything).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
 from pathlib import Path
@@ -124,11 +125,10 @@ def sparseml() -> dict[str, Any]:
         for name, cls in getattr(ModifierFactory, table).items():
             # The factory instantiates the PyTorch flavour when there is one (MultiFrameworkObject.__new__).
             package_name = cls.__module__.rsplit(".", 1)[0]
-            try:
-                cls = MultiFrameworkObject.load_framework_class(f"{package_name}.pytorch", f"{name}{Framework.pytorch.class_name()}")
-            except (ImportError, AttributeError):
-                pass
-            registry.setdefault(name, cls)
+            flavour = cls
+            with contextlib.suppress(ImportError, AttributeError):
+                flavour = MultiFrameworkObject.load_framework_class(f"{package_name}.pytorch", f"{name}{Framework.pytorch.class_name()}")
+            registry.setdefault(name, flavour)
     return _document("sparseml", package.__version__, registry, presets)
 
 

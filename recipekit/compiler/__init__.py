@@ -18,8 +18,8 @@ from typing import TYPE_CHECKING, Any
 
 from recipekit.compiler.layout import find_layout
 from recipekit.compiler.modifiers import build_modifiers
+from recipekit.compiler.v2 import NEITHER, V2, detect_format, load_embedded, load_v2
 from recipekit.compiler.variables import Evaluator, apply_overrides, evaluate_variables
-from recipekit.compiler.v2 import NEITHER, V2, detect_format, load_embedded, read_v2
 from recipekit.compiler.yaml_tree import Node, compose
 from recipekit.diagnostics import Diagnostic, has_errors, sorted_diagnostics
 from recipekit.ir import Recipe
@@ -37,7 +37,7 @@ def load_source(source: Source, overrides: Mapping[str, Any] | None = None) -> R
         return None, sorted_diagnostics(diagnostics)
     recipe_format, problems = detect_format(tree, source)
     if recipe_format == V2:
-        return _load_v2(source, tree, diagnostics + problems)
+        return _v2_result(source, tree, load_v2(tree, source, diagnostics + problems))
     embedded = load_embedded(tree, source) if recipe_format == NEITHER else None
     if embedded is not None:
         return _v2_result(source, tree, diagnostics + embedded)
@@ -50,12 +50,6 @@ def load_source(source: Source, overrides: Mapping[str, Any] | None = None) -> R
     diagnostics += evaluator.diagnostics + problems
     recipe = Recipe(source, tuple(modifiers), variables, tuple(layout.stages), tree)
     return (None if has_errors(diagnostics) else recipe), sorted_diagnostics(diagnostics)
-
-
-def _load_v2(source: Source, tree: Node, diagnostics: list[Diagnostic]) -> Result:
-    """A v2 recipe: checked, with no v1 modifiers; the lint rules read its structure again (`read_v2`)."""
-    _, problems = read_v2(tree, source)
-    return _v2_result(source, tree, diagnostics + problems)
 
 
 def _v2_result(source: Source, tree: Node, diagnostics: list[Diagnostic]) -> Result:

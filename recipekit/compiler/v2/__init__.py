@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from recipekit.compiler.v2.check import check_modifiers
 from recipekit.compiler.v2.detect import NEITHER, V1, V2, detect_format
+from recipekit.compiler.v2.duplicates import drop_reported
 from recipekit.compiler.v2.embedded import embedded_sources
 from recipekit.compiler.v2.model import V2Modifier, V2Recipe
 from recipekit.compiler.v2.structure import read_structure
@@ -50,8 +51,7 @@ def load_embedded(root: Node, source: Source) -> list[Diagnostic] | None:
         if tree is None or detect_format(tree, inner)[0] != V2:
             continue
         seen += 1
-        _, found = read_v2(tree, inner)
-        diagnostics += problems + found
+        diagnostics += load_v2(tree, inner, problems)
     return diagnostics if seen else None
 
 
@@ -64,4 +64,12 @@ def read_v2(root: Node, source: Source) -> tuple[V2Recipe | None, list[Diagnosti
     return recipe, diagnostics
 
 
-__all__ = ["NEITHER", "V1", "V2", "V2Modifier", "V2Recipe", "detect_format", "load_embedded", "read_v2", "v2_views"]
+def load_v2(root: Node, source: Source, parsed: list[Diagnostic]) -> list[Diagnostic]:
+    """Every diagnostic of a v2 recipe's front-end, given the YAML stage's (``parsed``)."""
+    recipe, diagnostics = read_v2(root, source)
+    if recipe is not None:
+        parsed = drop_reported(parsed, recipe, source)
+    return parsed + diagnostics
+
+
+__all__ = ["NEITHER", "V1", "V2", "V2Modifier", "V2Recipe", "detect_format", "load_embedded", "load_v2", "read_v2", "v2_views"]

@@ -92,12 +92,15 @@ class _Checker:
             return [("S226", node.span, f"{node.value!r} is not a preset scheme of {self.where}{hint} (presets: {listed})")]
         if isinstance(node, Map):
             # SparseML also takes the fields of a QuantizationScheme here; llm-compressor only {PRESET: targets}.
-            fields = set(self.resolve({"$ref": "#/$defs/QuantizationScheme"}).get("properties", {})) if self.dialect == "sparseml" else set()
-            return [
-                ("S226", key.span, f"{key.text!r} is not a preset scheme of {self.where}{did_you_mean(key.text.upper(), self.document['x-presets'])} (presets: {listed})")
-                for key, _ in node.entries
-                if key.text.upper() not in self.presets and key.text not in fields
-            ]
+            fields = (
+                set(self.resolve({"$ref": "#/$defs/QuantizationScheme"}).get("properties", {})) if self.dialect == "sparseml" else set()
+            )
+            problems: list[Problem] = []
+            for key, _ in node.entries:
+                if key.text.upper() not in self.presets and key.text not in fields:
+                    hint = did_you_mean(key.text.upper(), self.document["x-presets"])
+                    problems.append(("S226", key.span, f"{key.text!r} is not a preset scheme of {self.where}{hint} (presets: {listed})"))
+            return problems
         return []
 
     def value(self, node: Node, schema: dict[str, Any], where: str) -> list[Problem]:
@@ -141,7 +144,9 @@ class _Checker:
         kinds = []
         for option in options:
             resolved = self.resolve(option)
-            word = _TYPES.get(resolved.get("type", ""), "") or ("one of " + ", ".join(map(repr, resolved["enum"])) if "enum" in resolved else "")
+            word = _TYPES.get(resolved.get("type", ""), "") or (
+                "one of " + ", ".join(map(repr, resolved["enum"])) if "enum" in resolved else ""
+            )
             if word and word not in kinds:
                 kinds.append(word)
         return [("S225", node.span, f"{where} must be {' or '.join(kinds) or 'something else'}, not {_show(node)}")]
@@ -151,8 +156,10 @@ def _fits(node: Node, schema: dict[str, Any]) -> bool:
     kind = schema.get("type")
     if kind is None:
         return "enum" in schema and isinstance(node, Scalar)
-    return (kind == "array" and isinstance(node, Seq)) or (kind == "object" and isinstance(node, Map)) or (
-        kind not in ("array", "object") and _is(node, kind)
+    return (
+        (kind == "array" and isinstance(node, Seq))
+        or (kind == "object" and isinstance(node, Map))
+        or (kind not in ("array", "object") and _is(node, kind))
     )
 
 
@@ -217,7 +224,8 @@ def check_modifiers(recipe: V2Recipe, source: Source) -> list[Diagnostic]:
     else:
         recipe.dialect = min(dialects.DIALECTS, key=lambda d: (sum(x.code == "S220" for x in errors[d]), len(errors[d])))
     diagnostics = list(found[recipe.dialect])
-    if recipe.modifiers:
+    # Said only when it matters: when one library (or both) refuses what the other accepts.
+    if recipe.modifiers and len(recipe.matched) < len(dialects.DIALECTS):
         diagnostics.append(_dialect_note(recipe, errors, source))
     return diagnostics
 
@@ -226,11 +234,15 @@ def _dialect_note(recipe: V2Recipe, errors: dict[str, list[Diagnostic]], source:
     chosen = dialects.label(recipe.dialect)
     if recipe.matched:
         others = [dialects.label(d) for d in recipe.matched[1:]]
-        refused = [f"{dialects.label(d)} refuses it ({len(errors[d])} errors, first: {errors[d][0].message})" for d in dialects.DIALECTS if errors[d]]
+        refused = [
+            f"{dialects.label(d)} refuses it ({len(errors[d])} errors, first: {errors[d][0].message})"
+            for d in dialects.DIALECTS
+            if errors[d]
+        ]
         message = f"a v2 recipe, checked as {chosen}'s" + (f" (also valid for {', '.join(others)})" if others else "")
         message += ("; " + "; ".join(refused)) if refused else ""
     else:
-        other = [d for d in dialects.DIALECTS if d != recipe.dialect][0]
+        other = next(d for d in dialects.DIALECTS if d != recipe.dialect)
         message = (
             f"a v2 recipe that neither library accepts; the errors shown are {chosen}'s, the closer dialect "
             f"({dialects.label(other)}: {len(errors[other])} errors, first: {errors[other][0].message})"
