@@ -203,6 +203,7 @@ _TABLE = [
     Code("S227", "v2-dialect", _I, "Which library's v2 dialect the recipe was checked as (and which refuses it)."),
     # -- L3xx: lint rules (the rules themselves register from recipekit/lint_rules) --
     Code("L300", "unused-suppression", _W, "A `# recipe-lint: disable=` comment that silences nothing."),
+    Code("L399", "fix-reverted", _W, "A `--fix` that would add an error was not applied; the text is left as it was."),
     # -- C4xx: compilation ----------------------------------------------------
     Code("C401", "empty-lr-range", _E, "A LearningRateFunctionModifier whose end_epoch is not after its start_epoch."),
     Code("C402", "bad-lr-kwargs", _E, "lr_kwargs lack what the LR scheduler class needs."),
