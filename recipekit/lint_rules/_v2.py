@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
 import re
 from collections.abc import Iterator
 
@@ -26,6 +25,8 @@ def looks_like(key: str, suffix: str) -> bool:
     """``quant_stag``, ``quant-stage``, ``quant_stages``, ``quant_modifers``: meant to end in ``_<suffix>``."""
     if key.endswith("_" + suffix):
         return False
+    import difflib  # only v2 recipes get here; a cold v1 lint does not pay for it
+
     last = re.split(r"[_\-. ]", key.lower())[-1]
     tail = key.lower()[-len(suffix) - 1 :]
     return (

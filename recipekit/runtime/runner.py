@@ -477,4 +477,12 @@ def attach(
     """
     if not isinstance(plan, Plan):
         plan = load_plan(plan)
+    if not any(i["op"] != "note" for i in plan.instructions):
+        # Every recipe has modifiers (S200 otherwise): a plan that executes none of them is a recipe
+        # silently reduced to nothing (e.g. a v2 recipe compiled by an older recipekit).
+        notes = len(plan.instructions)
+        raise RuntimeRefusal(
+            f"the plan from {plan.recipe_path!r} has no instruction the runtime executes ({notes} notes only): "
+            "training with it would do nothing the recipe asked. Recompile the recipe (`recipekit compile` says why)"
+        )
     return PlanRunner(plan, model, optimizer, scaler)
