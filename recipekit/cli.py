@@ -322,12 +322,25 @@ def show_command(path: Path, steps_per_epoch: float | None, variables: tuple[str
 @click.option(
     "--modifier", "name", metavar="NAME", help="Print one modifier's schema (e.g. GMPruningModifier, QuantizationModifier-legacy)."
 )
+@click.option(
+    "--format",
+    "recipe_format",
+    type=click.Choice(["v1", "v2"]),
+    default="v1",
+    show_default=True,
+    help="v2: an editor-ready schema of v2 (stage-format) recipes, from llm-compressor's and SparseML 1.8's models.",
+)
 @guarded
-def schema_command(name: str | None) -> None:
+def schema_command(name: str | None, recipe_format: str) -> None:
     """Print the JSON Schema (draft 2020-12) of the modifiers."""
     from recipekit import schema
     from recipekit.suggest import did_you_mean
 
+    if recipe_format == "v2":
+        from recipekit.schema.dialects import editor_schema
+
+        click.echo(json.dumps(editor_schema(), indent=2))
+        return
     if name is None:
         document = schema.bundle()
     elif name in schema.schema_names():

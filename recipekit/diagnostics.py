@@ -155,7 +155,7 @@ class Code(Record):
         self.summary: Final = summary
 
 
-_E, _W = Severity.ERROR, Severity.WARNING
+_E, _W, _I = Severity.ERROR, Severity.WARNING, Severity.INFO
 
 _TABLE = [
     # -- P1xx: bytes, front matter, YAML, expressions -----------------------
@@ -199,9 +199,18 @@ _TABLE = [
     Code("S209", "modifier-outside-group", _E, "Modifiers listed under a key whose name lacks `modifiers`."),
     Code("S210", "quantization-mixed-keys", _E, "QuantizationModifier mixes legacy-only and new-only keys."),
     Code("S211", "stage-ignored", _W, "A stage SparseML silently drops because top-level modifier lists exist."),
-    Code("S212", "v2-recipe", _W, "An llm-compressor (v2) recipe, which recipekit does not check yet."),
+    Code("S212", "v2-recipe", _W, "Retired: v2 recipes are checked now (S215, S22x, L36x); kept so old suppressions still parse."),
     Code("S213", "modifier-not-mapping", _E, "A modifier's parameters are not a mapping."),
     Code("S214", "misplaced-modifier", _E, "A modifier tag where SparseML cannot load it."),
+    Code("S215", "mixed-formats", _E, "A file with both v2 stages and v1 modifier tags: no loader reads it as meant."),
+    Code("S220", "v2-unknown-modifier", _E, "A v2 modifier class name the library does not have."),
+    Code("S221", "v2-arguments-not-mapping", _E, "A v2 modifier whose arguments are not a mapping."),
+    Code("S222", "v2-unknown-argument", _E, "An argument a v2 modifier does not have, which the library refuses."),
+    Code("S223", "v2-ignored-argument", _W, "An argument a v2 modifier does not have, which the library silently drops."),
+    Code("S224", "v2-missing-argument", _E, "A required argument of a v2 modifier is missing."),
+    Code("S225", "v2-wrong-value", _E, "A v2 modifier argument of the wrong type, choice or range."),
+    Code("S226", "v2-unknown-scheme", _E, "A `scheme` that is not one of the library's preset scheme names."),
+    Code("S227", "v2-dialect", _I, "Which library's v2 dialect the recipe was checked as (and which refuses it)."),
     # -- L3xx: the lint rules' codes are declared by the rules (recipekit.lint_rules.codes()); the engine's own: --
     Code("L300", "unused-suppression", _W, "A `# recipe-lint: disable=` comment that silences nothing."),
     Code("L399", "fix-reverted", _W, "A `--fix` that would add an error was not applied; the text is left as it was."),
@@ -213,6 +222,7 @@ _TABLE = [
     Code("C410", "not-executed", _W, "A modifier the plan records but the recipekit runtime does not execute."),
     Code("C411", "bad-steps-per-epoch", _E, "steps_per_epoch must be a positive number."),
     Code("C413", "too-many-updates", _E, "An update_frequency that would list more mask updates than the plan limit."),
+    Code("C415", "v2-not-compiled", _E, "A v2 (stage-format) recipe: its one-shot algorithms are outside the runtime's scope."),
     Code("C420", "obs-mask-type", _E, "OBS pruning with a mask other than unstructured or block4: SparseML rejects it at load."),
     Code("C421", "fisher-block-size", _E, "A fisher_block_size SparseML cannot use with this mask (block4 needs a multiple of 4)."),
     Code("C422", "sampling-never-prunes", _W, "OBS or M-FAC at 1 step per epoch: SparseML silently never prunes during training."),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import textwrap
 from pathlib import Path
 from typing import Any
@@ -10,7 +11,8 @@ from recipekit.compiler import load_text
 from recipekit.diagnostics import Diagnostic
 from recipekit.ir import Recipe
 
-SHARED = Path(__file__).resolve().parents[1].parent / "shared"
+#: ../shared beside the repository; RECIPEKIT_SHARED points elsewhere (a git worktree has no sibling shared/).
+SHARED = Path(os.environ.get("RECIPEKIT_SHARED") or Path(__file__).resolve().parents[1].parent / "shared")
 CORPUS = SHARED / "corpus"
 GOLDEN = SHARED / "golden"
 

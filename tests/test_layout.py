@@ -50,7 +50,7 @@ def test_mixed_recipe_drops_stages_like_sparseml() -> None:
 
 
 def test_v2_recipe_is_recognised_not_misreported() -> None:
-    assert found("test_stage:\n  quant_modifiers:\n    QuantizationModifier:\n      scheme: W4A16\n") == [(1, 1, "S212")]
+    assert found("test_stage:\n  quant_modifiers:\n    QuantizationModifier:\n      scheme: W4A16\n") == [(3, 5, "S227")]
 
 
 def test_untagged_list_item() -> None:

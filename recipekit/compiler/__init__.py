@@ -18,8 +18,9 @@ from typing import TYPE_CHECKING, Any
 
 from recipekit.compiler.layout import find_layout
 from recipekit.compiler.modifiers import build_modifiers
+from recipekit.compiler.v2 import NEITHER, V2, detect_format, load_embedded, load_v2
 from recipekit.compiler.variables import Evaluator, apply_overrides, evaluate_variables
-from recipekit.compiler.yaml_tree import compose
+from recipekit.compiler.yaml_tree import Node, compose
 from recipekit.diagnostics import Diagnostic, Severity, has_errors, sorted_diagnostics
 from recipekit.ir import Recipe
 from recipekit.source import Source, Span, read_source, source_from_text
@@ -34,6 +35,12 @@ def load_source(source: Source, overrides: Mapping[str, Any] | None = None) -> R
     tree, diagnostics = compose(source)
     if tree is None:
         return None, sorted_diagnostics(diagnostics)
+    recipe_format, problems = detect_format(tree, source)
+    if recipe_format == V2:
+        return _v2_result(source, tree, load_v2(tree, source, diagnostics + problems))
+    embedded = load_embedded(tree, source) if recipe_format == NEITHER else None
+    if embedded is not None:
+        return _v2_result(source, tree, diagnostics + embedded)
     layout, problems = find_layout(tree, source)
     diagnostics += problems
     if overrides:
@@ -49,6 +56,11 @@ def load_source(source: Source, overrides: Mapping[str, Any] | None = None) -> R
     return (None if has_errors(diagnostics) else recipe), sorted_diagnostics(diagnostics)
 
 
+def _v2_result(source: Source, tree: Node, diagnostics: list[Diagnostic]) -> Result:
+    recipe = Recipe(source, (), {}, (), tree)
+    return (None if has_errors(diagnostics) else recipe), sorted_diagnostics(diagnostics)
+
+
 def compile_source(
     source: Source, steps_per_epoch: float, overrides: Mapping[str, Any] | None = None, strict: bool = False
 ) -> tuple[Plan | None, list[Diagnostic]]:
@@ -60,6 +72,14 @@ def compile_source(
     from recipekit.compiler.lower import lower  # not needed (nor imported) by a cold `recipe-lint`
 
     recipe, diagnostics = load_source(source, overrides)
+    tree = recipe.tree if recipe is not None else compose(source)[0]
+    if tree is not None and (detect_format(tree, source)[0] == V2 or load_embedded(tree, source) is not None):
+        message = (
+            "this is a v2 (stage-format) recipe for llm-compressor / SparseML 1.7+: its one-shot algorithms (GPTQ, "
+            "SparseGPT, SmoothQuant, ...) run in those libraries, and the recipekit runtime only replays SparseML v1 "
+            "training schedules, so there is no plan to write. Lint it with `recipe-lint`; run it with llm-compressor"
+        )
+        return None, sorted_diagnostics([*diagnostics, source.diag("C415", Span(tree.span.start, tree.span.start), message)])
     if recipe is None:
         return None, diagnostics
     if not isinstance(steps_per_epoch, (int, float)) or isinstance(steps_per_epoch, bool) or not 0 < steps_per_epoch < math.inf:

@@ -50,6 +50,15 @@ from recipekit.lint_rules import (
     update_every_step,
     update_frequency_drift,
     update_frequency_range,
+    v2_duplicate_modifier,
+    v2_group_key,
+    v2_group_size,
+    v2_list_not_mapping,
+    v2_modifiers_outside_stage,
+    v2_scheme_and_config_groups,
+    v2_stage_key,
+    v2_start_minus_one,
+    v2_unmatched_targets,
     yaml11_value,
     zero_length_ramp,
 )
@@ -105,6 +114,15 @@ _MODULES: tuple[Rule, ...] = (
     coerced_string,
     stripped_key,
     not_executed,
+    v2_duplicate_modifier,
+    v2_group_key,
+    v2_group_size,
+    v2_list_not_mapping,
+    v2_modifiers_outside_stage,
+    v2_scheme_and_config_groups,
+    v2_stage_key,
+    v2_start_minus_one,
+    v2_unmatched_targets,
 )
 
 RULES: dict[str, Rule] = {module.CODE: module for module in sorted(_MODULES, key=lambda m: m.CODE)}

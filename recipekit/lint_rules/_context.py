@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from functools import cached_property
 from typing import Any, Final
 
+from recipekit.compiler.v2.model import V2Recipe
 from recipekit.compiler.yaml_tree import Map, Node, Scalar, Seq
 from recipekit.ir import GRADUAL_PRUNERS, Modifier, Param, Recipe
 from recipekit.plan import schedule
@@ -89,6 +90,13 @@ class LintContext:
         from recipekit.compiler.yaml_tree import compose
 
         return compose(self.source)[0]
+
+    @cached_property
+    def v2(self) -> list[tuple[V2Recipe, Source]]:
+        """The file's v2 (stage-format) recipes: itself, or those a config embeds; empty for v1."""
+        from recipekit.compiler.v2 import v2_views
+
+        return v2_views(self.tree, self.source) if self.tree is not None else []
 
     def span_of(self, modifier: Modifier, name: str) -> Span:
         """The value's span, or the modifier's tag when the value was defaulted."""

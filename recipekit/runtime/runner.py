@@ -640,4 +640,13 @@ def attach(
     """
     if not isinstance(plan, Plan):
         plan = load_plan(plan)
+    # Every recipe has modifiers (S200 otherwise). A plan that executes none of them, when they asked for
+    # something (an EpochRangeModifier alone asks for nothing), is a recipe silently reduced to nothing:
+    # e.g. a v2 recipe compiled by an older recipekit (no instructions), or only not-executed notes (C410).
+    asked = [i for i in plan.instructions if i["origin"]["modifier"] != "EpochRangeModifier"]
+    if not plan.instructions or (asked and all(i["op"] == "note" for i in asked)):
+        raise RuntimeRefusal(
+            f"the plan from {plan.recipe_path!r} has no instruction the runtime executes ({len(plan.instructions)} notes): "
+            "training with it would do nothing the recipe asked. Recompile the recipe (`recipekit compile` says why)"
+        )
     return PlanRunner(plan, model, optimizer, scaler, grad_sampler, teacher, strict)
