@@ -332,3 +332,12 @@ def test_check_refuses_an_export_beyond_the_bound(cnn: tuple[nn.Module, Any], tm
     monkeypatch.setattr(check, "run", off_by_two_steps)
     with pytest.raises(ExportError, match=r"output 0 differs from torch's beyond the bound: 0.00% of elements within one output"):
         to_onnx(model, cnn_batch(100), tmp_path / "x.onnx", runner=runner, print_report=False)
+
+
+def test_legacy_exporter_fallback_writes_the_same_qdq_graph(cnn: tuple[nn.Module, Any], tmp_path: Path) -> None:
+    model, runner = cnn
+    report = to_onnx(model, cnn_batch(100), tmp_path / "legacy.onnx", runner=runner, exporter="legacy", print_report=False)
+    assert report.exporter == "legacy" and (report.activation_qdq, report.weight_qdq) == (3, 3)
+    assert "BatchNormalization" not in ops(report.path)
+    assert report.initializer("features.3.weight").dtype == "int8"
+    assert report.outputs[0].passed and report.fused_kernels.get("QLinearConv", 0) >= 1

@@ -89,7 +89,7 @@ def compare(
     expected: Sequence[np.ndarray[Any, Any]], actual: Sequence[np.ndarray[Any, Any]], steps: Sequence[float | None], quantized: bool
 ) -> list[OutputCheck]:
     checks = []
-    for index, (want, got, step) in enumerate(zip(expected, actual, steps, strict=True)):
+    for index, (want, got, output_step) in enumerate(zip(expected, actual, steps, strict=True)):
         want64, got64 = want.astype(np.float64), got.astype(np.float64)
         diff = np.abs(want64 - got64)
         max_diff = float(diff.max()) if diff.size else 0.0
@@ -98,8 +98,8 @@ def compare(
             within = float(ok.mean()) if ok.size else 1.0
             checks.append(OutputCheck(index, 0.0, "fp32", max_diff, within, within == 1.0))
             continue
-        if step is not None:
-            source = "output DequantizeLinear scale"
+        if output_step is not None:
+            step, source = output_step, "output DequantizeLinear scale"
         else:
             # A float output: the step an 8-bit quantizer observing this output's range would have.
             step = float(want64.max() - want64.min()) / 255 if want64.size else 0.0

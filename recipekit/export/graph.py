@@ -39,7 +39,7 @@ def fold_weight_quantizers(model: onnx.ModelProto, prepared: Prepared) -> list[s
         users = consumers.get(node.output[0], [])
         if not users or any(user.op_type != "DequantizeLinear" for user in users) or len(consumers.get(node.input[0], [])) != 1:
             continue  # shared or unusual: leave the Q/DQ pair as exported
-        _check_zero_point(initializers, node, weight)
+        _check_zero_point(graph, node, weight)
         # The integers take the weight's own name; QuantizeLinear goes.
         initializers[node.input[0]].CopyFrom(numpy_helper.from_array(weight.integers.numpy(), node.input[0]))
         for user in users:
@@ -51,13 +51,28 @@ def fold_weight_quantizers(model: onnx.ModelProto, prepared: Prepared) -> list[s
     return folded
 
 
-def _check_zero_point(initializers: dict[str, onnx.TensorProto], node: onnx.NodeProto, weight: QuantizedWeight) -> None:
-    if len(node.input) < 3 or node.input[2] not in initializers:
+def _check_zero_point(graph: onnx.GraphProto, node: onnx.NodeProto, weight: QuantizedWeight) -> None:
+    zero_point = _constant(graph, node.input[2]) if len(node.input) > 2 else None
+    if zero_point is None:
         raise RuntimeError(f"the exported QuantizeLinear of {weight.parameter} has no constant zero point")
-    zero_point = numpy_helper.to_array(initializers[node.input[2]])
     expected = np.int8 if weight.integers.dtype.is_signed else np.uint8
     if zero_point.dtype != expected:
         raise RuntimeError(f"the exported zero point of {weight.parameter} is {zero_point.dtype}, expected {np.dtype(expected).name}")
+
+
+def _constant(graph: onnx.GraphProto, name: str) -> np.ndarray[Any, Any] | None:
+    """The value of an initializer, a Constant node's output or an Identity of one (the legacy exporter writes all three)."""
+    for init in graph.initializer:
+        if init.name == name:
+            value: np.ndarray[Any, Any] = numpy_helper.to_array(init)
+            return value
+    for node in graph.node:
+        if node.op_type == "Identity" and node.output[0] == name:
+            return _constant(graph, node.input[0])
+        if node.op_type == "Constant" and node.output[0] == name:
+            attribute = next((a for a in node.attribute if a.name == "value"), None)
+            return None if attribute is None else numpy_helper.to_array(attribute.t)
+    return None
 
 
 def strip_debug_metadata(model: onnx.ModelProto) -> None:

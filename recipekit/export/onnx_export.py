@@ -13,6 +13,7 @@ import contextlib
 import io
 import logging
 import os
+import tempfile
 import warnings
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -100,9 +101,10 @@ def _export(
                 raise ExportError(f"{error}: install the onnx extra (pip install 'recipekit[onnx]')") from None
             assert program is not None
             return program.model_proto
-        buffer = io.BytesIO()
-        torch.onnx.export(model, inputs, buffer, dynamo=False, opset_version=opset, do_constant_folding=False, **names)
-        return onnx.load_from_string(buffer.getvalue())
+        with tempfile.TemporaryDirectory() as scratch:
+            legacy = Path(scratch) / "legacy.onnx"
+            torch.onnx.export(model, inputs, legacy, dynamo=False, opset_version=opset, do_constant_folding=True, **names)
+            return onnx.load(str(legacy))
 
 
 @contextlib.contextmanager
