@@ -149,7 +149,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as scratch:
         folder = Path(scratch)
         measure("cnn", Cnn(), lambda s: torch.randn(8, 3, 32, 32, generator=torch.Generator().manual_seed(s)), args.rounds, folder)
-        measure("bert-like", TinyBert(), lambda s: torch.randint(0, 1000, (8, 64), generator=torch.Generator().manual_seed(s)), args.rounds, folder)
+        tokens: Callable[[int], torch.Tensor] = lambda s: torch.randint(0, 1000, (8, 64), generator=torch.Generator().manual_seed(s))  # noqa: E731
+        measure("bert-like", TinyBert(), tokens, args.rounds, folder)
 
 
 if __name__ == "__main__":
