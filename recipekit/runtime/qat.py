@@ -23,6 +23,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from recipekit.plan import qdq
 from recipekit.plan import selectors as param_match
 
 #: Module types that get fake-quantized weights (subclasses included).
@@ -49,10 +50,7 @@ class QuantArgs:
 
     @property
     def bounds(self) -> tuple[int, int]:
-        bits = self.num_bits - 1 if self.reduce_range else self.num_bits
-        if self.symmetric:
-            return -(2 ** (bits - 1)), 2 ** (bits - 1) - 1
-        return 0, 2**bits - 1
+        return qdq.bounds(self.num_bits, self.symmetric, self.reduce_range)
 
 
 class FakeQuantizer:

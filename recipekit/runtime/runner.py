@@ -314,6 +314,14 @@ class PlanRunner:
         quantization = self._quantization
         return quantization.bn_frozen if quantization is not None and quantization.enabled and quantization.folds else None
 
+    @property
+    def quantization(self) -> Quantization | None:
+        """The QAT simulation (quantized modules, their fake-quantizers and folded BatchNorms); None without QAT.
+
+        Read by ``recipekit.export`` to write the same quantization into an ONNX graph.
+        """
+        return self._quantization
+
     def quantization_params(self) -> dict[str, dict[str, dict[str, torch.Tensor]]]:
         """``{module: {"weight"|"input"|"output": {"scale", "zero_point"}}}`` of every observed fake-quantizer."""
         return {} if self._quantization is None else self._quantization.parameters()

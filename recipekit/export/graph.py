@@ -1,0 +1,164 @@
+"""Post-processing of the exported ONNX graph: int8 weight initializers, the name map, counts.
+
+Imports onnx (and numpy), so it is only imported when an export runs.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import numpy as np
+import onnx
+from onnx import numpy_helper
+
+from recipekit.export.prepare import Prepared, QuantizedWeight
+
+#: The metadata key holding the initializer name -> origin map (JSON).
+NAME_MAP_KEY = "recipekit.name_map"
+
+
+def fold_weight_quantizers(model: onnx.ModelProto, prepared: Prepared) -> list[str]:
+    """Replace each ``fp32 weight -> QuantizeLinear`` by the weight's integers as an int8/uint8 initializer.
+
+    The integers are torch's own (``Prepared.weights``), not recomputed by ONNX's rounding, so the
+    file holds exactly the values training fake-quantized. Returns the weights it folded.
+    """
+    graph = model.graph
+    initializers = {init.name: init for init in graph.initializer}
+    consumers: dict[str, list[onnx.NodeProto]] = {}
+    for node in graph.node:
+        for name in node.input:
+            consumers.setdefault(name, []).append(node)
+    folded: list[str] = []
+    removed: list[onnx.NodeProto] = []
+    for node in graph.node:
+        if node.op_type != "QuantizeLinear" or node.input[0] not in prepared.weights or node.input[0] not in initializers:
+            continue
+        weight = prepared.weights[node.input[0]]
+        users = consumers.get(node.output[0], [])
+        if not users or any(user.op_type != "DequantizeLinear" for user in users) or len(consumers.get(node.input[0], [])) != 1:
+            continue  # shared or unusual: leave the Q/DQ pair as exported
+        _check_zero_point(graph, node, weight)
+        # The integers take the weight's own name; QuantizeLinear goes.
+        initializers[node.input[0]].CopyFrom(numpy_helper.from_array(weight.integers.numpy(), node.input[0]))
+        for user in users:
+            user.input[0] = node.input[0]
+        removed.append(node)
+        folded.append(weight.parameter)
+    for node in removed:
+        graph.node.remove(node)
+    return folded
+
+
+def _check_zero_point(graph: onnx.GraphProto, node: onnx.NodeProto, weight: QuantizedWeight) -> None:
+    zero_point = _constant(graph, node.input[2]) if len(node.input) > 2 else None
+    if zero_point is None:
+        raise RuntimeError(f"the exported QuantizeLinear of {weight.parameter} has no constant zero point")
+    expected = np.int8 if weight.integers.dtype.is_signed else np.uint8
+    if zero_point.dtype != expected:
+        raise RuntimeError(f"the exported zero point of {weight.parameter} is {zero_point.dtype}, expected {np.dtype(expected).name}")
+
+
+def _constant(graph: onnx.GraphProto, name: str) -> np.ndarray[Any, Any] | None:
+    """The value of an initializer, a Constant node's output or an Identity of one (the legacy exporter writes all three)."""
+    for init in graph.initializer:
+        if init.name == name:
+            value: np.ndarray[Any, Any] = numpy_helper.to_array(init)
+            return value
+    for node in graph.node:
+        if node.op_type == "Identity" and node.output[0] == name:
+            return _constant(graph, node.input[0])
+        if node.op_type == "Constant" and node.output[0] == name:
+            attribute = next((a for a in node.attribute if a.name == "value"), None)
+            return None if attribute is None else numpy_helper.to_array(attribute.t)
+    return None
+
+
+def strip_debug_metadata(model: onnx.ModelProto) -> None:
+    """Drop the exporter's per-node debug metadata: stack traces with local file paths, FX dumps.
+
+    On a small model they are most of the file; the name map keeps initializers traceable.
+    """
+    for node in model.graph.node:
+        del node.metadata_props[:]
+        node.doc_string = ""
+
+
+def add_name_map(model: onnx.ModelProto, prepared: Prepared) -> dict[str, dict[str, str]]:
+    """Record, in the model's metadata, which parameter (and folded BatchNorm) each initializer came from."""
+    names = {init.name for init in model.graph.initializer}
+    mapping = {name: origin for name, origin in prepared.origins.items() if name in names}
+    entry = model.metadata_props.add()
+    entry.key, entry.value = NAME_MAP_KEY, json.dumps(mapping, sort_keys=True)
+    return mapping
+
+
+def name_map(model: onnx.ModelProto) -> dict[str, dict[str, str]]:
+    for entry in model.metadata_props:
+        if entry.key == NAME_MAP_KEY:
+            loaded: dict[str, dict[str, str]] = json.loads(entry.value)
+            return loaded
+    return {}
+
+
+def qdq_counts(model: onnx.ModelProto) -> tuple[int, int]:
+    """(activation Q/DQ pairs, dequantized weight initializers, folded or not)."""
+    initializers = {init.name for init in model.graph.initializer}
+    producers = {out: node for node in model.graph.node for out in node.output}
+    activations = weights = 0
+    for node in model.graph.node:
+        if node.op_type != "DequantizeLinear":
+            continue
+        source = producers.get(node.input[0])
+        if node.input[0] in initializers or (source is not None and source.op_type == "QuantizeLinear" and source.input[0] in initializers):
+            weights += 1
+        elif source is not None and source.op_type == "QuantizeLinear":
+            activations += 1
+    return activations, weights
+
+
+def initializer_zeros(model: onnx.ModelProto) -> dict[str, tuple[str, list[int], int, int]]:
+    """Per initializer: dtype, shape, exact zeros of the value it stands for, element count.
+
+    An int8/uint8 weight read by a DequantizeLinear stands for ``(q - zero_point) * scale``: its zeros
+    are the elements equal to their zero point.
+    """
+    initializers = {init.name: init for init in model.graph.initializer}
+    zero_points: dict[str, Any] = {}
+    for node in model.graph.node:
+        if node.op_type == "DequantizeLinear" and node.input[0] in initializers and len(node.input) > 2 and node.input[2] in initializers:
+            axis = next((a.i for a in node.attribute if a.name == "axis"), 1)
+            zero_points[node.input[0]] = (numpy_helper.to_array(initializers[node.input[2]]), axis)
+    result = {}
+    for name, init in initializers.items():
+        values = numpy_helper.to_array(init)
+        if name in zero_points:
+            zero_point, axis = zero_points[name]
+            if zero_point.ndim == 1 and zero_point.size > 1:
+                shape = [1] * values.ndim
+                shape[axis] = -1
+                zero_point = zero_point.reshape(shape)
+            zeros = int((values == zero_point).sum())
+        else:
+            zeros = int((values == 0).sum())
+        result[name] = (onnx.helper.tensor_dtype_to_np_dtype(init.data_type).name, list(values.shape), zeros, int(values.size))
+    return result
+
+
+def dequantized(model: onnx.ModelProto, name: str) -> np.ndarray[Any, Any]:
+    """The float value an initializer stands for (its DequantizeLinear applied, if it has one)."""
+    initializers = {init.name: numpy_helper.to_array(init) for init in model.graph.initializer}
+    values = initializers[name]
+    for node in model.graph.node:
+        if node.op_type == "DequantizeLinear" and node.input[0] == name:
+            scale = initializers[node.input[1]].astype(np.float32)
+            zero_point = initializers[node.input[2]].astype(np.int32) if len(node.input) > 2 else np.zeros_like(scale, dtype=np.int32)
+            if scale.ndim == 1 and scale.size > 1:
+                axis = next((a.i for a in node.attribute if a.name == "axis"), 1)
+                shape = [1] * values.ndim
+                shape[axis] = -1
+                scale, zero_point = scale.reshape(shape), zero_point.reshape(shape)
+            result: np.ndarray[Any, Any] = ((values.astype(np.int32) - zero_point) * scale).astype(np.float32)
+            return result
+    return values
