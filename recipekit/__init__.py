@@ -61,19 +61,27 @@ def _source(path_or_text: Any) -> Any:
     return read_source(Path(path_or_text))
 
 
+def compile_with_diagnostics(
+    path_or_text: Any, steps_per_epoch: float, variables: dict[str, Any] | None = None
+) -> tuple[Plan | None, list[Diagnostic]]:
+    """Compile a recipe (path or text); the plan (``None`` on errors) and every diagnostic."""
+    from recipekit.compiler import compile_source
+
+    source, diagnostics = _source(path_or_text)
+    if source is None:
+        return None, diagnostics
+    return compile_source(source, steps_per_epoch, variables)
+
+
 def compile_recipe(path_or_text: Any, steps_per_epoch: float, variables: dict[str, Any] | None = None) -> Plan:
     """Compile a recipe (path or text) into a :class:`~recipekit.plan.Plan`.
 
     Raises :class:`RecipeError` with every error diagnostic when the recipe
     cannot be compiled.
     """
-    from recipekit.compiler import compile_source
     from recipekit.diagnostics import Severity
 
-    source, diagnostics = _source(path_or_text)
-    plan = None
-    if source is not None:
-        plan, diagnostics = compile_source(source, steps_per_epoch, variables)
+    plan, diagnostics = compile_with_diagnostics(path_or_text, steps_per_epoch, variables)
     if plan is None:
         raise RecipeError([d for d in diagnostics if d.severity is Severity.ERROR])
     return plan
@@ -86,4 +94,4 @@ def load_plan(path: Any) -> Plan:
     return _load_plan(path)
 
 
-__all__ = ["RecipeError", "__version__", "compile_recipe", "load_plan", "load_recipe"]
+__all__ = ["RecipeError", "__version__", "compile_recipe", "compile_with_diagnostics", "load_plan", "load_recipe"]

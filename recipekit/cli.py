@@ -10,19 +10,16 @@ from __future__ import annotations
 import json
 import os
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from functools import wraps
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TextIO, TypeVar
+from typing import Any, TypeVar
 
 import click
 
 from recipekit import __version__
 from recipekit.diagnostics import Diagnostic
-from recipekit.source import RECIPE_SUFFIXES, Source
-
-if TYPE_CHECKING:
-    from recipekit.lint.report import ReportWriter
+from recipekit.source import snippet_source
 
 EXIT_OK, EXIT_ERRORS, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
 
@@ -72,15 +69,6 @@ def parse_vars(values: tuple[str, ...]) -> dict[str, Any]:
     return dict(parse_var(v) for v in values)
 
 
-def iter_recipe_paths(paths: tuple[Path, ...]) -> Iterator[Path]:
-    for path in paths:
-        if path.is_dir():
-            found = (p for p in path.rglob("*") if p.suffix.lower() in RECIPE_SUFFIXES and p.is_file())
-            yield from sorted(found)
-        else:
-            yield path
-
-
 VAR_OPTION = click.option(
     "--var", "variables", multiple=True, metavar="NAME=VALUE", help="Override a recipe variable (JSON value). Repeatable."
 )
@@ -91,68 +79,6 @@ def _positive(ctx: click.Context, param: click.Parameter, value: float | None) -
     if value is not None and not (0 < value < float("inf")):
         raise click.BadParameter("must be a positive number")
     return value
-
-
-class LintRun:
-    """What one `recipe-lint` invocation checks and how it reports."""
-
-    __slots__ = ("config", "variables", "params", "output_format", "fix", "color")
-
-    def __init__(
-        self,
-        config: Any,
-        variables: dict[str, Any],
-        params: list[dict[str, Any]] | None,
-        output_format: str,
-        fix: bool = False,
-        color: bool = False,
-    ) -> None:
-        self.config = config
-        self.variables = variables
-        self.params = params
-        self.output_format = output_format
-        self.fix = fix
-        self.color = color
-
-
-def lint_paths(paths: tuple[Path, ...], run: LintRun, stream: TextIO) -> ReportWriter:
-    """Lint every file, writing the report to ``stream`` file by file; returns the writer's counts."""
-    from recipekit.lint.fix import MAX_ROUNDS, apply_edits, write_fixed
-    from recipekit.lint.linter import lint_file
-    from recipekit.lint.report import ReportWriter
-
-    report = ReportWriter(stream, run.output_format, color=run.color, sarif_root=os.getcwd())
-    fixed = 0
-    for path in iter_recipe_paths(paths):
-        source, found = lint_file(path, run.config, run.variables, run.params)
-        for _ in range(MAX_ROUNDS if run.fix else 0):
-            if source is None:
-                break
-            text, applied = apply_edits(source.text, found)
-            if not applied:
-                break
-            write_fixed(path, text)
-            fixed += applied
-            source, found = lint_file(path, run.config, run.variables, run.params)
-        if found and source is None:
-            source = _snippet_source(path)
-        report.add_file(found, source)
-    report.finish(fixed)
-    return report
-
-
-def _snippet_source(path: Path) -> Source | None:
-    """Text to show snippets from when the file could not be loaded as a recipe."""
-    from recipekit.source import read_source
-
-    source, _ = read_source(path)
-    if source is not None:
-        return source
-    try:
-        text = path.read_bytes()[:1_000_000].decode("utf-8", errors="replace")
-    except OSError:
-        return None
-    return Source(str(path), text)
 
 
 def _color() -> bool:
@@ -211,6 +137,7 @@ def lint_command(
     """Check recipes (files, or directories searched for .yaml/.yml/.md)."""
     from recipekit.atomic import open_atomically
     from recipekit.diagnostics import Severity
+    from recipekit.lint.driver import LintRun, lint_paths
 
     config = _load_config(config_path)
     if steps_per_epoch is not None:
@@ -249,7 +176,7 @@ def normalize_command(recipe: Path, variables: tuple[str, ...]) -> None:
 
     loaded, diagnostics = load_file(recipe, parse_vars(variables))
     if diagnostics:
-        source = _snippet_source(recipe)
+        source = snippet_source(recipe)
         click.echo(render_text(diagnostics, {source.path: source} if source else {}, color=False), nl=False, err=True)
     if loaded is None:
         sys.exit(EXIT_ERRORS)
@@ -260,7 +187,7 @@ def _report_errors(diagnostics: list[Diagnostic], path: Path) -> None:
     from recipekit.render import render_text
 
     if diagnostics:
-        source = _snippet_source(path)
+        source = snippet_source(path)
         click.echo(render_text(diagnostics, {source.path: source} if source else {}, color=False), nl=False, err=True)
 
 
@@ -283,13 +210,9 @@ def compile_command(recipe: Path, steps_per_epoch: float, variables: tuple[str, 
 
 def _compile_or_exit(recipe: Path, steps_per_epoch: float, variables: tuple[str, ...]) -> Any:
     """The recipe's plan; its diagnostics go to stderr, and errors exit 1."""
-    from recipekit.compiler import compile_source
-    from recipekit.source import read_source
+    from recipekit import compile_with_diagnostics
 
-    source, diagnostics = read_source(recipe)
-    plan = None
-    if source is not None:
-        plan, diagnostics = compile_source(source, _as_steps(steps_per_epoch), parse_vars(variables))
+    plan, diagnostics = compile_with_diagnostics(recipe, _as_steps(steps_per_epoch), parse_vars(variables))
     _report_errors(diagnostics, recipe)
     if plan is None:
         sys.exit(EXIT_ERRORS)

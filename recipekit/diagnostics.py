@@ -194,6 +194,7 @@ _TABLE = [
     Code("S214", "misplaced-modifier", _E, "A modifier tag where SparseML cannot load it."),
     # -- L3xx: lint rules (the rules themselves register from recipekit/lint_rules) --
     Code("L300", "unused-suppression", _W, "A `# recipe-lint: disable=` comment that silences nothing."),
+    Code("L399", "fix-reverted", _W, "A `--fix` that would add an error was not applied; the text is left as it was."),
     # -- C4xx: compilation ----------------------------------------------------
     Code("C401", "empty-lr-range", _E, "A LearningRateFunctionModifier whose end_epoch is not after its start_epoch."),
     Code("C402", "bad-lr-kwargs", _E, "lr_kwargs lack what the LR scheduler class needs."),

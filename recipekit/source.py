@@ -183,3 +183,15 @@ def _front_matter(source: Source) -> tuple[Source | None, list[Diagnostic]]:
         )
         diagnostics.append(result.diag("P114", Span(end, end + 3), message, notes))
     return result, diagnostics
+
+
+def snippet_source(path: Path) -> Source | None:
+    """Text to show snippets from, also when the file could not be loaded as a recipe."""
+    source, _ = read_source(path)
+    if source is not None:
+        return source
+    try:
+        text = path.read_bytes()[: limits.MAX_FILE_BYTES].decode("utf-8", errors="replace")
+    except OSError:
+        return None
+    return Source(str(path), text)

@@ -157,7 +157,7 @@ def test_cold_lint_never_imports_torch_jsonschema_or_lark() -> None:
     """
     code = (
         "import sys\n"
-        "from recipekit.cli import LintRun, lint_paths\n"
+        "from recipekit.lint.driver import LintRun, lint_paths\n"
         "from recipekit.lint.config import LintConfig\n"
         "from pathlib import Path\n"
         f"report = lint_paths((Path({str(PLAIN)!r}),), LintRun(LintConfig(), {{}}, None, 'text'), sys.stdout)\n"
@@ -172,7 +172,7 @@ def test_lint_with_expressions_imports_neither_lark_nor_torch() -> None:
     # lark compiled the grammar into recipekit/compiler/expr_tables.py; linting needs only the tables.
     code = (
         "import sys\n"
-        "from recipekit.cli import LintRun, lint_paths\n"
+        "from recipekit.lint.driver import LintRun, lint_paths\n"
         "from recipekit.lint.config import LintConfig\n"
         "from pathlib import Path\n"
         f"lint_paths((Path({str(EXAMPLE)!r}),), LintRun(LintConfig(), {{}}, None, 'json'), sys.stdout)\n"

@@ -13,8 +13,11 @@ from click.testing import CliRunner
 from jsonschema import Draft7Validator
 
 from recipekit import cli
+from recipekit.diagnostics import Diagnostic, Edit, Fix, Location, Severity
+from recipekit.lint.fix import fix_until_stable
 from recipekit.lint.rule_docs import parse_rule_doc
 from recipekit.lint_rules import RULES
+from recipekit.source import Source
 from tests.helpers import CORPUS, GOLDEN, SHARED
 from tests.test_rule_docs import lint
 
@@ -259,3 +262,37 @@ def test_gradual_param_inter_func_is_reported_as_ignored(tmp_path: Path) -> None
         0,
         f"{tmp_path / 'r.yaml'}:9:5: L306 [*] SparseML ignores inter_func on GradualParamModifier and always uses linear; remove it",
     )
+
+
+def test_fix_writes_the_file_once_however_many_rounds(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import recipekit.lint.fix as fix_module
+
+    writes: list[str] = []
+    real = fix_module.write_atomically
+    monkeypatch.setattr(fix_module, "write_atomically", lambda path, text: (writes.append(text), real(path, text))[1])
+    # The same recipe as above: its three fixes take more than one round (010 -> 8 only once YAML 1.1 is settled).
+    path = write(tmp_path, "r.yaml", WARN.lstrip("\n") + "  - !EpochRangeModifier\n    start_epoch: 0.0\n    end_epoch: 010\n")
+    code, output = run("--fix", str(path))
+    assert code == 0 and "Fixed 3 problems." in output
+    assert len(writes) == 1 and writes[0].endswith("end_epoch: 8\n")
+
+
+def _fixable(code: str, start: int, end: int, text: str) -> Diagnostic:
+    location = Location("r.yaml", 1, start + 1, 1, end + 1)
+    return Diagnostic(code, Severity.WARNING, "m", location, (), Fix(f"write {text}", (Edit(start, end, text, location),)))
+
+
+def test_fix_that_would_add_an_error_is_reverted_and_reported() -> None:
+    # Two fixes in one round: "a"->"b" is fine, "c"->"x" makes the (fake) linter report an error.
+    def relint(text: str) -> tuple[Source | None, list[Diagnostic]]:
+        found = [_fixable("L360", 2, 3, "x")] if "c" in text else []
+        if "x" in text:
+            found.append(Diagnostic("S205", Severity.ERROR, "bad", Location("r.yaml", 1, 3, 1, 4)))
+        return Source("r.yaml", text), found
+
+    source = Source("r.yaml", "a c")
+    outcome = fix_until_stable(source, [_fixable("L305", 0, 1, "b"), _fixable("L360", 2, 3, "x")], relint)
+    assert outcome.source is not None and outcome.source.text == "b c"
+    assert outcome.fixed == 1
+    assert [(d.code, d.location.column) for d in outcome.reverted] == [("L399", 3)]
+    assert "would add a S205 error" in outcome.reverted[0].message

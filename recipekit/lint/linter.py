@@ -1,6 +1,6 @@
 """The lint engine: run every enabled rule on a recipe and stamp the findings.
 
-Rules yield :class:`~recipekit.findings.Finding` (a span and a message); the
+Rules yield :class:`~recipekit.lint_rules._context.Finding` (a span and a message); the
 engine gives each its rule's code and configured severity, converts spans to
 positions and fixes to edits, and applies configuration and suppressions to
 every diagnostic of the file, the front-end's included.
@@ -61,6 +61,33 @@ def lint_file(
     from recipekit.source import read_source
 
     source, diagnostics = read_source(path)
+    return lint_source(source, diagnostics, str(path), config, variables, params)
+
+
+def lint_text(
+    path: Path,
+    text: str,
+    bom: bool,
+    config: LintConfig,
+    variables: dict[str, Any] | None = None,
+    params: list[dict[str, Any]] | None = None,
+) -> tuple[Source | None, list[Diagnostic]]:
+    """:func:`lint_file` on a candidate text of ``path`` (the ``--fix`` loop lints in memory)."""
+    from recipekit.source import source_from_bytes
+
+    data = ("\ufeff" if bom else "") + text
+    source, diagnostics = source_from_bytes(data.encode("utf-8"), str(path), markdown=path.suffix.lower() == ".md")
+    return lint_source(source, diagnostics, str(path), config, variables, params)
+
+
+def lint_source(
+    source: Source | None,
+    diagnostics: list[Diagnostic],
+    path: str,
+    config: LintConfig,
+    variables: dict[str, Any] | None,
+    params: list[dict[str, Any]] | None,
+) -> tuple[Source | None, list[Diagnostic]]:
     recipe = None
     if source is not None:
         recipe, problems = load_source(source, variables)
@@ -68,8 +95,8 @@ def lint_file(
     if recipe is not None:
         ctx = LintContext(recipe, params=params, steps_per_epoch=config.steps_per_epoch)
         diagnostics = diagnostics + run_rules(ctx, config)
-    diagnostics = configure(diagnostics, config, str(path))
+    diagnostics = configure(diagnostics, config, path)
     if source is not None:
         diagnostics = apply_suppressions(diagnostics, source)
-        diagnostics = configure(diagnostics, config, str(path))
+        diagnostics = configure(diagnostics, config, path)
     return source, sorted_diagnostics(diagnostics)

@@ -22,4 +22,3 @@ def __getattr__(name: str) -> Any:
 
         return getattr(model, name)
     raise AttributeError(f"module 'recipekit.plan' has no attribute {name!r}")
-

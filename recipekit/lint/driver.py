@@ -1,0 +1,78 @@
+"""The multi-file lint driver: which files, the ``--fix`` loop, and the streaming report.
+
+The command line parses arguments and calls :func:`lint_paths`; everything a
+`recipe-lint` run does between "these paths" and "these counts" lives here
+(ruff's split between its CLI and ``linter.rs``).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, TextIO
+
+from recipekit.lint.config import LintConfig
+from recipekit.lint.report import ReportWriter
+from recipekit.source import RECIPE_SUFFIXES, snippet_source
+
+
+class LintRun:
+    """What one `recipe-lint` invocation checks and how it reports."""
+
+    __slots__ = ("config", "variables", "params", "output_format", "fix", "color")
+
+    def __init__(
+        self,
+        config: LintConfig,
+        variables: dict[str, Any],
+        params: list[dict[str, Any]] | None,
+        output_format: str,
+        fix: bool = False,
+        color: bool = False,
+    ) -> None:
+        self.config = config
+        self.variables = variables
+        self.params = params
+        self.output_format = output_format
+        self.fix = fix
+        self.color = color
+
+
+def iter_recipe_paths(paths: tuple[Path, ...]) -> Iterator[Path]:
+    """Files as given; directories searched (sorted) for recipe suffixes."""
+    for path in paths:
+        if path.is_dir():
+            found = (p for p in path.rglob("*") if p.suffix.lower() in RECIPE_SUFFIXES and p.is_file())
+            yield from sorted(found)
+        else:
+            yield path
+
+
+def lint_paths(paths: tuple[Path, ...], run: LintRun, stream: TextIO) -> ReportWriter:
+    """Lint every file, writing the report to ``stream`` file by file; returns the writer's counts."""
+    from recipekit.lint.linter import lint_file
+
+    report = ReportWriter(stream, run.output_format, color=run.color, sarif_root=os.getcwd())
+    fixed = 0
+    for path in iter_recipe_paths(paths):
+        source, found = lint_file(path, run.config, run.variables, run.params)
+        if run.fix and source is not None:
+            source, found, fixed_here = _fix(path, source, found, run)
+            fixed += fixed_here
+        if found and source is None:
+            source = snippet_source(path)
+        report.add_file(found, source)
+    report.finish(fixed)
+    return report
+
+
+def _fix(path: Path, source: Any, found: list[Any], run: LintRun) -> tuple[Any, list[Any], int]:
+    from recipekit.lint.fix import fix_until_stable, write_fixed
+    from recipekit.lint.linter import lint_text
+
+    original = source.text
+    outcome = fix_until_stable(source, found, lambda text: lint_text(path, text, source.bom, run.config, run.variables, run.params))
+    if outcome.source is not None and outcome.source.text != original:
+        write_fixed(path, outcome.source)
+    return outcome.source, outcome.diagnostics + outcome.reverted, outcome.fixed
