@@ -16,6 +16,7 @@ selector matcher, and torch.
 from __future__ import annotations
 
 import os
+import warnings
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -96,12 +97,15 @@ class PlanRunner:
             and i["end_step"] < plan.total_steps  # a release at the end of training releases nothing
             for name in self._selected[i["selector"]]
         }
-        # Masks that are never released, under an optimizer that keeps zeros zero: once the
-        # optimizer's state is cleared where they prune, a masked gradient and a zero weight give
-        # an update of exactly zero there, so the pass that re-applies them after every step can
-        # go; the weights are the same to the bit. (The state SparseML kept there only matters
-        # once a mask is released, and these never are.)
-        self._held_by_state = maskable - released if type(optimizer) in ZERO_PRESERVING else set()
+        # Masks that are never released nor loosened, under an optimizer that keeps zeros zero:
+        # once the optimizer's state is cleared where they prune, a masked gradient and a zero
+        # weight give an update of exactly zero there, so the pass that re-applies them after
+        # every step can go; the weights are the same to the bit. SparseML left that state in
+        # place (the gradient of a weight pruned at step k reached it, masked by the old mask), and
+        # it only reaches a weight once the weight is un-pruned: a release, a target that goes
+        # down, two modifiers on one tensor. Those keep SparseML's state and the per-step pass.
+        self._held_by_state = maskable - released - _may_loosen(plan, self._selected) if type(optimizer) in ZERO_PRESERVING else set()
+        self._warned_revived: set[str] = set()
         for name in sorted(maskable):
             # torch ships this method without annotations.
             self._hooks.append(self._params[name].register_post_accumulate_grad_hook(self._mask_grad))  # type: ignore[no-untyped-call]
@@ -224,7 +228,9 @@ class PlanRunner:
             masks = self._state.masks
             if not masks.keys() <= self._masked_grads:
                 for name, mask in masks.items():
-                    # Gradients backward did not mask: set by hand, or computed before this step's new mask.
+                    # Gradients backward did not see: set by hand, or (held masks) renewed this step.
+                    # A gradient backward masked with the mask then in force is left as it is, as
+                    # SparseML's gradient hook left it, even when this step's update changed the mask.
                     param = self._params[name]
                     if param.grad is not None and name not in self._masked_grads:
                         param.grad.mul_(mask)
@@ -241,9 +247,10 @@ class PlanRunner:
         # plain backward does not require grad, so the multiply records nothing anyway).
         name = self._name_of[id(param)]
         mask = self._state.masks.get(name)
-        if mask is not None and param.grad is not None:
-            param.grad.mul_(mask)
-            self._masked_grads.add(name)
+        if param.grad is not None:
+            if mask is not None:
+                param.grad.mul_(mask)
+            self._masked_grads.add(name)  # as backward left it: masked by the mask in force, if any
 
     def step_skipped(self) -> None:
         """Count an iteration whose ``optimizer.step()`` was skipped (an AMP overflow, a NaN loss guard).
@@ -276,14 +283,30 @@ class PlanRunner:
 
     def _set_mask(self, name: str, mask: torch.Tensor) -> None:
         """Enable a new keep-mask: the weight is masked now, and the optimizer state if it holds the zeros."""
+        old = self._state.masks.get(name)
         self._state.masks[name] = mask
-        self._masked_grads.discard(name)  # this step's gradient was masked with the old mask, if any
         param = self._params[name]
         param.data.mul_(mask)
         if name in self._held_by_state:
+            # The fast path: this step's gradient and the optimizer's state are masked with the new
+            # mask, so the pruned weights stay zero with no pass after the step.
+            self._masked_grads.discard(name)
+            if old is not None and bool((mask > old).any()):
+                self._warn_revived(name)
             for value in self.optimizer.state.get(param, {}).values():
                 if isinstance(value, torch.Tensor) and value.shape == mask.shape:
                     value.mul_(mask)
+
+    def _warn_revived(self, name: str) -> None:
+        if name not in self._warned_revived:
+            self._warned_revived.add(name)
+            warnings.warn(
+                f"{name}: a mask update kept weights that were pruned (more tied zeros than the target prunes); "
+                "SparseML would restart them with the optimizer state it left there, which this runtime cleared. "
+                "Weights from here on may differ from SparseML's in their last bits",
+                RuntimeWarning,
+                stacklevel=2,
+            )
 
     # -- instructions ---------------------------------------------------------------
     def _groups(self, selected: list[int] | None) -> list[dict[str, Any]]:
@@ -367,18 +390,26 @@ class PlanRunner:
     def _update_masks(self, prune: _Prune, epoch: float) -> None:
         instruction = prune.instruction
         init = instruction["init_sparsity"]
-        by_target: dict[float, list[str]] = {}
+        targets: dict[str, float] = {}
         for name in prune.names:
             start_value = _sparsity(self._params[name]) if init == "__FROM_PARAM__" else float(init)
-            target = interpolate(
+            targets[name] = interpolate(
                 epoch, instruction["start_epoch"], instruction["end_epoch"], start_value, prune.finals[name], instruction["inter_func"]
             )
-            by_target.setdefault(target, []).append(name)
-        for target, names in by_target.items():
+        # One call for all of the modifier's tensors, as SparseML's mask creator (a [1, -1] block
+        # takes its width from the first tensor); global sparsity with differing targets (from
+        # __FROM_PARAM__), which SparseML refused mid-training, goes by target.
+        groups = [prune.names]
+        if instruction["global_sparsity"] and len(set(targets.values())) > 1:
+            by_target: dict[float, list[str]] = {}
+            for name, target in targets.items():
+                by_target.setdefault(target, []).append(name)
+            groups = list(by_target.values())
+        for names in groups:
             tensors = [
                 self._params[n].detach() * self._state.masks[n] if n in self._state.masks else self._params[n].detach() for n in names
             ]
-            created = masks.create(tensors, target, instruction["mask_type"], instruction["global_sparsity"])
+            created = masks.create(tensors, [targets[n] for n in names], instruction["mask_type"], instruction["global_sparsity"])
             for name, keep in zip(names, created, strict=True):
                 self._set_mask(name, keep.to(self._params[name].dtype))
 
@@ -444,6 +475,24 @@ class PlanRunner:
         for name, flag in self._state.trainable_restore.items():
             self._params[name].requires_grad_(flag)
         self._state.trainable_restore.clear()
+
+
+def _may_loosen(plan: Plan, selected: dict[str, list[str]]) -> set[str]:
+    """Parameters whose mask can give back pruned weights: two mask instructions, or a target that goes down."""
+    seen: set[str] = set()
+    loosen: set[str] = set()
+    for instruction in plan.instructions:
+        if instruction["op"] not in ("prune", "hold_mask"):
+            continue
+        names = selected[instruction["selector"]]
+        loosen |= seen & set(names)
+        seen |= set(names)
+        if instruction["op"] == "prune":
+            init, final = instruction["init_sparsity"], instruction["final_sparsity"]
+            finals = [float(f) for f in final] if isinstance(final, dict) else [float(final)]
+            if init == "__FROM_PARAM__" or any(f < float(init) for f in finals):
+                loosen |= set(names)
+    return loosen
 
 
 def _sparsity(param: torch.Tensor) -> float:
