@@ -74,6 +74,7 @@ class PlanRunner:
         self._manifest = _manifest(model)
         self._selected = self._resolve_all()
         self._check_groups()
+        self._check_mask_shapes()
         self._state = _State()
         self._prunes = [_Prune(i, self._selected[i["selector"]], self._finals(i)) for i in plan.instructions if i["op"] == "prune"]
         self._prune_of = {id(p.instruction): p for p in self._prunes}
@@ -147,6 +148,15 @@ class PlanRunner:
             groups = instruction.get("param_groups")
             if groups and max(groups) >= count:
                 raise RuntimeRefusal(f"{_where(instruction)}: param group {max(groups)} does not exist (the optimizer has {count})")
+
+    def _check_mask_shapes(self) -> None:
+        """A mask SparseML could not make for these tensors (it raised mid-training, or made an unusable one)."""
+        for instruction in self.plan.instructions:
+            if instruction["op"] == "prune":
+                shapes = [list(self._params[n].shape) for n in self._selected[instruction["selector"]]]
+                issue = masks.problem(shapes, instruction["mask_type"])
+                if issue:
+                    raise RuntimeRefusal(f"{_where(instruction)}: mask_type {instruction['mask_type']!r}: {issue}")
 
     def _plan_quantization(self) -> Quantization | None:
         instructions = [i for i in self.plan.instructions if i["op"] == "qat"]
