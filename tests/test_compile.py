@@ -16,7 +16,7 @@ from recipekit import cli
 from recipekit.compiler import compile_source
 from recipekit.plan.check import OP_FIELDS
 from recipekit.plan.model import PlanError, plan_from_json
-from recipekit.plan.simulate import expand
+from recipekit.plan.simulate import expand, state_at
 from recipekit.source import source_from_text
 from tests.helpers import CORPUS
 
@@ -282,7 +282,7 @@ def test_every_corpus_plan_validates_against_the_plan_schema() -> None:
 def test_state_at_equals_expand() -> None:
     plan = recipekit.compile_recipe(EXAMPLE, 2)
     params = [{"name": "features.0.weight", "shape": [8, 8, 3, 3], "module_type": "Conv2d"}]
-    state = plan.state_at(60, params)
+    state = state_at(plan, 60, params)
     assert state["lr"] == [0.005000000000000001] and state["epoch"] == 30.0
     assert 0.8 < state["target_sparsity"]["features.0.weight"] < 0.85
 

@@ -18,7 +18,21 @@ from recipekit.compiler.normalize import json_safe
 from recipekit.diagnostics import Diagnostic
 from recipekit.ir import GRADUAL_PRUNERS, Modifier, Recipe
 from recipekit.plan import schedule
-from recipekit.plan.model import Instruction, Plan
+from recipekit.plan.model import Plan
+from recipekit.plan.ops import (
+    HoldMaskOp,
+    Instruction,
+    LrFunctionOp,
+    LrSchedulerOp,
+    NoteOp,
+    Origin,
+    PruneOp,
+    QatOp,
+    SetLrOp,
+    SetTrainableOp,
+    SetWeightDecayOp,
+    Updates,
+)
 
 GLOBAL_BY_DEFAULT = {"GlobalMagnitudePruningModifier": True, "MagnitudePruningModifier": False, "MovementPruningModifier": False}
 #: Modifiers with no effect on the optimizer, masks or QAT; the plan records them, the runtime does not act on them.
@@ -77,7 +91,7 @@ class Lowering:
         assert span is not None
         self.diagnostics.append(self.source.diag(code, span, message))
 
-    def origin(self, modifier: Modifier, order: int) -> dict[str, Any]:
+    def origin(self, modifier: Modifier, order: int) -> Origin:
         loc = self.source.location(modifier.span)
         return {
             "modifier": modifier.type,
@@ -112,8 +126,8 @@ class Lowering:
     def start_step(self, epoch: float) -> int:
         return 0 if epoch == -1 else schedule.first_step_at(epoch, self.spe)
 
-    def emit(self, modifier: Modifier, order: int, op: str, step: int, **fields: Any) -> None:
-        self.instructions.append({"step": step, "op": op, **fields, "origin": self.origin(modifier, order)})
+    def add(self, instruction: Instruction) -> None:
+        self.instructions.append(instruction)
 
     # -- modifiers ----------------------------------------------------------
     def lower(self) -> None:
@@ -127,23 +141,19 @@ class Lowering:
                 reason = NOT_EXECUTED[modifier.type]
                 if reason is not None:
                     self.error("C410", modifier, None, f"{modifier.type} is recorded in the plan but not executed: {reason}")
-                self.emit(
-                    modifier,
-                    order,
-                    "note",
-                    self.start_step(float(modifier.value("start_epoch"))) if "start_epoch" in modifier.params else 0,
-                )
+                step = self.start_step(float(modifier.value("start_epoch"))) if "start_epoch" in modifier.params else 0
+                self.add(NoteOp(op="note", step=step, origin=self.origin(modifier, order)))
         self.instructions.sort(key=lambda i: (i["step"], i["origin"]["order"]))
 
     def lower_SetLearningRateModifier(self, modifier: Modifier, order: int) -> None:
         step = self.start_step(modifier.value("start_epoch"))
-        self.emit(modifier, order, "set_lr", step, value=modifier.value("learning_rate"), param_groups=modifier.value("param_groups"))
+        value, groups = modifier.value("learning_rate"), modifier.value("param_groups")
+        self.add(SetLrOp(op="set_lr", step=step, origin=self.origin(modifier, order), value=value, param_groups=groups))
 
     def lower_SetWeightDecayModifier(self, modifier: Modifier, order: int) -> None:
         step = self.start_step(modifier.value("start_epoch"))
-        self.emit(
-            modifier, order, "set_weight_decay", step, value=modifier.value("weight_decay"), param_groups=modifier.value("param_groups")
-        )
+        value, groups = modifier.value("weight_decay"), modifier.value("param_groups")
+        self.add(SetWeightDecayOp(op="set_weight_decay", step=step, origin=self.origin(modifier, order), value=value, param_groups=groups))
 
     def lower_LearningRateFunctionModifier(self, modifier: Modifier, order: int) -> None:
         start, end = modifier.value("start_epoch"), modifier.value("end_epoch")
@@ -155,12 +165,12 @@ class Lowering:
                 f"end_epoch ({end}) must be greater than start_epoch ({start}) for LearningRateFunctionModifier",
             )
             return
-        self.emit(
-            modifier, order, "lr_function", self.start_step(start),
+        self.add(LrFunctionOp(
+            op="lr_function", step=self.start_step(start), origin=self.origin(modifier, order),
             last_step=schedule.first_step_at(end, self.spe), func=modifier.value("lr_func"),
             init_lr=modifier.value("init_lr"), final_lr=modifier.value("final_lr"), start_epoch=start, end_epoch=end,
             cycle_epochs=modifier.value("cycle_epochs"), param_groups=modifier.value("param_groups"),
-        )  # fmt: skip
+        ))  # fmt: skip
 
     def lower_LearningRateModifier(self, modifier: Modifier, order: int) -> None:
         start, end = modifier.value("start_epoch"), modifier.value("end_epoch")
@@ -180,10 +190,11 @@ class Lowering:
         if problem:
             self.error("C402", modifier, "lr_kwargs", problem)
             return
-        fields: dict[str, Any] = {"lr_class": lr_class, "init_lr": modifier.value("init_lr"), "start_epoch": start, "end_epoch": end}
         first = self.start_step(start)
-        fields["origin_step"] = first
-        fields["last_step"] = schedule.first_step_at(end, self.spe) if end >= 0 else None
+        fields = LrSchedulerOp(
+            op="lr_scheduler", step=first, origin=self.origin(modifier, order), lr_class=lr_class, init_lr=modifier.value("init_lr"),
+            origin_step=first, last_step=schedule.first_step_at(end, self.spe) if end >= 0 else None, start_epoch=start, end_epoch=end,
+        )  # fmt: skip
         if lr_class in ("StepLR", "ExponentialLR"):
             size = 1.0 if lr_class == "ExponentialLR" else float(kwargs["step_size"])
             fields["step_size_steps"] = round(size * self.spe)
@@ -207,7 +218,7 @@ class Lowering:
         else:
             fields["eta_min"] = kwargs["lr_min"]
             fields["cycle_epochs"] = kwargs["cycle_epochs"]
-        self.emit(modifier, order, "lr_scheduler", first, **fields)
+        self.add(fields)
 
     def lower_ACDCPruningModifier(self, modifier: Modifier, order: int) -> None:
         start, end = float(modifier.value("start_epoch")), float(modifier.value("end_epoch"))
@@ -216,51 +227,54 @@ class Lowering:
             self.error(
                 "C410", modifier, None, f"ACDCPruningModifier is recorded in the plan but not executed: {NOT_EXECUTED[modifier.type]}"
             )
-            self.emit(modifier, order, "note", self.start_step(start))
+            self.add(NoteOp(op="note", step=self.start_step(start), origin=self.origin(modifier, order)))
             return
         # A single compressed phase: the target is compression_sparsity from the first step on.
         sparsity = modifier.value("compression_sparsity")
         first = self.start_step(start)
-        self.emit(
-            modifier, order, "prune", first, selector=self.selector(modifier.value("params"), modifier), init_sparsity=sparsity,
-            final_sparsity=sparsity, start_epoch=start, end_epoch=end, inter_func="linear", mask_type=modifier.value("mask_type"),
-            global_sparsity=modifier.value("global_sparsity"), leave_enabled=modifier.value("leave_enabled"),
-            updates={"steps": [first]}, end_step=schedule.first_step_at(end, self.spe),
-        )  # fmt: skip
+        self.add(PruneOp(
+            op="prune", step=first, origin=self.origin(modifier, order), selector=self.selector(modifier.value("params"), modifier),
+            init_sparsity=sparsity, final_sparsity=sparsity, start_epoch=start, end_epoch=end, inter_func="linear",
+            mask_type=modifier.value("mask_type"), global_sparsity=modifier.value("global_sparsity"),
+            leave_enabled=modifier.value("leave_enabled"), updates={"steps": [first]}, end_step=schedule.first_step_at(end, self.spe),
+        ))  # fmt: skip
 
     def lower_ConstantPruningModifier(self, modifier: Modifier, order: int) -> None:
         start, end = modifier.value("start_epoch"), modifier.value("end_epoch")
         last = schedule.first_step_at(end, self.spe) if end >= 0 else None
-        self.emit(
-            modifier, order, "hold_mask", self.start_step(start), selector=self.selector(modifier.value("params"), modifier), end_step=last
+        selector = self.selector(modifier.value("params"), modifier)
+        self.add(
+            HoldMaskOp(op="hold_mask", step=self.start_step(start), origin=self.origin(modifier, order), selector=selector, end_step=last)
         )
 
     def lower_TrainableParamsModifier(self, modifier: Modifier, order: int) -> None:
         start, end = modifier.value("start_epoch"), modifier.value("end_epoch")
         last = schedule.first_step_at(end, self.spe) if end >= 0 else None
         patterns = modifier.value("params")
-        self.emit(
-            modifier,
-            order,
-            "set_trainable",
-            self.start_step(start),
+        self.add(SetTrainableOp(
+            op="set_trainable",
+            step=self.start_step(start),
+            origin=self.origin(modifier, order),
             selector=self.selector(patterns, modifier),
             trainable=modifier.value("trainable"),
             restore_step=last,
             strict=modifier.value("params_strict"),
-        )
+        ))  # fmt: skip
 
     def lower_QuantizationModifier(self, modifier: Modifier, order: int) -> None:
         start = modifier.value("start_epoch")
-        fields: dict[str, Any] = {}
-        for name, key in (("disable_quantization_observer_epoch", "observer_step"), ("freeze_bn_stats_epoch", "freeze_bn_step")):
+        steps: dict[str, int | None] = {}
+        for name in ("disable_quantization_observer_epoch", "freeze_bn_stats_epoch"):
             value = modifier.value(name)
             if value is not None and start != -1 and value < start:
                 self.error("C404", modifier, name, f"{name} ({value}) is before start_epoch ({start}); SparseML rejects this")
                 return
-            fields[key] = None if value is None else schedule.first_step_at(value, self.spe)
+            steps[name] = None if value is None else schedule.first_step_at(value, self.spe)
         config = {name: param.value for name, param in modifier.params.items() if name not in ("start_epoch", "end_epoch")}
-        self.emit(modifier, order, "qat", self.start_step(start), flavour=modifier.flavour or "new", config=config, **fields)
+        self.add(QatOp(
+            op="qat", step=self.start_step(start), origin=self.origin(modifier, order), flavour=modifier.flavour or "new", config=config,
+            observer_step=steps["disable_quantization_observer_epoch"], freeze_bn_step=steps["freeze_bn_stats_epoch"],
+        ))  # fmt: skip
 
     def lower_gradual(self, modifier: Modifier, order: int) -> None:
         start, end = float(modifier.value("start_epoch")), float(modifier.value("end_epoch"))
@@ -286,7 +300,7 @@ class Lowering:
             patterns = "__ALL_PRUNABLE__"  # SparseML: [] with a float final_sparsity means every prunable layer
         first = self.start_step(start)
         if first >= self.total_steps:
-            updates: dict[str, Any] = {"steps": []}
+            updates: Updates = {"steps": []}
             end_step = None
         else:
             updates, end_step = self.update_steps(modifier, start, end, float(modifier.value("update_frequency")))
@@ -301,13 +315,13 @@ class Lowering:
                 return
             if not self.check_ramp(modifier, updates, start, end, init, final, inter, mask_type):
                 return
-        self.emit(
-            modifier, order, "prune", first, selector=self.selector(patterns, modifier), init_sparsity=init,
+        self.add(PruneOp(
+            op="prune", step=first, origin=self.origin(modifier, order), selector=self.selector(patterns, modifier), init_sparsity=init,
             final_sparsity=finals, start_epoch=start, end_epoch=end, inter_func=inter, mask_type=mask_type,
             global_sparsity=global_sparsity, leave_enabled=modifier.value("leave_enabled"), updates=updates, end_step=end_step,
-        )  # fmt: skip
+        ))  # fmt: skip
 
-    def update_steps(self, modifier: Modifier, start: float, end: float, frequency: float) -> tuple[dict[str, Any], int | None]:
+    def update_steps(self, modifier: Modifier, start: float, end: float, frequency: float) -> tuple[Updates, int | None]:
         """The steps at which SparseML's ScheduledUpdateModifier updates, with its drift."""
         spe, total = self.spe, self.total_steps
         first = self.start_step(start)
@@ -359,7 +373,7 @@ class Lowering:
         return False
 
     def check_ramp(
-        self, modifier: Modifier, updates: dict[str, Any], start: float, end: float, init: Any, final: Any, inter: str, mask_type: Any
+        self, modifier: Modifier, updates: Updates, start: float, end: float, init: Any, final: Any, inter: str, mask_type: Any
     ) -> bool:
         steps = updates.get("steps") or updates["every_step"]
         last = steps[-1]

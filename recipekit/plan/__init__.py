@@ -11,14 +11,15 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from recipekit.plan.model import Instruction, Plan, PlanError, load_plan, plan_from_json
+    from recipekit.plan.model import Plan, PlanError, load_plan, plan_from_json
+    from recipekit.plan.ops import Instruction
 
 __all__ = ["Instruction", "Plan", "PlanError", "load_plan", "plan_from_json"]
 
 
 def __getattr__(name: str) -> Any:
     if name in __all__:
-        from recipekit.plan import model
+        from recipekit.plan import model, ops
 
-        return getattr(model, name)
+        return getattr(ops if name == "Instruction" else model, name)
     raise AttributeError(f"module 'recipekit.plan' has no attribute {name!r}")

@@ -6,49 +6,43 @@ contract is published as ``schema/plan.schema.json``; tests check both agree.
 
 from __future__ import annotations
 
-from typing import Any
+from types import UnionType
+from typing import Any, Literal, Union, get_args, get_origin, get_type_hints, is_typeddict
+
+from recipekit.plan.ops import OPS
 
 _NUMBER = (int, float)
-#: Every instruction's own fields and their types (None allowed where listed).
-OP_FIELDS: dict[str, dict[str, tuple[type, ...]]] = {
-    "note": {},
-    "set_lr": {"value": _NUMBER, "param_groups": (list, type(None))},
-    "set_weight_decay": {"value": _NUMBER, "param_groups": (list, type(None))},
-    "lr_function": {
-        "last_step": (int,),
-        "func": (str,),
-        "init_lr": _NUMBER,
-        "final_lr": _NUMBER,
-        "start_epoch": _NUMBER,
-        "end_epoch": _NUMBER,
-        "cycle_epochs": _NUMBER,
-        "param_groups": (list, type(None)),
-    },
-    "lr_scheduler": {
-        "lr_class": (str,),
-        "init_lr": _NUMBER,
-        "origin_step": (int,),
-        "last_step": (int, type(None)),
-        "start_epoch": _NUMBER,
-        "end_epoch": _NUMBER,
-    },
-    "prune": {
-        "selector": (str,),
-        "init_sparsity": (*_NUMBER, str),
-        "final_sparsity": (*_NUMBER, dict),
-        "start_epoch": _NUMBER,
-        "end_epoch": _NUMBER,
-        "inter_func": (str,),
-        "mask_type": (str, list),
-        "global_sparsity": (bool,),
-        "leave_enabled": (bool,),
-        "updates": (dict,),
-        "end_step": (int, type(None)),
-    },
-    "hold_mask": {"selector": (str,), "end_step": (int, type(None))},
-    "set_trainable": {"selector": (str,), "trainable": (bool,), "restore_step": (int, type(None)), "strict": (bool,)},
-    "qat": {"flavour": (str,), "config": (dict,), "observer_step": (int, type(None)), "freeze_bn_step": (int, type(None))},
-}
+
+
+def _runtime_types(hint: Any) -> tuple[type, ...]:
+    """The JSON types an annotation of ``recipekit.plan.ops`` allows (``float`` takes ints too, as JSON does)."""
+    if hint is float:
+        return _NUMBER
+    if hint in (int, str, bool):
+        return (hint,)
+    if hint is type(None):
+        return (type(None),)
+    if is_typeddict(hint):
+        return (dict,)
+    origin = get_origin(hint)
+    if origin is Literal:
+        return tuple(dict.fromkeys(type(value) for value in get_args(hint)))
+    if origin in (Union, UnionType):
+        return tuple(dict.fromkeys(t for arg in get_args(hint) for t in _runtime_types(arg)))
+    if origin in (list, dict):
+        return (origin,)
+    raise TypeError(f"no JSON type for {hint!r}")  # pragma: no cover - a new kind of annotation in ops.py
+
+
+def _op_fields(op_class: type) -> dict[str, tuple[type, ...]]:
+    hints = get_type_hints(op_class)
+    optional: frozenset[str] = getattr(op_class, "__optional_keys__", frozenset())
+    return {name: _runtime_types(hint) for name, hint in hints.items() if name not in ("op", "step", "origin") and name not in optional}
+
+
+#: Every instruction's own required fields and their types (None allowed where listed), derived
+#: from the op declarations in ``recipekit.plan.ops``.
+OP_FIELDS: dict[str, dict[str, tuple[type, ...]]] = {op: _op_fields(op_class) for op, op_class in OPS.items()}
 _TOP: dict[str, tuple[type, ...]] = {
     "recipe": (dict,), "steps_per_epoch": _NUMBER, "max_epochs": (int,), "total_steps": (int,),
     "variables": (dict,), "selectors": (list,), "instructions": (list,),

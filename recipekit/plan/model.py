@@ -12,12 +12,12 @@ import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
+
+from recipekit.plan.ops import Instruction
 
 PLAN_FORMAT = "recipekit-plan"
 PLAN_VERSION = 1
-
-Instruction = dict[str, Any]
 
 
 class PlanError(ValueError):
@@ -59,18 +59,6 @@ class Plan:
                 return selector
         raise PlanError(f"instruction refers to unknown selector {selector_id!r}")
 
-    def state_at(
-        self, step: int, params: list[dict[str, Any]], param_groups: int = 1, optimizer_lr: float = 0.1, optimizer_weight_decay: float = 0.0
-    ) -> dict[str, Any]:
-        """The training state after optimizer step ``step`` (see ``recipekit expand``)."""
-        from recipekit.plan.simulate import Simulation
-
-        simulation = Simulation(self, params, param_groups, optimizer_lr, optimizer_weight_decay)
-        state: dict[str, Any] = {}
-        for k in range(step + 1):
-            state = simulation.step(k)
-        return state
-
 
 def plan_from_json(text: str) -> Plan:
     """Parse and check a plan; raise :class:`PlanError` with a clear reason."""
@@ -96,7 +84,7 @@ def plan_from_json(text: str) -> Plan:
         total_steps=document["total_steps"],
         variables=document["variables"],
         selectors=document["selectors"],
-        instructions=document["instructions"],
+        instructions=cast("list[Instruction]", document["instructions"]),
     )
 
 

@@ -10,7 +10,11 @@ from __future__ import annotations
 import bisect
 import math
 import sys
-from typing import Any
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from recipekit.plan.ops import LrFunctionOp, LrSchedulerOp
 
 _EPS = sys.float_info.epsilon
 
@@ -74,7 +78,7 @@ def lr_function(
     return init_lr - ((current % cycle) / (cycle - 1)) * (init_lr - final_lr)
 
 
-def update_due(updates: dict[str, Any], step: int) -> bool:
+def update_due(updates: Mapping[str, Any], step: int) -> bool:
     """Whether a prune instruction's ``updates`` include ``step``."""
     if "every_step" in updates:
         first, last = updates["every_step"]
@@ -84,7 +88,7 @@ def update_due(updates: dict[str, Any], step: int) -> bool:
     return index < len(steps) and steps[index] == step
 
 
-def instruction_lr(instruction: dict[str, Any], epoch: float, steps_per_epoch: float) -> float:
+def instruction_lr(instruction: LrFunctionOp, epoch: float, steps_per_epoch: float) -> float:
     """The LR an ``lr_function`` instruction sets at ``epoch``."""
     return lr_function(
         instruction["func"], epoch, instruction["start_epoch"], instruction["end_epoch"], instruction["init_lr"],
@@ -92,23 +96,19 @@ def instruction_lr(instruction: dict[str, Any], epoch: float, steps_per_epoch: f
     )  # fmt: skip
 
 
-def scheduler_lr(instruction: dict[str, object], step: int, epoch: float) -> float:
+def scheduler_lr(instruction: LrSchedulerOp, step: int, epoch: float) -> float:
     """LearningRateModifier's torch scheduler in closed form at a step after it started."""
-    init = float(instruction["init_lr"])  # type: ignore[arg-type]
-    gamma = float(instruction.get("gamma", 1.0))  # type: ignore[arg-type]
-    since = step - int(instruction["origin_step"])  # type: ignore[call-overload]
+    init = float(instruction["init_lr"])
+    gamma = float(instruction.get("gamma", 1.0))
+    since = step - int(instruction["origin_step"])
     kind = instruction["lr_class"]
     if kind in ("StepLR", "ExponentialLR"):
-        size = instruction["step_size_steps"]
-        assert isinstance(size, int)
-        return float(init * gamma ** (since // size))
+        return float(init * gamma ** (since // instruction["step_size_steps"]))
     if kind == "MultiStepLR":
-        milestones = instruction["milestone_steps"]
-        assert isinstance(milestones, list)
-        return init * gamma ** sum(1 for m in milestones if m <= since)
-    eta_min = float(instruction["eta_min"])  # type: ignore[arg-type]
-    period = float(instruction["cycle_epochs"])  # type: ignore[arg-type]
-    start = float(instruction["start_epoch"])  # type: ignore[arg-type]
+        return init * gamma ** sum(1 for m in instruction["milestone_steps"] if m <= since)
+    eta_min = float(instruction["eta_min"])
+    period = float(instruction["cycle_epochs"])
+    start = float(instruction["start_epoch"])
     t = epoch - start if start >= 0 else 0.0
     if t >= period:
         t = t % period

@@ -5,8 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from recipekit.plan import ops
 from recipekit.plan.model import Plan
-from recipekit.plan.schedule import epoch_at, interpolate
+from recipekit.plan.ops import Instruction, PruneOp
+from recipekit.plan.schedule import epoch_at
 from recipekit.plan.simulate import Simulation
 
 #: Longest plan `--plot` simulates step by step; the shape is the same at fewer steps per epoch.
@@ -17,7 +19,8 @@ def _epoch(plan: Plan, step: int | None) -> str:
     return "end of training" if step is None else f"epoch {epoch_at(step, plan.steps_per_epoch):g} (step {step})"
 
 
-def _describe(plan: Plan, instruction: dict[str, Any]) -> str:
+def _describe(plan: Plan, typed: Instruction) -> str:
+    instruction: dict[str, Any] = dict(typed)  # read field by field, whatever the op
     op = instruction["op"]
     groups = instruction.get("param_groups")
     where = "" if groups is None else f" in param groups {groups}"
@@ -66,20 +69,16 @@ def timeline(plan: Plan) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _sparsity_curve(plan: Plan, instruction: dict[str, Any], epochs: list[float]) -> list[float | None]:
+def _sparsity_curve(plan: Plan, instruction: PruneOp, epochs: list[float]) -> list[float | None]:
     final = instruction["final_sparsity"]
     final_value = float(max(final, key=float)) if isinstance(final, dict) else float(final)
     init = instruction["init_sparsity"]
-    init_value = 0.0 if init == "__FROM_PARAM__" else float(init)
-    updates = instruction["updates"]
-    due = set(range(updates["every_step"][0], updates["every_step"][1] + 1)) if "every_step" in updates else set(updates["steps"])
+    init_value = 0.0 if isinstance(init, str) else float(init)
     values: list[float | None] = []
     current: float | None = None
     for step, epoch in enumerate(epochs):
-        if step in due:
-            current = interpolate(
-                epoch, instruction["start_epoch"], instruction["end_epoch"], init_value, final_value, instruction["inter_func"]
-            )
+        if ops.prune_update_due(instruction, step):
+            current = ops.prune_target(instruction, epoch, init_value, final_value)
         values.append(current)
     return values
 

@@ -11,9 +11,21 @@ from __future__ import annotations
 
 from typing import Any
 
+from recipekit.plan import ops
 from recipekit.plan import selectors as param_match
 from recipekit.plan.model import Plan
-from recipekit.plan.schedule import epoch_at, instruction_lr, interpolate, scheduler_lr, update_due
+from recipekit.plan.ops import (
+    HoldMaskOp,
+    LrFunctionOp,
+    LrSchedulerOp,
+    NoteOp,
+    PruneOp,
+    QatOp,
+    SetLrOp,
+    SetTrainableOp,
+    SetWeightDecayOp,
+)
+from recipekit.plan.schedule import epoch_at
 
 
 def _groups(selected: list[int] | None, count: int) -> list[int]:
@@ -73,71 +85,56 @@ class Simulation:
             "frozen": sorted(self.frozen),
         }
 
-    # -- instructions ---------------------------------------------------------
-    def apply_note(self, instruction: dict[str, Any], k: int, epoch: float) -> None:
+    # -- instructions: what each changes is in recipekit.plan.ops; only the bookkeeping is here --
+    def apply_note(self, instruction: NoteOp, k: int, epoch: float) -> None:
         """Modifiers the runtime does not execute change nothing here."""
 
-    def apply_set_lr(self, instruction: dict[str, Any], k: int, epoch: float) -> None:
-        if k == instruction["step"]:
+    def _apply_lr(self, instruction: SetLrOp | LrFunctionOp | LrSchedulerOp, k: int, epoch: float) -> None:
+        value = ops.lr_at(instruction, k, epoch, self.plan.steps_per_epoch)
+        if value is not None:
+            for g in _groups(ops.lr_groups(instruction), self.groups):
+                self.lr[g] = value
+
+    apply_set_lr = apply_lr_function = apply_lr_scheduler = _apply_lr
+
+    def apply_set_weight_decay(self, instruction: SetWeightDecayOp, k: int, epoch: float) -> None:
+        value = ops.weight_decay_at(instruction, k)
+        if value is not None:
             for g in _groups(instruction["param_groups"], self.groups):
-                self.lr[g] = instruction["value"]
+                self.weight_decay[g] = value
 
-    def apply_set_weight_decay(self, instruction: dict[str, Any], k: int, epoch: float) -> None:
-        if k == instruction["step"]:
-            for g in _groups(instruction["param_groups"], self.groups):
-                self.weight_decay[g] = instruction["value"]
-
-    def apply_lr_function(self, instruction: dict[str, Any], k: int, epoch: float) -> None:
-        if k > instruction["last_step"]:
-            return
-        value = instruction_lr(instruction, epoch, self.plan.steps_per_epoch)
-        for g in _groups(instruction["param_groups"], self.groups):
-            self.lr[g] = value
-
-    def apply_lr_scheduler(self, instruction: dict[str, Any], k: int, epoch: float) -> None:
-        last = instruction["last_step"]
-        if last is not None and k >= last:
-            return
-        value = scheduler_lr(instruction, k, epoch)
-        for g in range(self.groups):
-            self.lr[g] = value
-
-    def apply_prune(self, instruction: dict[str, Any], k: int, epoch: float) -> None:
-        if not update_due(instruction["updates"], k):
+    def apply_prune(self, instruction: PruneOp, k: int, epoch: float) -> None:
+        if not ops.prune_update_due(instruction, k):
             return
         final = instruction["final_sparsity"]
+        init = instruction["init_sparsity"]
+        # Without weights, "the sparsity the weights have" is that of a dense model.
+        initial = 0.0 if isinstance(init, str) else init
         for name in self.select(instruction["selector"]):
             target_final = final if not isinstance(final, dict) else _final_for(name, final, self.params)
-            init = instruction["init_sparsity"]
-            init_value = 0.0 if init == "__FROM_PARAM__" else init
-            self.target[name] = interpolate(
-                epoch, instruction["start_epoch"], instruction["end_epoch"], init_value, target_final, instruction["inter_func"]
-            )
+            self.target[name] = ops.prune_target(instruction, epoch, initial, target_final)
 
-    def apply_hold_mask(self, instruction: dict[str, Any], k: int, epoch: float) -> None:
+    def apply_hold_mask(self, instruction: HoldMaskOp, k: int, epoch: float) -> None:
         """Holding existing zeros changes no scheduled value."""
 
-    def apply_qat(self, instruction: dict[str, Any], k: int, epoch: float) -> None:
-        if k == instruction["step"]:
+    def apply_qat(self, instruction: QatOp, k: int, epoch: float) -> None:
+        events = ops.qat_at(instruction, k)
+        if events.enable:
             self.qat = True
             self.observers = True
             self.bn_frozen = False if self.has_conv_bn else None
-        if instruction["observer_step"] is not None and k == max(instruction["observer_step"], instruction["step"]):
+        if events.disable_observers:
             # The legacy flavour's Embedding weight fake-quantizers ignore disable_observer, so with a
             # quantized Embedding some observer stays enabled (the BERT goldens show it).
             self.observers = _quantizes_embeddings(instruction, self.params)
-        if instruction["freeze_bn_step"] is not None and self.has_conv_bn and k == max(instruction["freeze_bn_step"], instruction["step"]):
+        if events.freeze_bn and self.has_conv_bn:
             self.bn_frozen = True
 
-    def apply_set_trainable(self, instruction: dict[str, Any], k: int, epoch: float) -> None:
-        names = self.select(instruction["selector"])
-        if k == instruction["step"]:
-            if instruction["trainable"]:
-                self.frozen.difference_update(names)
-            else:
-                self.frozen.update(names)
-        if instruction["restore_step"] is not None and k == instruction["restore_step"]:
-            if instruction["trainable"]:
+    def apply_set_trainable(self, instruction: SetTrainableOp, k: int, epoch: float) -> None:
+        for change in ops.trainable_at(instruction, k):
+            names = self.select(instruction["selector"])
+            # "restore" undoes "set": a frozen selection thaws, a thawed one freezes again.
+            if (not instruction["trainable"]) if change == "set" else instruction["trainable"]:
                 self.frozen.update(names)
             else:
                 self.frozen.difference_update(names)
@@ -150,8 +147,8 @@ def _final_for(name: str, finals: dict[str, list[str]], params: list[dict[str, A
     raise KeyError(name)  # pragma: no cover - the selector is the union of these patterns
 
 
-def _quantizes_embeddings(instruction: dict[str, Any], params: list[dict[str, Any]]) -> bool:
-    config = instruction["config"]
+def _quantizes_embeddings(instruction: QatOp, params: list[dict[str, Any]]) -> bool:
+    config: dict[str, Any] = instruction["config"]
     # Only the legacy flavour builds these fake-quantizers; the new one disables every observer.
     if instruction["flavour"] != "legacy" or not config.get("quantize_embeddings", True):
         return False
@@ -199,3 +196,19 @@ def expand(
                 events.append({"step": k, "epoch": state["epoch"], **event})
         previous = state
     return events
+
+
+def state_at(
+    plan: Plan,
+    step: int,
+    params: list[dict[str, Any]],
+    param_groups: int = 1,
+    optimizer_lr: float = 0.1,
+    optimizer_weight_decay: float = 0.0,
+) -> dict[str, Any]:
+    """The training state after optimizer step ``step`` (one row of ``recipekit expand``)."""
+    simulation = Simulation(plan, params, param_groups, optimizer_lr, optimizer_weight_decay)
+    state: dict[str, Any] = {}
+    for k in range(step + 1):
+        state = simulation.step(k)
+    return state

@@ -18,18 +18,31 @@ from __future__ import annotations
 import os
 import warnings
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import torch
 
+from recipekit.plan import ops
 from recipekit.plan import selectors as param_match
-from recipekit.plan.model import Instruction, Plan, load_plan
-from recipekit.plan.schedule import epoch_at, instruction_lr, interpolate, scheduler_lr, update_due
+from recipekit.plan.model import Plan, load_plan
+from recipekit.plan.ops import (
+    HoldMaskOp,
+    Instruction,
+    LrFunctionOp,
+    LrSchedulerOp,
+    NoteOp,
+    PruneOp,
+    QatOp,
+    SetLrOp,
+    SetTrainableOp,
+    SetWeightDecayOp,
+)
+from recipekit.plan.schedule import epoch_at
 from recipekit.runtime import masks
 from recipekit.runtime.qat import QatConfigError, Quantization, plan_quantization
 
-#: Instructions this runtime executes; a plan with others is refused at attach.
-SUPPORTED = frozenset({"note", "set_lr", "set_weight_decay", "lr_function", "lr_scheduler", "prune", "hold_mask", "set_trainable", "qat"})
+#: Instructions this runtime executes (every op of recipekit.plan.ops); a plan with others is refused at attach.
+SUPPORTED = frozenset(ops.OPS)
 PRUNABLE_TYPES = (torch.nn.Linear, torch.nn.Conv1d, torch.nn.Conv2d, torch.nn.Conv3d, torch.nn.Embedding)
 
 
@@ -49,7 +62,7 @@ def _where(instruction: Instruction) -> str:
 
 @dataclass
 class _Prune:
-    instruction: Instruction
+    instruction: PruneOp
     names: list[str]
     finals: dict[str, float]
     done: bool = False
@@ -145,7 +158,7 @@ class PlanRunner:
     def _check_groups(self) -> None:
         count = len(self.optimizer.param_groups)
         for instruction in self.plan.instructions:
-            groups = instruction.get("param_groups")
+            groups = cast("list[int] | None", instruction.get("param_groups"))
             if groups and max(groups) >= count:
                 raise RuntimeRefusal(f"{_where(instruction)}: param group {max(groups)} does not exist (the optimizer has {count})")
 
@@ -175,7 +188,7 @@ class PlanRunner:
     def _state_mask(self, name: str) -> torch.Tensor | None:
         return self._state.masks.get(name)
 
-    def _finals(self, instruction: Instruction) -> dict[str, float]:
+    def _finals(self, instruction: PruneOp) -> dict[str, float]:
         final = instruction["final_sparsity"]
         names = self._selected[instruction["selector"]]
         if not isinstance(final, dict):
@@ -323,75 +336,66 @@ class PlanRunner:
         groups = self.optimizer.param_groups
         return groups if selected is None else [groups[i] for i in selected]
 
-    def _note(self, instruction: Instruction, k: int, epoch: float) -> None:
+    # What each instruction changes at step k is said once, in recipekit.plan.ops (expand reads
+    # the same functions); the handlers below only carry it out on the optimizer and the model.
+    def _note(self, instruction: NoteOp, k: int, epoch: float) -> None:
         """Recorded for readers of the plan; nothing to do."""
 
-    def _set_lr(self, instruction: Instruction, k: int, epoch: float) -> None:
-        if k == instruction["step"]:
+    def _lr(self, instruction: SetLrOp | LrFunctionOp | LrSchedulerOp, k: int, epoch: float) -> None:
+        value = ops.lr_at(instruction, k, epoch, self.plan.steps_per_epoch)
+        if value is not None:
+            for group in self._groups(ops.lr_groups(instruction)):
+                group["lr"] = value
+
+    _set_lr = _lr_function = _lr_scheduler = _lr
+
+    def _set_weight_decay(self, instruction: SetWeightDecayOp, k: int, epoch: float) -> None:
+        value = ops.weight_decay_at(instruction, k)
+        if value is not None:
             for group in self._groups(instruction["param_groups"]):
-                group["lr"] = instruction["value"]
+                group["weight_decay"] = value
 
-    def _set_weight_decay(self, instruction: Instruction, k: int, epoch: float) -> None:
-        if k == instruction["step"]:
-            for group in self._groups(instruction["param_groups"]):
-                group["weight_decay"] = instruction["value"]
+    def _set_trainable(self, instruction: SetTrainableOp, k: int, epoch: float) -> None:
+        for change in ops.trainable_at(instruction, k):
+            names = self._selected[instruction["selector"]]
+            if change == "set":
+                for name in names:
+                    param = self._params[name]
+                    self._state.trainable_restore.setdefault(name, param.requires_grad)
+                    param.requires_grad_(instruction["trainable"])
+                    if not instruction["trainable"]:
+                        param.grad = None
+            else:
+                for name in names:
+                    self._params[name].requires_grad_(self._state.trainable_restore.pop(name, True))
 
-    def _lr_function(self, instruction: Instruction, k: int, epoch: float) -> None:
-        if k > instruction["last_step"]:
-            return
-        value = instruction_lr(instruction, epoch, self.plan.steps_per_epoch)
-        for group in self._groups(instruction["param_groups"]):
-            group["lr"] = value
-
-    def _lr_scheduler(self, instruction: Instruction, k: int, epoch: float) -> None:
-        last = instruction["last_step"]
-        if last is not None and k >= last:
-            return
-        value = scheduler_lr(instruction, k, epoch)
-        for group in self.optimizer.param_groups:
-            group["lr"] = value
-
-    def _set_trainable(self, instruction: Instruction, k: int, epoch: float) -> None:
-        names = self._selected[instruction["selector"]]
-        if k == instruction["step"]:
-            for name in names:
-                param = self._params[name]
-                self._state.trainable_restore.setdefault(name, param.requires_grad)
-                param.requires_grad_(instruction["trainable"])
-                if not instruction["trainable"]:
-                    param.grad = None
-        if instruction["restore_step"] is not None and k == instruction["restore_step"]:
-            for name in names:
-                self._params[name].requires_grad_(self._state.trainable_restore.pop(name, True))
-
-    def _qat(self, instruction: Instruction, k: int, epoch: float) -> None:
+    def _qat(self, instruction: QatOp, k: int, epoch: float) -> None:
         quantization = self._quantization
         assert quantization is not None
-        if k == instruction["step"]:
+        events = ops.qat_at(instruction, k)
+        if events.enable:
             quantization.enable()
-        # Each fires once, at the first step at or after its epoch, and never before QAT is on.
-        if instruction["observer_step"] is not None and k == max(instruction["observer_step"], instruction["step"]):
+        if events.disable_observers:
             quantization.disable_observers()
-        if instruction["freeze_bn_step"] is not None and k == max(instruction["freeze_bn_step"], instruction["step"]):
+        if events.freeze_bn:
             quantization.freeze_bn()
 
-    def _hold_mask(self, instruction: Instruction, k: int, epoch: float) -> None:
-        names = self._selected[instruction["selector"]]
-        if k == instruction["step"]:
-            for name in names:
-                param = self._params[name]
-                self._set_mask(name, (param.detach() != 0).to(param.dtype))
-        if instruction["end_step"] is not None and k == instruction["end_step"]:
-            for name in names:
-                self._state.masks.pop(name, None)
+    def _hold_mask(self, instruction: HoldMaskOp, k: int, epoch: float) -> None:
+        for change in ops.hold_at(instruction, k):
+            names = self._selected[instruction["selector"]]
+            if change == "hold":
+                for name in names:
+                    param = self._params[name]
+                    self._set_mask(name, (param.detach() != 0).to(param.dtype))
+            else:
+                for name in names:
+                    self._state.masks.pop(name, None)
 
-    def _prune(self, instruction: Instruction, k: int, epoch: float) -> None:
+    def _prune(self, instruction: PruneOp, k: int, epoch: float) -> None:
         prune = self._prune_of[id(instruction)]
-        if update_due(instruction["updates"], k):
+        if ops.prune_update_due(instruction, k):
             self._update_masks(prune, epoch)
-        end = instruction["end_step"]
-        if end is not None and k == end and not instruction["leave_enabled"] and not prune.done:
-            # Released after this step's final update: SparseML applies the mask once more, then lets go.
+        if ops.prune_releases_at(instruction, k) and not prune.done:
             prune.done = True
             self._apply_masks()
             for name in prune.names:
@@ -403,9 +407,7 @@ class PlanRunner:
         targets: dict[str, float] = {}
         for name in prune.names:
             start_value = _sparsity(self._params[name]) if init == "__FROM_PARAM__" else float(init)
-            targets[name] = interpolate(
-                epoch, instruction["start_epoch"], instruction["end_epoch"], start_value, prune.finals[name], instruction["inter_func"]
-            )
+            targets[name] = ops.prune_target(instruction, epoch, start_value, prune.finals[name])
         # One call for all of the modifier's tensors, as SparseML's mask creator (a [1, -1] block
         # takes its width from the first tensor); global sparsity with differing targets (from
         # __FROM_PARAM__), which SparseML refused mid-training, goes by target.
