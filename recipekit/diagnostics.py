@@ -209,6 +209,7 @@ _TABLE = [
     Code("C411", "bad-steps-per-epoch", _E, "steps_per_epoch must be a positive number."),
     Code("C413", "too-many-updates", _E, "An update_frequency that would list more mask updates than the plan limit."),
     Code("C414", "invalid-param-regex", _E, "A `re:` parameter pattern that is not a valid regex: SparseML fails when training starts."),
+    Code("C415", "refused-setting", _E, "A modifier setting SparseML rejected or crashed on, or the runtime cannot execute yet."),
 ]
 
 CODES: dict[str, Code] = {code.code: code for code in _TABLE}

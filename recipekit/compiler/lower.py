@@ -14,7 +14,9 @@ import re
 from typing import Any
 
 from recipekit import limits
+from recipekit.compiler.identifier import identifier
 from recipekit.compiler.normalize import json_safe
+from recipekit.compiler.refusals import refusal
 from recipekit.diagnostics import Diagnostic
 from recipekit.ir import GRADUAL_PRUNERS, Modifier, Recipe
 from recipekit.plan import schedule
@@ -54,17 +56,19 @@ _NM = re.compile(r"^(\d+):(\d+)$")
 
 
 def manager_order(modifiers: tuple[Modifier, ...]) -> list[Modifier]:
-    """SparseML's manager order: end epoch (-1 last), start epoch, then class name.
+    """SparseML's manager order: end epoch (-1 last), start epoch, then ``identifier()``.
 
-    SparseML breaks the last tie with an md5 of the serialized properties; we
-    use file order there, and the linter flags modifiers that write the same
-    value at the same step, whose winner is then this order.
+    The identifier is the class name and an md5 of the serialized properties
+    (``compiler/identifier.py``), so two modifiers that tie on their epochs run in
+    SparseML's order, not file order; the linter flags modifiers that write the
+    same value at the same step, whose winner is then this order. Equal
+    identifiers keep file order (SparseML's sort is stable).
     """
 
     def key(modifier: Modifier) -> tuple[float, float, str, int]:
         start = float(modifier.value("start_epoch")) if "start_epoch" in modifier.params else -1.0
         end = float(modifier.value("end_epoch")) if "end_epoch" in modifier.params else -1.0
-        return (math.inf if end == -1 else end, start, modifier.type, modifier.index)
+        return (math.inf if end == -1 else end, start, identifier(modifier) or modifier.type, modifier.index)
 
     return sorted(modifiers, key=key)
 
@@ -287,6 +291,10 @@ class Lowering:
             else GLOBAL_BY_DEFAULT.get(modifier.type, False)
         )
         if not self.check_mask_type(modifier, mask_type):
+            return
+        refused = refusal(modifier)
+        if refused is not None:
+            self.error("C415", modifier, refused[0], refused[1])
             return
         patterns = modifier.value("params")
         finals: Any = final

@@ -183,7 +183,19 @@ class PlanRunner:
             planned = plan_quantization(instruction["flavour"], instruction["config"], self.model)
         except QatConfigError as error:
             raise RuntimeRefusal(f"{_where(instruction)}: {error}") from None
-        return Quantization(planned, self._state_mask, instruction["step"])
+        step, off = instruction["step"], instruction["observer_step"]
+        if step > 0 and off is not None and off <= step:
+            # Enabled after step `step`'s forward, observers off in the same update: no batch is ever observed.
+            ignoring = [q.name for q in planned if q.weight is not None and q.weight_ignores_disable]
+            never = [q.name for q in planned if q.name not in ignoring]
+            warnings.warn(
+                f"{_where(instruction)}: observers are disabled at the step QAT starts ({step}), so {len(never)} quantized "
+                f"modules never observe a batch: {never[:5]}{' ...' if len(never) > 5 else ''}. Their fake quantization uses "
+                "scale 1.0 and zero point 0, as SparseML's did; move disable_quantization_observer_epoch after start_epoch",
+                RuntimeWarning,
+                stacklevel=4,
+            )
+        return Quantization(planned, self._state_mask, step)
 
     def _state_mask(self, name: str) -> torch.Tensor | None:
         return self._state.masks.get(name)
@@ -466,6 +478,14 @@ class PlanRunner:
         with torch.no_grad():
             self._apply_masks()
         if self._quantization is not None and self._quantization.enabled:
+            never = self._quantization.never_observed()
+            if never:
+                warnings.warn(
+                    f"{len(never)} fake-quantizers never observed a batch and quantize with scale 1.0 and zero point 0 "
+                    f"(as SparseML's did): {never[:8]}{' ...' if len(never) > 8 else ''}",
+                    RuntimeWarning,
+                    stacklevel=2,
+                )
             self._quantization.disable_observers(every=True)
         self._release()
 
