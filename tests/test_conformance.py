@@ -265,3 +265,11 @@ def test_qat_equals_sparseml(name: str) -> None:
     else:
         assert run["quantizers"]["1.quant"]["observed"] and "1.module" not in run["quantizers"]  # SiLU: input fake-quant only
         assert messages == []
+
+
+def test_lint_flags_qat_that_never_observes() -> None:
+    from tests.test_rule_docs import lint
+
+    text = "modifiers:\n  - !QuantizationModifier\n    start_epoch: 2.0\n    disable_quantization_observer_epoch: 2.0\n"
+    assert (4, 42, "L370") in lint(text, "L370")
+    assert not [f for f in lint(text.replace("observer_epoch: 2.0", "observer_epoch: 3.0"), "L370") if f[2] == "L370"]

@@ -53,6 +53,7 @@ def close(a: float, b: float) -> bool:
 
 @pytest.mark.skipif(not GOLDENS, reason="../shared/golden is not available")
 @pytest.mark.parametrize("path", GOLDENS, ids=lambda p: p.name.removesuffix(".json.gz")[-60:])
+@pytest.mark.filterwarnings("ignore:.*never observe:RuntimeWarning")  # the goldens run no forward pass
 def test_runtime_reproduces_sparseml(path: Path) -> None:
     golden = json.loads(gzip.decompress(path.read_bytes()))
     if "sparseml_error" in golden or golden["total_steps"] == 0:

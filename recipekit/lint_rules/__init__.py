@@ -35,6 +35,7 @@ from recipekit.lint_rules import (
     qat_during_ramp,
     qat_epochs_before_start,
     qat_loses_sparsity,
+    qat_never_observes,
     ramp_never_ends,
     regex_prefix,
     released_mask,
@@ -103,6 +104,7 @@ _MODULES: tuple[Rule, ...] = (
     unused_variable,
     coerced_string,
     stripped_key,
+    qat_never_observes,
 )
 
 RULES: dict[str, Rule] = {module.CODE: module for module in sorted(_MODULES, key=lambda m: m.CODE)}
