@@ -364,20 +364,22 @@ def rule_command(code: str) -> None:
     """Explain one rule or diagnostic code."""
     import inspect
 
-    from recipekit.diagnostics import CODES
-    from recipekit.lint_rules import RULES
+    from recipekit.diagnostics import RENUMBERED
+    from recipekit.lint_rules import RULES, codes
     from recipekit.suggest import did_you_mean
 
     key = code.upper()
+    key = RENUMBERED.get(key, key)
+    table = codes()
     if key in RULES:
         rule = RULES[key]
         click.echo(f"{key} {rule.NAME} ({rule.SEVERITY.value})\n")
         click.echo(inspect.cleandoc(rule.__doc__ or ""))
-    elif key in CODES:
-        info = CODES[key]
+    elif key in table:
+        info = table[key]
         click.echo(f"{key} {info.name} ({info.severity.value})\n\n{info.summary}")
     else:
-        raise click.BadParameter(f"no rule or code {code!r}{did_you_mean(key, list(CODES))}", param_hint="CODE")
+        raise click.BadParameter(f"no rule or code {code!r}{did_you_mean(key, list(table))}", param_hint="CODE")
 
 
 @main.command("codes")

@@ -71,17 +71,26 @@ class Fix(Record):
 
 
 class Diagnostic(Record):
-    __slots__ = ("code", "severity", "message", "location", "notes", "fix")
+    __slots__ = ("code", "severity", "message", "location", "notes", "fix", "name")
 
     def __init__(
-        self, code: str, severity: Severity, message: str, location: Location, notes: tuple[Note, ...] = (), fix: Fix | None = None
+        self,
+        code: str,
+        severity: Severity,
+        message: str,
+        location: Location,
+        notes: tuple[Note, ...] = (),
+        fix: Fix | None = None,
+        name: str | None = None,
     ) -> None:
+        """``name`` is the code's kebab-case name: looked up in :data:`CODES` unless given (a lint rule's is)."""
         self.code: Final = code
         self.severity: Final = severity
         self.message: Final = message
         self.location: Final = location
         self.notes: Final = notes
         self.fix: Final = fix
+        self.name: Final = name if name is not None else CODES[code].name
 
     @property
     def sort_key(self) -> tuple[str, int, int, str]:
@@ -97,7 +106,7 @@ class Diagnostic(Record):
             "end_line": loc.end_line,
             "end_column": loc.end_column,
             "code": self.code,
-            "name": CODES[self.code].name,
+            "name": self.name,
             "severity": self.severity.value,
             "message": self.message,
             "fix": None
@@ -192,32 +201,27 @@ _TABLE = [
     Code("S212", "v2-recipe", _W, "An llm-compressor (v2) recipe, which recipekit does not check yet."),
     Code("S213", "modifier-not-mapping", _E, "A modifier's parameters are not a mapping."),
     Code("S214", "misplaced-modifier", _E, "A modifier tag where SparseML cannot load it."),
-    # -- L3xx: lint rules (the rules themselves register from recipekit/lint_rules) --
+    # -- L3xx: the lint rules' codes are declared by the rules (recipekit.lint_rules.codes()); the engine's own: --
     Code("L300", "unused-suppression", _W, "A `# recipe-lint: disable=` comment that silences nothing."),
     Code("L399", "fix-reverted", _W, "A `--fix` that would add an error was not applied; the text is left as it was."),
     # -- C4xx: compilation ----------------------------------------------------
     Code("C401", "empty-lr-range", _E, "A LearningRateFunctionModifier whose end_epoch is not after its start_epoch."),
-    Code("C402", "bad-lr-kwargs", _E, "lr_kwargs lack what the LR scheduler class needs."),
-    Code("C403", "milestones-outside-range", _E, "MultiStepLR milestones outside (start_epoch, end_epoch): SparseML fails mid-training."),
-    Code("C404", "qat-epoch-before-start", _E, "An observer-disable or BN-freeze epoch before QAT starts."),
+    Code("C402", "step-below-one-step", _E, "A StepLR step_size shorter than one optimizer step at this steps_per_epoch."),
     Code("C405", "global-sparsity-mapping", _E, "Global sparsity with several final sparsities."),
-    Code("C406", "zero-length-ramp", _E, "A pruning ramp with start_epoch == end_epoch: SparseML divides by zero."),
-    Code("C407", "unknown-mask-type", _E, "A mask_type SparseML cannot build for this modifier."),
     Code("C408", "inverse-cubic-overshoot", _E, "inverse_cubic past an end_epoch that is not on a step: SparseML crashes."),
-    Code("C409", "nm-ramp", _E, "An N:M mask asked for a sparsity other than 1 - N/M: SparseML fails."),
     Code("C410", "not-executed", _W, "A modifier the plan records but the recipekit runtime does not execute."),
     Code("C411", "bad-steps-per-epoch", _E, "steps_per_epoch must be a positive number."),
     Code("C413", "too-many-updates", _E, "An update_frequency that would list more mask updates than the plan limit."),
-    Code("C414", "invalid-param-regex", _E, "A `re:` parameter pattern that is not a valid regex: SparseML fails when training starts."),
     Code("C415", "refused-setting", _E, "A modifier setting SparseML rejected or crashed on, or the runtime cannot execute yet."),
 ]
 
+#: The front-end's, the compiler's and the lint engine's codes. The lint rules declare their own
+#: (``recipekit.lint_rules.codes()`` gives every code); nothing adds to this table at import.
 CODES: dict[str, Code] = {code.code: code for code in _TABLE}
 
-
-def register(code: Code) -> None:
-    """Add a lint rule's code; rules live in recipekit.lint_rules, which core modules never import."""
-    CODES[code.code] = code
+#: Codes that were merged into another: a defect SparseML crashed on has one code, its lint rule's,
+#: reported by `recipe-lint` and by `recipekit compile` alike (recipekit/compiler/refusals.py).
+RENUMBERED = {"C403": "L341", "C404": "L331", "C406": "L302", "C407": "L313", "C409": "L314", "C414": "L321"}
 
 
 def sorted_diagnostics(diagnostics: list[Diagnostic]) -> list[Diagnostic]:

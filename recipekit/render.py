@@ -9,7 +9,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from recipekit.diagnostics import Diagnostic, Severity
+from recipekit.diagnostics import Code, Diagnostic, Severity
 from recipekit.source import Source
 
 
@@ -99,12 +99,11 @@ def render_github(diagnostics: list[Diagnostic]) -> str:
     return "\n".join(lines) + ("\n" if lines else "")
 
 
-def render_sarif(diagnostics: list[Diagnostic], root: str | None = None) -> str:
-    """SARIF 2.1.0 as GitHub code scanning reads it: rule metadata, related locations, fixes."""
+def render_sarif(diagnostics: list[Diagnostic], codes: Mapping[str, Code], root: str | None = None) -> str:
+    """SARIF 2.1.0 as GitHub code scanning reads it: rule metadata (from ``codes``), related locations, fixes."""
     import os
 
     from recipekit import __version__
-    from recipekit.diagnostics import CODES
 
     def uri(path: str) -> str:
         relative = os.path.relpath(path, root) if root and os.path.isabs(path) else path
@@ -122,7 +121,7 @@ def render_sarif(diagnostics: list[Diagnostic], root: str | None = None) -> str:
     used = sorted({d.code for d in diagnostics})
     rules = []
     for code in used:
-        info = CODES[code]
+        info = codes[code]
         rules.append(
             {
                 "id": code,

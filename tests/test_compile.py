@@ -82,9 +82,9 @@ def test_documented_schedule_values() -> None:
     ("recipe", "expected"),
     [
         (GM.format(inter="inverse_cubic", mask="unstructured").replace("end_epoch: 3.0", "end_epoch: 2.9"), [(11, 16, "C408")]),
-        (GM.format(inter="cubic", mask="'2:4'"), [(8, 20, "C409")]),
-        (GM.format(inter="cubic", mask="channel"), [(14, 16, "C407")]),
-        (GM.format(inter="cubic", mask="unstructured").replace("end_epoch: 3.0", "end_epoch: 1.0"), [(11, 16, "C406")]),
+        (GM.format(inter="cubic", mask="'2:4'"), [(8, 20, "L314")]),
+        (GM.format(inter="cubic", mask="channel"), [(14, 16, "L313")]),
+        (GM.format(inter="cubic", mask="unstructured").replace("end_epoch: 3.0", "end_epoch: 1.0"), [(11, 16, "L302")]),
     ],
 )
 def test_sparseml_crashes_are_refused_at_the_recipe_position(recipe: str, expected: list[tuple[int, int, str]]) -> None:
@@ -108,8 +108,8 @@ modifiers:
 
 
 def test_milestones_outside_the_range_are_refused() -> None:
-    assert compile_text(LR.format(start="2.0", milestones="[1, 3]"))[1] == [(10, 16, "C403")]
-    assert compile_text(LR.format(start="2.0", milestones="[3, 5]"))[1] == [(10, 16, "C403")]
+    assert compile_text(LR.format(start="2.0", milestones="[1, 3]"))[1] == [(10, 16, "L341")]
+    assert compile_text(LR.format(start="2.0", milestones="[3, 5]"))[1] == [(10, 16, "L341")]
 
 
 def test_multistep_with_start_minus_one_fires_one_epoch_late_like_sparseml() -> None:
@@ -133,7 +133,7 @@ def test_missing_lr_kwargs() -> None:
         "modifiers:\n  - !LearningRateModifier\n    lr_class: StepLR\n    lr_kwargs: {step: 1, gamma: 0.9}\n    init_lr: 0.1\n"
         "    start_epoch: 0.0\n    end_epoch: 2.0\n"
     )
-    assert compile_text(recipe)[1] == [(4, 16, "C402")]
+    assert compile_text(recipe)[1] == [(4, 16, "L340"), (4, 16, "L340")]
 
 
 def test_unexecuted_modifiers_are_warned_not_refused() -> None:
@@ -223,7 +223,7 @@ def test_plan_round_trips_and_records_its_recipe() -> None:
 def test_compile_recipe_raises_recipe_error() -> None:
     with pytest.raises(recipekit.RecipeError) as raised:
         recipekit.compile_recipe(GM.format(inter="cubic", mask="channel"), 4)
-    assert [d.code for d in raised.value.diagnostics] == ["C407"]
+    assert [d.code for d in raised.value.diagnostics] == ["L313"]
 
 
 @pytest.mark.parametrize(
@@ -314,7 +314,7 @@ def test_compile_command_errors_and_usage(tmp_path: Path) -> None:
     bad = tmp_path / "bad.yaml"
     bad.write_text(GM.format(inter="cubic", mask="channel"))
     result = CliRunner().invoke(cli.main, ["compile", str(bad), "--steps-per-epoch", "3"])
-    assert result.exit_code == 1 and "C407" in result.output
+    assert result.exit_code == 1 and "L313" in result.output
     assert CliRunner().invoke(cli.main, ["compile", str(EXAMPLE), "--steps-per-epoch", "-1"]).exit_code == 2
     assert CliRunner().invoke(cli.main, ["compile", str(EXAMPLE)]).exit_code == 2
 
@@ -335,9 +335,9 @@ def test_show_timeline_and_plot(tmp_path: Path) -> None:
 def test_invalid_regex_is_refused_at_the_item() -> None:
     text = GM.format(inter="cubic", mask="unstructured").replace("params: [a.weight]", "params: [a.weight, 're:b(']")
     plan, found = compile_text(text)
-    assert plan is None and found == [(7, 24, "C414")]
+    assert plan is None and found == [(7, 24, "L321")]
     block = text.replace("params: [a.weight, 're:b(']", "params:\n      - a.weight\n      - re:c[")
-    assert compile_text(block)[1] == [(9, 9, "C414")]
+    assert compile_text(block)[1] == [(9, 9, "L321")]
 
 
 def test_expand_folds_conv_bn_only_for_siblings_as_sparseml_and_the_runtime_do() -> None:

@@ -38,7 +38,7 @@ def test_regression_malformed_lr_kwargs_found_by_fuzzing() -> None:
     assert source is not None
     plan, diagnostics = compile_source(source, 3)
     assert plan is None
-    assert [(d.location.line, d.location.column, d.code) for d in diagnostics] == [(4, 16, "C402")]
+    assert [(d.location.line, d.location.column, d.code) for d in diagnostics] == [(4, 16, "L340")]
 
 
 def test_regression_malformed_scheme_overrides_found_by_fuzzing() -> None:

@@ -279,7 +279,7 @@ def test_fix_writes_the_file_once_however_many_rounds(tmp_path: Path, monkeypatc
 
 def _fixable(code: str, start: int, end: int, text: str) -> Diagnostic:
     location = Location("r.yaml", 1, start + 1, 1, end + 1)
-    return Diagnostic(code, Severity.WARNING, "m", location, (), Fix(f"write {text}", (Edit(start, end, text, location),)))
+    return Diagnostic(code, Severity.WARNING, "m", location, (), Fix(f"write {text}", (Edit(start, end, text, location),)), "rule")
 
 
 def test_fix_that_would_add_an_error_is_reverted_and_reported() -> None:

@@ -11,13 +11,15 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Iterator
 from typing import Any
 
 from recipekit import limits
+from recipekit.compiler import refusals
 from recipekit.compiler.identifier import identifier
 from recipekit.compiler.normalize import json_safe
-from recipekit.compiler.refusals import refusal
-from recipekit.diagnostics import Diagnostic
+from recipekit.compiler.refused_settings import refusal
+from recipekit.diagnostics import Diagnostic, Severity
 from recipekit.ir import GRADUAL_PRUNERS, Modifier, Recipe
 from recipekit.plan import schedule
 from recipekit.plan.model import Plan
@@ -115,20 +117,18 @@ class Lowering:
             else self.source.location(modifier.span)
         )
         self.selectors.append({"id": selector_id, "patterns": items, "path": loc.path, "line": loc.line, "column": loc.column})
-        for item in items:
-            if isinstance(item, str) and item.startswith("re:"):
-                try:
-                    re.compile(item[3:])
-                except re.error as error:
-                    # SparseML raises re.error when the modifier initialises, after training has started.
-                    span = modifier.params["params"].span if "params" in modifier.params else None
-                    at = self.source.item_span(span, item) if span is not None else modifier.span
-                    message = f"invalid regular expression {item!r}: {error}; escape ( [ + and the like"
-                    self.diagnostics.append(self.source.diag("C414", at, message))
         return selector_id
 
     def start_step(self, epoch: float) -> int:
         return 0 if epoch == -1 else schedule.first_step_at(epoch, self.spe)
+
+    def refuse(self, code: str, problems: Iterator[refusals.Problem]) -> bool:
+        """Report SparseML-crash problems (``compiler/refusals.py``) under their one code; True when there were any."""
+        found = [
+            Diagnostic(code, Severity.ERROR, message, self.source.location(span), name=refusals.NAMES[code]) for span, message in problems
+        ]
+        self.diagnostics.extend(found)
+        return bool(found)
 
     def add(self, instruction: Instruction) -> None:
         self.instructions.append(instruction)
@@ -136,6 +136,8 @@ class Lowering:
     # -- modifiers ----------------------------------------------------------
     def lower(self) -> None:
         for order, modifier in enumerate(manager_order(self.recipe.modifiers)):
+            # SparseML raised re.error when the modifier initialised, after training had started.
+            self.refuse(refusals.INVALID_REGEX, refusals.invalid_regex(modifier, self.source))
             handler = getattr(self, f"lower_{modifier.type}", None)
             if modifier.type in GRADUAL_PRUNERS:
                 self.lower_gradual(modifier, order)
@@ -180,19 +182,9 @@ class Lowering:
         start, end = modifier.value("start_epoch"), modifier.value("end_epoch")
         kwargs: dict[str, Any] = modifier.value("lr_kwargs")
         lr_class = modifier.value("lr_class")
-        needed = {
-            "StepLR": ("step_size", "gamma"),
-            "MultiStepLR": ("milestones", "gamma"),
-            "ExponentialLR": ("gamma",),
-            "CosineAnnealingWarmRestarts": ("lr_min", "cycle_epochs"),
-        }[lr_class]
-        missing = [k for k in needed if k not in kwargs]
-        if missing:
-            self.error("C402", modifier, "lr_kwargs", f"{lr_class} needs lr_kwargs {', '.join(missing)}")
+        if self.refuse(refusals.LR_KWARGS, refusals.lr_kwargs(modifier)):
             return
-        problem = _lr_kwargs_problem(kwargs, needed)
-        if problem:
-            self.error("C402", modifier, "lr_kwargs", problem)
+        if self.refuse(refusals.MILESTONES, refusals.milestones(modifier, crashes_only=True)):
             return
         first = self.start_step(start)
         fields = LrSchedulerOp(
@@ -208,14 +200,6 @@ class Lowering:
                 return
         elif lr_class == "MultiStepLR":
             milestones = kwargs["milestones"]
-            bad = [m for m in milestones if m <= start or (end >= 0 and m >= end)]
-            if bad:
-                message = (
-                    f"milestones {bad} must all lie strictly between start_epoch {start} and end_epoch {end}; "
-                    "SparseML fails at the first scheduler step"
-                )
-                self.error("C403", modifier, "lr_kwargs", message)
-                return
             # SparseML converts milestones relative to start_epoch, so -1 shifts them one epoch late (kept).
             fields["milestone_steps"] = [round((m - start) * self.spe) for m in milestones]
             fields["gamma"] = kwargs["gamma"]
@@ -267,12 +251,11 @@ class Lowering:
 
     def lower_QuantizationModifier(self, modifier: Modifier, order: int) -> None:
         start = modifier.value("start_epoch")
+        if self.refuse(refusals.QAT_EPOCHS_BEFORE_START, refusals.qat_epochs_before_start(modifier)):
+            return
         steps: dict[str, int | None] = {}
         for name in ("disable_quantization_observer_epoch", "freeze_bn_stats_epoch"):
             value = modifier.value(name)
-            if value is not None and start != -1 and value < start:
-                self.error("C404", modifier, name, f"{name} ({value}) is before start_epoch ({start}); SparseML rejects this")
-                return
             steps[name] = None if value is None else schedule.first_step_at(value, self.spe)
         config = {name: param.value for name, param in modifier.params.items() if name not in ("start_epoch", "end_epoch")}
         self.add(QatOp(
@@ -290,7 +273,7 @@ class Lowering:
             if "global_sparsity" in modifier.params
             else GLOBAL_BY_DEFAULT.get(modifier.type, False)
         )
-        if not self.check_mask_type(modifier, mask_type):
+        if self.refuse(refusals.BAD_MASK_TYPE, refusals.bad_mask_type(modifier)):
             return
         refused = refusal(modifier)
         if refused is not None:
@@ -313,15 +296,12 @@ class Lowering:
         else:
             updates, end_step = self.update_steps(modifier, start, end, float(modifier.value("update_frequency")))
         if updates.get("steps") or updates.get("every_step"):
-            if end == start:
-                self.error(
-                    "C406",
-                    modifier,
-                    "end_epoch",
-                    "start_epoch equals end_epoch: SparseML divides by zero at the first update. Make the ramp at least one update long",
-                )
+            # Only a ramp that updates crashes SparseML; one that starts after training ends never does.
+            if self.refuse(refusals.ZERO_LENGTH_RAMP, refusals.zero_length_ramp(modifier)):
                 return
-            if not self.check_ramp(modifier, updates, start, end, init, final, inter, mask_type):
+            if not self.check_ramp(modifier, updates, end, inter):
+                return
+            if self.refuse(refusals.NM_RAMP, refusals.nm_ramp(modifier)):
                 return
         self.add(PruneOp(
             op="prune", step=first, origin=self.origin(modifier, order), selector=self.selector(patterns, modifier), init_sparsity=init,
@@ -361,28 +341,7 @@ class Lowering:
             last_update = schedule.epoch_at(candidate, spe)
         return {"steps": [s for s in steps if s < total]}, end_step
 
-    def check_mask_type(self, modifier: Modifier, mask_type: Any) -> bool:
-        if isinstance(mask_type, list):
-            return True
-        structured = modifier.type == "StructuredPruningModifier"
-        if (
-            mask_type in ("unstructured", "block4", "tensorrt")
-            or _NM.match(str(mask_type))
-            or (structured and mask_type in ("channel", "filter"))
-        ):
-            return True
-        hint = " (channel and filter need StructuredPruningModifier)" if mask_type in ("channel", "filter") else ""
-        self.error(
-            "C407",
-            modifier,
-            "mask_type",
-            f"unknown mask_type {mask_type!r}{hint}; use unstructured, block4, N:M such as 2:4, or [rows, cols]",
-        )
-        return False
-
-    def check_ramp(
-        self, modifier: Modifier, updates: Updates, start: float, end: float, init: Any, final: Any, inter: str, mask_type: Any
-    ) -> bool:
+    def check_ramp(self, modifier: Modifier, updates: Updates, end: float, inter: str) -> bool:
         steps = updates.get("steps") or updates["every_step"]
         last = steps[-1]
         if inter == "inverse_cubic" and end >= 0 and schedule.epoch_at(last, self.spe) > end:
@@ -392,37 +351,7 @@ class Lowering:
             )
             self.error("C408", modifier, "end_epoch", message)
             return False
-        match = _NM.match(str(mask_type)) if not isinstance(mask_type, list) else None
-        if match or mask_type == "tensorrt":
-            n, m = (int(match.group(1)), int(match.group(2))) if match else (2, 4)
-            ratio = 1 - n / m
-            targets = [init, final] if not isinstance(final, dict) else [init, *final.keys()]
-            if any(isinstance(t, float) and t != 0.0 and abs(t - ratio) > 1e-2 for t in targets):
-                message = (
-                    f"an N:M mask ({mask_type}) only reaches sparsity {ratio}; set init_sparsity and final_sparsity "
-                    f"to {ratio} (SparseML fails at the first other target)"
-                )
-                self.error("C409", modifier, "init_sparsity", message)
-                return False
         return True
-
-
-def _is_number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
-
-
-def _lr_kwargs_problem(kwargs: dict[str, Any], needed: tuple[str, ...]) -> str | None:
-    """What is wrong with the scheduler arguments' values, if anything."""
-    for key in needed:
-        value = kwargs[key]
-        if key == "milestones":
-            if not isinstance(value, list) or not all(_is_number(m) for m in value):
-                return f"lr_kwargs.milestones must be a list of epochs, not {value!r}"
-        elif not _is_number(value):
-            return f"lr_kwargs.{key} must be a number, not {value!r}"
-        elif key in ("step_size", "cycle_epochs", "gamma") and value <= 0:
-            return f"lr_kwargs.{key} must be positive, not {value!r}"
-    return None
 
 
 def lower(recipe: Recipe, steps_per_epoch: float, sha256: str) -> tuple[Plan | None, list[Diagnostic]]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from recipekit.diagnostics import CODES
+from recipekit.diagnostics import RENUMBERED
 
 _STAGES = {
     "P": "Parsing: bytes, front matter, YAML and `eval(...)` expressions",
@@ -13,7 +13,9 @@ _STAGES = {
 
 
 def diagnostics_markdown() -> str:
-    import recipekit.lint_rules  # noqa: F401 - registers the L3xx codes
+    from recipekit.lint_rules import codes
+
+    table = codes()
 
     lines = [
         "# Diagnostic codes",
@@ -25,12 +27,23 @@ def diagnostics_markdown() -> str:
         "",
     ]
     for prefix, title in _STAGES.items():
-        codes = [code for code in CODES.values() if code.code.startswith(prefix)]
-        if not codes:
+        group = [code for code in table.values() if code.code.startswith(prefix)]
+        if not group:
             continue
         lines += [f"## {prefix}: {title}", "", "| code | name | severity | meaning |", "|---|---|---|---|"]
-        lines += [f"| {c.code} | `{c.name}` | {c.severity.value} | {c.summary} |" for c in codes]
+        lines += [f"| {c.code} | `{c.name}` | {c.severity.value} | {c.summary} |" for c in group]
         lines.append("")
+    lines += [
+        "## Renumbered codes",
+        "",
+        "A defect SparseML crashed on has one code, its lint rule's: `recipe-lint` reports it and `recipekit compile`",
+        "refuses with it. These compile codes were merged into those rules (`recipekit rule OLD` shows the new one):",
+        "",
+        "| old | now |",
+        "|---|---|",
+    ]
+    lines += [f"| {old} | {new} |" for old, new in RENUMBERED.items()]
+    lines.append("")
     return "\n".join(lines)
 
 

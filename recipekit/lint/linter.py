@@ -12,10 +12,10 @@ from pathlib import Path
 from typing import Any
 
 from recipekit.compiler import load_source
-from recipekit.diagnostics import Diagnostic, Edit, Fix, Severity, sorted_diagnostics
+from recipekit.diagnostics import Diagnostic, Edit, Fix, sorted_diagnostics
 from recipekit.lint.config import LintConfig
 from recipekit.lint.suppressions import apply_suppressions
-from recipekit.lint_rules import RULES
+from recipekit.lint_rules import RULES, Rule
 from recipekit.lint_rules._context import Finding, LintContext
 from recipekit.source import Source
 
@@ -27,17 +27,17 @@ def run_rules(ctx: LintContext, config: LintConfig) -> list[Diagnostic]:
         if not config.enabled(rule.CODE, path):
             continue
         for finding in rule.check(ctx):
-            diagnostics.append(_stamp(ctx.source, rule.CODE, rule.SEVERITY, finding))
+            diagnostics.append(_stamp(ctx.source, rule, finding))
     return diagnostics
 
 
-def _stamp(source: Source, code: str, severity: Severity, finding: Finding) -> Diagnostic:
+def _stamp(source: Source, rule: Rule, finding: Finding) -> Diagnostic:
     notes = tuple(source.note(message, span) for message, span in finding.related)
     fix = None
     if finding.fix is not None:
         message, edits = finding.fix
         fix = Fix(message, tuple(Edit(e.span.start, e.span.end, e.text, source.location(e.span)) for e in edits))
-    return Diagnostic(code, severity, finding.message, source.location(finding.span), notes, fix)
+    return Diagnostic(rule.CODE, rule.SEVERITY, finding.message, source.location(finding.span), notes, fix, rule.NAME)
 
 
 def configure(diagnostics: list[Diagnostic], config: LintConfig, path: str) -> list[Diagnostic]:
@@ -48,7 +48,8 @@ def configure(diagnostics: list[Diagnostic], config: LintConfig, path: str) -> l
             continue
         severity = config.severity.get(diagnostic.code)
         if severity is not None and severity is not diagnostic.severity:
-            result.append(Diagnostic(diagnostic.code, severity, diagnostic.message, diagnostic.location, diagnostic.notes, diagnostic.fix))
+            d = diagnostic
+            result.append(Diagnostic(d.code, severity, d.message, d.location, d.notes, d.fix, d.name))
         else:
             result.append(diagnostic)
     return result

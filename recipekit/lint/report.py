@@ -61,7 +61,9 @@ class ReportWriter:
             self.stream.write("\n]\n" if self._json_items else "[]\n")
         elif self.output_format == "sarif":
             kept = [d for severity in Severity for d in self._sarif[severity]]
-            self.stream.write(render.render_sarif(kept, self.sarif_root))
+            from recipekit.lint_rules import codes
+
+            self.stream.write(render.render_sarif(kept, codes(), self.sarif_root))
         elif self.output_format in ("text", "concise"):
             if fixed:
                 self.stream.write(f"Fixed {fixed} problem{'s' if fixed != 1 else ''}.\n")

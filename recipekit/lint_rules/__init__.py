@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Protocol
 
-from recipekit.diagnostics import Code, Severity, register
+from recipekit.diagnostics import CODES, Code, Severity
 from recipekit.lint_rules import (
     after_training_end,
     bad_mask_type,
@@ -109,8 +109,13 @@ _MODULES: tuple[Rule, ...] = (
 
 RULES: dict[str, Rule] = {module.CODE: module for module in sorted(_MODULES, key=lambda m: m.CODE)}
 
-for _rule in RULES.values():
-    register(Code(_rule.CODE, _rule.NAME, _rule.SEVERITY, (_rule.__doc__ or "").strip().splitlines()[0]))
+
+def codes() -> dict[str, Code]:
+    """Every diagnostic code, sorted: the core table plus one per rule (summary = the docstring's first line)."""
+    table = dict(CODES)
+    for rule in RULES.values():
+        table[rule.CODE] = Code(rule.CODE, rule.NAME, rule.SEVERITY, (rule.__doc__ or "").strip().splitlines()[0])
+    return dict(sorted(table.items()))
 
 
 def get(code: str) -> Rule:

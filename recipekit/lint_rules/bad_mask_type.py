@@ -36,35 +36,19 @@ modifiers:
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 
+from recipekit.compiler import refusals
 from recipekit.diagnostics import Severity
-from recipekit.lint_rules._context import GRADUAL_PRUNERS, Finding, LintContext
-from recipekit.suggest import did_you_mean
+from recipekit.lint_rules._context import Finding, LintContext
 
-CODE = "L313"
-NAME = "bad-mask-type"
+# One check, two commands: `recipekit compile` refuses with this code too (compiler/refusals.py).
+CODE = refusals.BAD_MASK_TYPE
+NAME = refusals.NAMES[CODE]
 SEVERITY = Severity.ERROR
-KNOWN = ("unstructured", "block4", "tensorrt")
 
 
 def check(ctx: LintContext) -> Iterator[Finding]:
-    for modifier in ctx.of_type(*GRADUAL_PRUNERS):
-        mask = modifier.value("mask_type")
-        if isinstance(mask, list):
-            if len(mask) < 2 or any(not isinstance(v, int) or (v < 1 and v != -1) for v in mask):
-                yield Finding(
-                    ctx.span_of(modifier, "mask_type"),
-                    f"block mask {mask} must be [rows, cols] of positive integers (-1 for a whole dimension)",
-                )
-            continue
-        if mask in KNOWN or re.fullmatch(r"\d+:\d+", str(mask)):
-            continue
-        if modifier.type == "StructuredPruningModifier" and mask in ("channel", "filter"):
-            continue
-        if mask in ("channel", "filter"):
-            message = f"mask_type {mask} works only with StructuredPruningModifier; SparseML fails when training starts"
-        else:
-            message = f"unknown mask_type {mask!r}{did_you_mean(str(mask), KNOWN)}; use unstructured, block4, N:M or [rows, cols]"
-        yield Finding(ctx.span_of(modifier, "mask_type"), message)
+    for modifier in ctx.recipe.modifiers:
+        for span, message in refusals.bad_mask_type(modifier):
+            yield Finding(span, message)

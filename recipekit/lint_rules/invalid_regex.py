@@ -32,26 +32,19 @@ modifiers:
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 
+from recipekit.compiler import refusals
 from recipekit.diagnostics import Severity
 from recipekit.lint_rules._context import Finding, LintContext
 
-CODE = "L321"
-NAME = "invalid-regex"
+# One check, two commands: `recipekit compile` refuses with this code too (compiler/refusals.py).
+CODE = refusals.INVALID_REGEX
+NAME = refusals.NAMES[CODE]
 SEVERITY = Severity.ERROR
 
 
 def check(ctx: LintContext) -> Iterator[Finding]:
     for modifier in ctx.recipe.modifiers:
-        if "params" not in modifier.params:
-            continue
-        for pattern in ctx.patterns(modifier):
-            if not pattern.startswith("re:"):
-                continue
-            try:
-                re.compile(pattern[3:])
-            except re.error as error:
-                span = ctx.source.item_span(ctx.span_of(modifier, "params"), pattern)
-                yield Finding(span, f"invalid regular expression {pattern!r}: {error}")
+        for span, message in refusals.invalid_regex(modifier, ctx.source):
+            yield Finding(span, message)

@@ -33,30 +33,17 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from recipekit.compiler import refusals
 from recipekit.diagnostics import Severity
 from recipekit.lint_rules._context import Finding, LintContext
-from recipekit.suggest import did_you_mean
 
-CODE = "L340"
-NAME = "lr-kwargs"
+# One check, two commands: `recipekit compile` refuses with this code too (compiler/refusals.py).
+CODE = refusals.LR_KWARGS
+NAME = refusals.NAMES[CODE]
 SEVERITY = Severity.ERROR
-KWARGS = {
-    "StepLR": ("step_size", "gamma"),
-    "MultiStepLR": ("milestones", "gamma"),
-    "ExponentialLR": ("gamma",),
-    "CosineAnnealingWarmRestarts": ("lr_min", "cycle_epochs"),
-}
 
 
 def check(ctx: LintContext) -> Iterator[Finding]:
-    for modifier in ctx.of_type("LearningRateModifier"):
-        lr_class = modifier.value("lr_class")
-        expected = KWARGS[lr_class]
-        given = modifier.value("lr_kwargs")
-        span = ctx.span_of(modifier, "lr_kwargs")
-        for key in given:
-            if key not in expected:
-                yield Finding(span, f"{lr_class} does not take {key!r}{did_you_mean(key, expected)}")
-        missing = [k for k in expected if k not in given]
-        if missing:
-            yield Finding(span, f"{lr_class} needs {' and '.join(missing)} in lr_kwargs")
+    for modifier in ctx.recipe.modifiers:
+        for span, message in refusals.lr_kwargs(modifier):
+            yield Finding(span, message)

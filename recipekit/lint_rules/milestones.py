@@ -30,29 +30,18 @@ modifiers:
 from __future__ import annotations
 
 from collections.abc import Iterator
-from itertools import pairwise
 
+from recipekit.compiler import refusals
 from recipekit.diagnostics import Severity
 from recipekit.lint_rules._context import Finding, LintContext
 
-CODE = "L341"
-NAME = "milestones"
+# One check, two commands: `recipekit compile` refuses with this code too (compiler/refusals.py).
+CODE = refusals.MILESTONES
+NAME = refusals.NAMES[CODE]
 SEVERITY = Severity.ERROR
 
 
 def check(ctx: LintContext) -> Iterator[Finding]:
-    for modifier in ctx.of_type("LearningRateModifier"):
-        milestones = modifier.value("lr_kwargs").get("milestones")
-        if modifier.value("lr_class") != "MultiStepLR" or not isinstance(milestones, list):
-            continue
-        span = ctx.span_of(modifier, "lr_kwargs")
-        start, end = modifier.value("start_epoch"), modifier.value("end_epoch")
-        if any(not isinstance(m, (int, float)) or isinstance(m, bool) for m in milestones):
-            yield Finding(span, f"milestones must be epochs (numbers), not {milestones}")
-            continue
-        if any(b <= a for a, b in pairwise(milestones)):
-            yield Finding(span, f"milestones {milestones} must increase strictly")
-        outside = [m for m in milestones if m <= start or (end >= 0 and m >= end)]
-        if outside:
-            bounds = f"after start_epoch {start}" + (f" and before end_epoch {end}" if end >= 0 else "")
-            yield Finding(span, f"milestones {outside} must lie {bounds}; SparseML fails at the first scheduler step")
+    for modifier in ctx.recipe.modifiers:
+        for span, message in refusals.milestones(modifier):
+            yield Finding(span, message)

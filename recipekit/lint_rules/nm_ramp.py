@@ -35,29 +35,19 @@ modifiers:
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 
+from recipekit.compiler import refusals
 from recipekit.diagnostics import Severity
-from recipekit.lint_rules._context import GRADUAL_PRUNERS, Finding, LintContext
+from recipekit.lint_rules._context import Finding, LintContext
 
-CODE = "L314"
-NAME = "nm-ramp"
+# One check, two commands: `recipekit compile` refuses with this code too (compiler/refusals.py).
+CODE = refusals.NM_RAMP
+NAME = refusals.NAMES[CODE]
 SEVERITY = Severity.ERROR
 
 
 def check(ctx: LintContext) -> Iterator[Finding]:
-    for modifier in ctx.of_type(*GRADUAL_PRUNERS):
-        mask = modifier.value("mask_type")
-        match = re.fullmatch(r"(\d+):(\d+)", str(mask)) if isinstance(mask, str) else None
-        if not match and mask != "tensorrt":
-            continue
-        n, m = (int(match.group(1)), int(match.group(2))) if match else (2, 4)
-        ratio = 1 - n / m
-        final = modifier.value("final_sparsity")
-        for name, value in (("init_sparsity", modifier.value("init_sparsity")), ("final_sparsity", final)):
-            values = list(value) if isinstance(value, dict) else [value]
-            if any(isinstance(v, float) and abs(v - ratio) > 1e-2 for v in values):
-                message = f"{name} {value} with an N:M mask ({mask}): SparseML only reaches {ratio}; set it to {ratio}"
-                yield Finding(ctx.span_of(modifier, name), message)
-                break
+    for modifier in ctx.recipe.modifiers:
+        for span, message in refusals.nm_ramp(modifier):
+            yield Finding(span, message)

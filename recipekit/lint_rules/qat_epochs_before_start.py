@@ -27,20 +27,17 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from recipekit.compiler import refusals
 from recipekit.diagnostics import Severity
 from recipekit.lint_rules._context import Finding, LintContext
 
-CODE = "L331"
-NAME = "qat-epochs-before-start"
+# One check, two commands: `recipekit compile` refuses with this code too (compiler/refusals.py).
+CODE = refusals.QAT_EPOCHS_BEFORE_START
+NAME = refusals.NAMES[CODE]
 SEVERITY = Severity.ERROR
 
 
 def check(ctx: LintContext) -> Iterator[Finding]:
-    for modifier in ctx.of_type("QuantizationModifier"):
-        start = modifier.value("start_epoch")
-        if start == -1:
-            continue
-        for name in ("disable_quantization_observer_epoch", "freeze_bn_stats_epoch"):
-            value = modifier.value(name)
-            if value is not None and value < start:
-                yield Finding(ctx.span_of(modifier, name), f"{name} {value} is before QAT starts at epoch {start}")
+    for modifier in ctx.recipe.modifiers:
+        for span, message in refusals.qat_epochs_before_start(modifier):
+            yield Finding(span, message)

@@ -36,17 +36,17 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from recipekit.compiler import refusals
 from recipekit.diagnostics import Severity
-from recipekit.lint_rules._context import GRADUAL_PRUNERS, Finding, LintContext
+from recipekit.lint_rules._context import Finding, LintContext
 
-CODE = "L302"
-NAME = "zero-length-ramp"
+# One check, two commands: `recipekit compile` refuses with this code too (compiler/refusals.py).
+CODE = refusals.ZERO_LENGTH_RAMP
+NAME = refusals.NAMES[CODE]
 SEVERITY = Severity.ERROR
 
 
 def check(ctx: LintContext) -> Iterator[Finding]:
-    for modifier in ctx.of_type(*GRADUAL_PRUNERS, "LearningRateFunctionModifier"):
-        start, end = modifier.value("start_epoch"), modifier.value("end_epoch")
-        if start == end:
-            what = "SparseML divides by zero at the first update" if modifier.type in GRADUAL_PRUNERS else "SparseML refuses an empty range"
-            yield Finding(ctx.span_of(modifier, "end_epoch"), f"start_epoch and end_epoch are both {end}: {what}")
+    for modifier in ctx.recipe.modifiers:
+        for span, message in refusals.zero_length_ramp(modifier):
+            yield Finding(span, message)
