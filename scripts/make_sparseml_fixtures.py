@@ -16,6 +16,7 @@ import argparse
 import importlib
 import os
 import sys
+import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -34,6 +35,7 @@ def main() -> int:
     args = parser.parse_args()
     os.environ.setdefault("NM_DISABLE_ANALYTICS", "1")
     os.environ.setdefault("NM_TEST_MODE", "1")
+    os.environ.setdefault("NM_TEST_LOG_DIR", tempfile.mkdtemp())  # SparseML's test mode logs there
     sys.path.insert(0, str(Path(__file__).resolve().parent))
     for topic in args.topics or list(TOPICS):
         module = importlib.import_module(TOPICS[topic])

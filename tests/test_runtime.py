@@ -65,6 +65,7 @@ def golden_grad_sampler(model: torch.nn.Module) -> GradSampler:
 
 @pytest.mark.skipif(not GOLDENS, reason="../shared/golden is not available")
 @pytest.mark.parametrize("path", GOLDENS, ids=lambda p: p.name.removesuffix(".json.gz")[-60:])
+@pytest.mark.filterwarnings("ignore:.*never observe:RuntimeWarning")  # the goldens run no forward pass
 def test_runtime_reproduces_sparseml(path: Path) -> None:
     golden = json.loads(gzip.decompress(path.read_bytes()))
     if "sparseml_error" in golden or golden["total_steps"] == 0:
@@ -88,7 +89,9 @@ def test_runtime_reproduces_sparseml(path: Path) -> None:
         warnings.simplefilter("always")
         runner = attach(plan, model, optimizer, grad_sampler=golden_grad_sampler(model), teacher="disable")
     # attach says what compile said: one warning per modifier recorded but not executed (C410).
+    # (A quantizer that never observes is also named at attach; these runs have no forward pass to observe with.)
     not_executed = [d for d in diagnostics if d.code == "C410"]
+    caught = [w for w in caught if "never observe" not in str(w.message)]
     assert len(caught) == len(not_executed)
     assert all(w.category is RecipeRuntimeWarning and "is recorded in the plan but not executed" in str(w.message) for w in caught)
     global_groups = [runner._selected[i["selector"]] for i in plan.instructions if i["op"] == "prune" and i["global_sparsity"]]

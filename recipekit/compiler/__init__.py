@@ -30,6 +30,25 @@ if TYPE_CHECKING:
 
 Result = tuple[Recipe | None, list[Diagnostic]]
 
+#: Errors in a recipe SparseML nevertheless ran, whose meaning the front-end reproduces: a
+#: duplicate key keeps its last value, as PyYAML did. `recipe-lint` reports them as errors (so CI
+#: catches them); compiling, normalizing and expanding go on with SparseML's meaning and a warning.
+REPRODUCED = frozenset({"P111"})
+
+
+def _blocking(diagnostics: list[Diagnostic]) -> bool:
+    return has_errors([d for d in diagnostics if d.code not in REPRODUCED])
+
+
+def as_sparseml_ran(diagnostics: list[Diagnostic]) -> list[Diagnostic]:
+    """The diagnostics for a command that goes on with SparseML's meaning: reproduced errors become warnings."""
+    return [
+        Diagnostic(d.code, Severity.WARNING, d.message + " (compiled with the last value, as SparseML did)", d.location, d.notes, d.fix)
+        if d.code in REPRODUCED and d.severity is Severity.ERROR
+        else d
+        for d in diagnostics
+    ]
+
 
 def load_source(source: Source, overrides: Mapping[str, Any] | None = None) -> Result:
     tree, diagnostics = compose(source)
@@ -53,7 +72,7 @@ def load_source(source: Source, overrides: Mapping[str, Any] | None = None) -> R
     modifiers, problems = build_modifiers(layout.groups, root, stages, evaluator)
     diagnostics += evaluator.diagnostics + problems
     recipe = Recipe(source, tuple(modifiers), variables, tuple(layout.stages), tree)
-    return (None if has_errors(diagnostics) else recipe), sorted_diagnostics(diagnostics)
+    return (None if _blocking(diagnostics) else recipe), sorted_diagnostics(diagnostics)
 
 
 def _v2_result(source: Source, tree: Node, diagnostics: list[Diagnostic]) -> Result:
@@ -80,6 +99,7 @@ def compile_source(
             "training schedules, so there is no plan to write. Lint it with `recipe-lint`; run it with llm-compressor"
         )
         return None, sorted_diagnostics([*diagnostics, source.diag("C415", Span(tree.span.start, tree.span.start), message)])
+    diagnostics = as_sparseml_ran(diagnostics)
     if recipe is None:
         return None, diagnostics
     if not isinstance(steps_per_epoch, (int, float)) or isinstance(steps_per_epoch, bool) or not 0 < steps_per_epoch < math.inf:
@@ -105,7 +125,7 @@ def load_file(path: Path, overrides: Mapping[str, Any] | None = None, display: s
     if source is None:
         return None, diagnostics
     recipe, problems = load_source(source, overrides)
-    return recipe, sorted_diagnostics(diagnostics + problems)
+    return recipe, sorted_diagnostics(diagnostics + as_sparseml_ran(problems))
 
 
 def load_text(text: str, path: str = "<recipe>", markdown: bool | None = False, overrides: Mapping[str, Any] | None = None) -> Result:
@@ -113,4 +133,4 @@ def load_text(text: str, path: str = "<recipe>", markdown: bool | None = False, 
     if source is None:
         return None, diagnostics
     recipe, problems = load_source(source, overrides)
-    return recipe, sorted_diagnostics(diagnostics + problems)
+    return recipe, sorted_diagnostics(diagnostics + as_sparseml_ran(problems))

@@ -16,6 +16,7 @@ from typing import Any
 
 from recipekit import limits
 from recipekit.compiler import refusals
+from recipekit.compiler.identifier import identifier
 from recipekit.compiler.normalize import json_safe
 from recipekit.diagnostics import Diagnostic, Severity
 from recipekit.ir import GRADUAL_PRUNERS, Modifier, Recipe
@@ -44,17 +45,19 @@ _NM = re.compile(r"^(\d+):(\d+)$")
 
 
 def manager_order(modifiers: tuple[Modifier, ...]) -> list[Modifier]:
-    """SparseML's manager order: end epoch (-1 last), start epoch, then class name.
+    """SparseML's manager order: end epoch (-1 last), start epoch, then ``identifier()``.
 
-    SparseML breaks the last tie with an md5 of the serialized properties; we
-    use file order there, and the linter flags modifiers that write the same
-    value at the same step, whose winner is then this order.
+    The identifier is the class name and an md5 of the serialized properties
+    (``compiler/identifier.py``), so two modifiers that tie on their epochs run in
+    SparseML's order, not file order; the linter flags modifiers that write the
+    same value at the same step, whose winner is then this order. Equal
+    identifiers keep file order (SparseML's sort is stable).
     """
 
     def key(modifier: Modifier) -> tuple[float, float, str, int]:
         start = float(modifier.value("start_epoch")) if "start_epoch" in modifier.params else -1.0
         end = float(modifier.value("end_epoch")) if "end_epoch" in modifier.params else -1.0
-        return (math.inf if end == -1 else end, start, modifier.type, modifier.index)
+        return (math.inf if end == -1 else end, start, identifier(modifier) or modifier.type, modifier.index)
 
     return sorted(modifiers, key=key)
 
@@ -330,8 +333,11 @@ class Lowering:
         if kind == "OBSPruningModifier":
             return self.obs_score(modifier, mask_type)
         if kind == "MFACPruningModifier":
-            damp = modifier.value("damp")
+            damp_param = modifier.params.get("damp")
+            written = damp_param.coerced_from if damp_param is not None and damp_param.coerced_from is not None else None
+            damp = written if written is not None else modifier.value("damp")
             if isinstance(damp, str):
+                # M-FAC divides by damp unconverted (SparseML's schema coerced nothing for it).
                 fixed = damp if "." in damp else damp.replace("e", ".0e", 1)
                 message = (
                     f"damp {damp!r} is a string (YAML 1.1 reads 1e-5 without a dot as text); "

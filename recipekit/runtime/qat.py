@@ -93,11 +93,20 @@ class FakeQuantizer:
             zero_point = torch.clamp(quant_min - torch.round(min_neg / scale), quant_min, quant_max).to(torch.int32)
         return scale, zero_point
 
+    @property
+    def observed(self) -> bool:
+        return self.min_val is not None
+
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
         if self.observing:
             self.observe(x)
         if self.min_val is None:
-            return x
+            # Never observed (its observer was off before its first batch): torch's FakeQuantize,
+            # and so SparseML, quantizes with its initial scale 1.0 and zero point 0.
+            quant_min, quant_max = self.args.bounds
+            return torch.fake_quantize_per_tensor_affine(x if x.dtype == torch.float32 else x.float(), 1.0, 0, quant_min, quant_max).to(
+                x.dtype
+            )
         scale, zero_point = self.qparams()
         quant_min, quant_max = self.args.bounds
         values = x if x.dtype == torch.float32 else x.float()
@@ -224,10 +233,9 @@ def _legacy_flavour(config: dict[str, Any], model: nn.Module) -> tuple[list[Quan
     if missing:
         raise QatConfigError(f"submodules {missing} are not modules of the model (SparseML: 'Could not find all provided submodules')")
     excluded = {"Softmax", *(config.get("exclude_module_types") or [])}
+    # SparseML wraps a module of a custom quantizable type (SiLU in YOLOv5) in a QuantWrapper: its
+    # input is fake-quantized with the activation settings; it has no weight and no output quantizer.
     custom = set(config.get("custom_quantizable_module_types") or [])
-    unsupported = sorted({type(m).__name__ for _, m in named.values() if type(m).__name__ in custom and not isinstance(m, QUANTIZABLE)})
-    if unsupported:
-        raise QatConfigError(f"custom_quantizable_module_types {unsupported} are not simulated; only Linear, Conv and Embedding are")
     tensorrt = bool(config.get("tensorrt"))
     weight = _with_kwargs(
         QuantArgs(num_bits=int(config.get("weight_bits", 8)), symmetric=True), config.get("weight_qconfig_kwargs") or {}, "weights"
@@ -247,7 +255,12 @@ def _legacy_flavour(config: dict[str, Any], model: nn.Module) -> tuple[list[Quan
         for name, (original, module) in named.items():
             if original in seen or not (root in ("", name) or name.startswith(root + ".")):
                 continue
-            if not isinstance(module, QUANTIZABLE) or type(module).__name__ in excluded:
+            if type(module).__name__ in excluded:
+                continue
+            if not isinstance(module, QUANTIZABLE):
+                if type(module).__name__ in custom:
+                    seen.add(original)
+                    planned.append(_quantized(original, module, None, activation, None))
                 continue
             if isinstance(module, nn.Embedding) and not config.get("quantize_embeddings", True):
                 continue
@@ -344,6 +357,9 @@ def simulated_forward(quantized: QuantizedModule, masks: MaskLookup) -> Callable
     def forward(x: torch.Tensor) -> torch.Tensor:
         if quantized.input is not None:
             x = quantized.input(x)
+        if not isinstance(module, QUANTIZABLE):
+            result: torch.Tensor = type(module).forward(module, x)  # a custom quantizable type: input fake-quant only
+            return result
         weight = _weight(quantized, masks)
         if isinstance(module, nn.Embedding):
             w = weight if quantized.weight is None else quantized.weight(weight)
@@ -423,6 +439,10 @@ class Quantization:
                 if module is not None and "forward" in module.__dict__:
                     del module.forward
         self.enabled = False
+
+    def never_observed(self) -> list[str]:
+        """``module/slot`` of every fake-quantizer that has not seen a batch (it quantizes with scale 1, zero point 0)."""
+        return [f"{m.name}/{slot}" for m in self.modules for slot, q in m.quantizers().items() if not q.observed]
 
     def parameters(self) -> dict[str, dict[str, dict[str, torch.Tensor]]]:
         """Scale and zero point of every observed fake-quantizer, by module name and slot."""

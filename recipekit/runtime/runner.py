@@ -110,6 +110,7 @@ class PlanRunner:
         misuse.check_optimizer_holds(optimizer, self._params, self._touched(), RuntimeRefusal)
         # Watches the LR only when the plan sets it: reports once a competing scheduler.
         self._lr_watch = misuse.LrWatch() if any(i["op"] in ("set_lr", "lr_function", "lr_scheduler") for i in plan.instructions) else None
+        self._check_mask_shapes()
         self._state = _State()
         self._prunes = [_Prune(i, self._selected[i["selector"]], self._finals(i)) for i in plan.instructions if i["op"] == "prune"]
         self._prune_of = {id(p.instruction): p for p in self._prunes}
@@ -134,15 +135,19 @@ class PlanRunner:
             and i["end_step"] < plan.total_steps  # a release at the end of training releases nothing
             for name in self._selected[i["selector"]]
         }
-        # Masks that are never released, under an optimizer that keeps zeros zero: once the
-        # optimizer's state is cleared where they prune, a masked gradient and a zero weight give
-        # an update of exactly zero there, so the pass that re-applies them after every step can
-        # go; the weights are the same to the bit. (The state SparseML kept there only matters
-        # once a mask is released, and these never are.)
+        # Masks that are never released nor loosened, under an optimizer that keeps zeros zero:
+        # once the optimizer's state is cleared where they prune, a masked gradient and a zero
+        # weight give an update of exactly zero there, so the pass that re-applies them after
+        # every step can go; the weights are the same to the bit. SparseML left that state in
+        # place (the gradient of a weight pruned at step k reached it, masked by the old mask), and
+        # it only reaches a weight once the weight is un-pruned: a release, a target that goes
+        # down, two modifiers on one tensor. Those keep SparseML's state and the per-step pass.
         # Movement scores can rank a pruned weight back in (SparseML's frozen scores): its stale
-        # momentum then moves it, so those masks are not "never released".
+        # momentum then moves it, so those masks are not "never released" either.
         self._revivable = {n for p in self._prunes if p.instruction["score"]["kind"] == "movement" for n in p.names}
-        self._held_by_state = maskable - released - self._revivable if type(optimizer) in ZERO_PRESERVING else set()
+        loosened = _may_loosen(plan, self._selected) | self._revivable
+        self._held_by_state = maskable - released - loosened if type(optimizer) in ZERO_PRESERVING else set()
+        self._warned_revived: set[str] = set()
         for name in sorted(maskable):
             # torch ships this method without annotations.
             self._hooks.append(self._params[name].register_post_accumulate_grad_hook(self._mask_grad))  # type: ignore[no-untyped-call]
@@ -252,6 +257,15 @@ class PlanRunner:
                 raise RuntimeRefusal(f"{_where(instruction)}: this runtime does not execute {kind!r} pruning yet")
         return made
 
+    def _check_mask_shapes(self) -> None:
+        """A mask SparseML could not make for these tensors (it raised mid-training, or made an unusable one)."""
+        for instruction in self.plan.instructions:
+            if instruction["op"] == "prune":
+                shapes = [list(self._params[n].shape) for n in self._selected[instruction["selector"]]]
+                issue = masks.problem(shapes, instruction["mask_type"])
+                if issue:
+                    raise RuntimeRefusal(f"{_where(instruction)}: mask_type {instruction['mask_type']!r}: {issue}")
+
     def _plan_quantization(self) -> Quantization | None:
         instructions = [i for i in self.plan.instructions if i["op"] == "qat"]
         if not instructions:
@@ -264,7 +278,19 @@ class PlanRunner:
             planned = plan_quantization(instruction["flavour"], instruction["config"], self.model)
         except QatConfigError as error:
             raise RuntimeRefusal(f"{_where(instruction)}: {error}") from None
-        return Quantization(planned, self._state_mask, instruction["step"])
+        step, off = instruction["step"], instruction["observer_step"]
+        if step > 0 and off is not None and off <= step:
+            # Enabled after step `step`'s forward, observers off in the same update: no batch is ever observed.
+            ignoring = [q.name for q in planned if q.weight is not None and q.weight_ignores_disable]
+            never = [q.name for q in planned if q.name not in ignoring]
+            warnings.warn(
+                f"{_where(instruction)}: observers are disabled at the step QAT starts ({step}), so {len(never)} quantized "
+                f"modules never observe a batch: {never[:5]}{' ...' if len(never) > 5 else ''}. Their fake quantization uses "
+                "scale 1.0 and zero point 0, as SparseML's did; move disable_quantization_observer_epoch after start_epoch",
+                RuntimeWarning,
+                stacklevel=4,
+            )
+        return Quantization(planned, self._state_mask, step)
 
     def _state_mask(self, name: str) -> torch.Tensor | None:
         return self._state.masks.get(name)
@@ -354,7 +380,9 @@ class PlanRunner:
             masks = self._state.masks
             if not masks.keys() <= self._masked_grads:
                 for name, mask in masks.items():
-                    # Gradients backward did not mask: set by hand, or computed before this step's new mask.
+                    # Gradients backward did not see: set by hand, or (held masks) renewed this step.
+                    # A gradient backward masked with the mask then in force is left as it is, as
+                    # SparseML's gradient hook left it, even when this step's update changed the mask.
                     param = self._params[name]
                     # Not for revivable masks: SparseML masked gradients only in backward, and a
                     # revived weight moves by the momentum this leaves (bitwise, tests/test_algorithms.py).
@@ -373,9 +401,10 @@ class PlanRunner:
         # plain backward does not require grad, so the multiply records nothing anyway).
         name = self._name_of[id(param)]
         mask = self._state.masks.get(name)
-        if mask is not None and param.grad is not None:
-            param.grad.mul_(mask)
-            self._masked_grads.add(name)
+        if param.grad is not None:
+            if mask is not None:
+                param.grad.mul_(mask)
+            self._masked_grads.add(name)  # as backward left it: masked by the mask in force, if any
 
     def step_skipped(self) -> None:
         """Count an iteration whose ``optimizer.step()`` was skipped (an AMP overflow, a NaN loss guard).
@@ -408,14 +437,30 @@ class PlanRunner:
 
     def _set_mask(self, name: str, mask: torch.Tensor) -> None:
         """Enable a new keep-mask: the weight is masked now, and the optimizer state if it holds the zeros."""
+        old = self._state.masks.get(name)
         self._state.masks[name] = mask
-        self._masked_grads.discard(name)  # this step's gradient was masked with the old mask, if any
         param = self._params[name]
         param.data.mul_(mask)
         if name in self._held_by_state:
+            # The fast path: this step's gradient and the optimizer's state are masked with the new
+            # mask, so the pruned weights stay zero with no pass after the step.
+            self._masked_grads.discard(name)
+            if old is not None and bool((mask > old).any()):
+                self._warn_revived(name)
             for value in self.optimizer.state.get(param, {}).values():
                 if isinstance(value, torch.Tensor) and value.shape == mask.shape:
                     value.mul_(mask)
+
+    def _warn_revived(self, name: str) -> None:
+        if name not in self._warned_revived:
+            self._warned_revived.add(name)
+            warnings.warn(
+                f"{name}: a mask update kept weights that were pruned (more tied zeros than the target prunes); "
+                "SparseML would restart them with the optimizer state it left there, which this runtime cleared. "
+                "Weights from here on may differ from SparseML's in their last bits",
+                RuntimeWarning,
+                stacklevel=2,
+            )
 
     # -- instructions ---------------------------------------------------------------
     def _groups(self, selected: list[int] | None) -> list[dict[str, Any]]:
@@ -521,23 +566,30 @@ class PlanRunner:
     def _update_masks(self, prune: _Prune, epoch: float) -> None:
         instruction = prune.instruction
         init = instruction["init_sparsity"]
-        by_target: dict[float, list[str]] = {}
+        targets: dict[str, float] = {}
         for name in prune.names:
             start_value = _sparsity(self._params[name]) if init == "__FROM_PARAM__" else float(init)
-            target = ops.prune_target(instruction, epoch, start_value, prune.finals[name])
-            by_target.setdefault(target, []).append(name)
+            targets[name] = ops.prune_target(instruction, epoch, start_value, prune.finals[name])
         scorer = self._scorers.get(id(instruction))
         if scorer is not None:
-            targets = {n: t for t, names in by_target.items() for n in names}
             created = scorer.update([targets[n] for n in prune.names], self._state.masks.get)
             for name, keep in zip(prune.names, created, strict=True):
                 self._set_mask(name, keep.to(self._params[name].dtype))
             return
-        for target, names in by_target.items():
+        # One call for all of the modifier's tensors, as SparseML's mask creator (a [1, -1] block
+        # takes its width from the first tensor); global sparsity with differing targets (from
+        # __FROM_PARAM__), which SparseML refused mid-training, goes by target.
+        groups = [prune.names]
+        if instruction["global_sparsity"] and len(set(targets.values())) > 1:
+            by_target: dict[float, list[str]] = {}
+            for name, target in targets.items():
+                by_target.setdefault(target, []).append(name)
+            groups = list(by_target.values())
+        for names in groups:
             tensors = [
                 self._params[n].detach() * self._state.masks[n] if n in self._state.masks else self._params[n].detach() for n in names
             ]
-            created = masks.create(tensors, target, instruction["mask_type"], instruction["global_sparsity"])
+            created = masks.create(tensors, [targets[n] for n in names], instruction["mask_type"], instruction["global_sparsity"])
             for name, keep in zip(names, created, strict=True):
                 self._set_mask(name, keep.to(self._params[name].dtype))
 
@@ -588,6 +640,14 @@ class PlanRunner:
         with torch.no_grad():
             self._apply_masks()
         if self._quantization is not None and self._quantization.enabled:
+            never = self._quantization.never_observed()
+            if never:
+                warnings.warn(
+                    f"{len(never)} fake-quantizers never observed a batch and quantize with scale 1.0 and zero point 0 "
+                    f"(as SparseML's did): {never[:8]}{' ...' if len(never) > 8 else ''}",
+                    RuntimeWarning,
+                    stacklevel=2,
+                )
             self._quantization.disable_observers(every=True)
         self._release()
         message = misuse.end_of_run_message(self._state.step, self.plan.total_steps, self.plan.steps_per_epoch)
@@ -616,6 +676,24 @@ class PlanRunner:
 
 class DistillationSkipped(RuntimeWarning):
     """A step inside the distillation window trained without the teacher's loss."""
+
+
+def _may_loosen(plan: Plan, selected: dict[str, list[str]]) -> set[str]:
+    """Parameters whose mask can give back pruned weights: two mask instructions, or a target that goes down."""
+    seen: set[str] = set()
+    loosen: set[str] = set()
+    for instruction in plan.instructions:
+        if instruction["op"] not in ("prune", "hold_mask"):
+            continue
+        names = selected[instruction["selector"]]
+        loosen |= seen & set(names)
+        seen |= set(names)
+        if instruction["op"] == "prune":
+            init, final = instruction["init_sparsity"], instruction["final_sparsity"]
+            finals = [float(f) for f in final] if isinstance(final, dict) else [float(final)]
+            if init == "__FROM_PARAM__" or any(f < float(init) for f in finals):
+                loosen |= set(names)
+    return loosen
 
 
 def _sparsity(param: torch.Tensor) -> float:
