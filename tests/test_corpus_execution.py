@@ -21,7 +21,7 @@ INDEX = GOLDEN / "INDEX.tsv"
 #: Logging only: nothing about training changes.
 LOGGING_ONLY = {"SparsificationLoggingModifier"}
 #: Executed by SparseML, not yet by recipekit's runtime (see docs/runtime.md, "Not yet executed").
-NOT_YET = {"LayerPruningModifier", "ACDCPruningModifier", "MFACPruningModifier", "PerLayerDistillationModifier"}
+NOT_YET = {"LayerPruningModifier", "MFACPruningModifier", "PerLayerDistillationModifier"}
 
 
 @pytest.mark.skipif(not INDEX.is_file(), reason="../shared/golden is not available")

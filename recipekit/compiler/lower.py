@@ -22,8 +22,9 @@ from recipekit.diagnostics import Diagnostic, Severity
 from recipekit.ir import GRADUAL_PRUNERS, Modifier, Recipe
 from recipekit.plan import schedule
 from recipekit.plan.model import Plan
-from recipekit.plan.not_executed import NOT_EXECUTED, acdc_executes
+from recipekit.plan.not_executed import NOT_EXECUTED
 from recipekit.plan.ops import (
+    AcdcOp,
     DistillOp,
     HoldMaskOp,
     Instruction,
@@ -197,22 +198,19 @@ class Lowering:
 
     def lower_ACDCPruningModifier(self, modifier: Modifier, order: int) -> None:
         start, end = float(modifier.value("start_epoch")), float(modifier.value("end_epoch"))
-        phase = modifier.value("update_frequency")
-        if not acdc_executes(start, end, phase):
-            self.error(
-                "C410", modifier, None, f"ACDCPruningModifier is recorded in the plan but not executed: {NOT_EXECUTED[modifier.type]}"
-            )
-            self.add(NoteOp(op="note", step=self.start_step(start), origin=self.origin(modifier, order)))
-            return
-        # A single compressed phase: the target is compression_sparsity from the first step on.
-        sparsity = modifier.value("compression_sparsity")
+        phase = float(modifier.value("update_frequency"))
         first = self.start_step(start)
-        self.add(PruneOp(
-            op="prune", step=first, origin=self.origin(modifier, order), selector=self.selector(modifier.value("params"), modifier),
-            init_sparsity=sparsity, final_sparsity=sparsity, start_epoch=start, end_epoch=end, inter_func="linear",
-            mask_type=modifier.value("mask_type"), global_sparsity=modifier.value("global_sparsity"),
-            leave_enabled=modifier.value("leave_enabled"), updates={"steps": [first]}, end_step=schedule.first_step_at(end, self.spe),
-            score={"kind": "magnitude"},
+        steps: list[int] = []
+        end_step = schedule.first_step_at(end, self.spe) if end >= 0 else None
+        if first < self.total_steps:
+            updates, end_step = self.update_steps(modifier, start, end, phase)
+            steps = updates.get("steps", [])
+        self.add(AcdcOp(
+            op="acdc", step=first, origin=self.origin(modifier, order), selector=self.selector(modifier.value("params"), modifier),
+            compression_sparsity=float(modifier.value("compression_sparsity")),
+            phases=[{"step": s, "compress": acdc_compresses(schedule.epoch_at(s, self.spe), start, end, phase)} for s in steps],
+            momentum_buffer_reset=modifier.value("momentum_buffer_reset"), mask_type=modifier.value("mask_type"),
+            global_sparsity=modifier.value("global_sparsity"), leave_enabled=modifier.value("leave_enabled"), end_step=end_step,
         ))  # fmt: skip
 
     def lower_DistillationModifier(self, modifier: Modifier, order: int) -> None:
@@ -435,6 +433,12 @@ class Lowering:
             self.error("C408", modifier, "end_epoch", message)
             return False
         return True
+
+
+def acdc_compresses(epoch: float, start: float, end: float, phase: float) -> bool:
+    """SparseML's ``get_applied_sparsity_for_epoch``: even phases decompress, except in the last ``phase`` epochs before end."""
+    number = math.floor((epoch - start) / phase)
+    return not (number % 2 == 0 and end - phase > epoch)
 
 
 def lower(recipe: Recipe, steps_per_epoch: float, sha256: str) -> tuple[Plan | None, list[Diagnostic]]:

@@ -124,6 +124,33 @@ class PruneOp(_Op):
     score: Score
 
 
+class AcdcPhase(TypedDict):
+    """One AC/DC update: compressed (magnitude masks at ``compression_sparsity``) or decompressed (all-ones masks)."""
+
+    step: int
+    compress: bool
+
+
+class AcdcOp(_Op):
+    """ACDCPruningModifier: dense and sparse phases alternate at SparseML's update steps (drift included).
+
+    Masks stay enabled through a decompressed phase (all ones), so weights pruned before stay at
+    zero until the optimizer moves them. With ``momentum_buffer_reset``, after the optimizer step
+    of a decompressed update that follows a compressed one, every SGD ``momentum_buffer`` of the
+    optimizer is zeroed (Adam's moments are not).
+    """
+
+    op: Literal["acdc"]
+    selector: str
+    compression_sparsity: float
+    phases: list[AcdcPhase]
+    momentum_buffer_reset: bool
+    mask_type: str | list[int]
+    global_sparsity: bool
+    leave_enabled: bool
+    end_step: int | None
+
+
 class DistillOp(_Op):
     """DistillationModifier: the loss becomes SparseML's distillation loss from step to last_step (inclusive)."""
 
@@ -157,7 +184,9 @@ class QatOp(_Op):
     freeze_bn_step: int | None
 
 
-Instruction = NoteOp | SetLrOp | SetWeightDecayOp | LrFunctionOp | LrSchedulerOp | PruneOp | DistillOp | HoldMaskOp | SetTrainableOp | QatOp
+Instruction = (
+    NoteOp | SetLrOp | SetWeightDecayOp | LrFunctionOp | LrSchedulerOp | PruneOp | AcdcOp | DistillOp | HoldMaskOp | SetTrainableOp | QatOp
+)
 
 #: Every op by name, the one list the plan check and the runtime's dispatch derive from.
 OPS: dict[str, type] = {
@@ -167,6 +196,7 @@ OPS: dict[str, type] = {
     "lr_function": LrFunctionOp,
     "lr_scheduler": LrSchedulerOp,
     "prune": PruneOp,
+    "acdc": AcdcOp,
     "distill": DistillOp,
     "hold_mask": HoldMaskOp,
     "set_trainable": SetTrainableOp,
@@ -228,6 +258,27 @@ def prune_releases_at(instruction: PruneOp, k: int) -> bool:
 def prune_target(instruction: PruneOp, epoch: float, initial: float, final: float) -> float:
     """The sparsity a mask update at ``epoch`` aims for (``initial`` resolves ``__FROM_PARAM__``)."""
     return interpolate(epoch, instruction["start_epoch"], instruction["end_epoch"], initial, final, instruction["inter_func"])
+
+
+def acdc_at(instruction: AcdcOp, k: int) -> tuple[float | None, bool]:
+    """The target of an AC/DC update at step ``k`` (None: no update there) and whether momentum resets after the step.
+
+    SparseML sets a "momentum buffer not empty" flag at every compressed update and resets at
+    the first decompressed one after it; phases alternate, so that is a D right after a C.
+    """
+    phases = instruction["phases"]
+    for index, phase in enumerate(phases):
+        if phase["step"] == k:
+            if phase["compress"]:
+                return instruction["compression_sparsity"], False
+            return 0.0, instruction["momentum_buffer_reset"] and index > 0 and phases[index - 1]["compress"]
+    return None, False
+
+
+def acdc_releases_at(instruction: AcdcOp, k: int) -> bool:
+    """As a prune instruction: ``leave_enabled: false`` lets the masks go after the update at end_epoch."""
+    end = instruction["end_step"]
+    return end is not None and k == end and not instruction["leave_enabled"]
 
 
 class QatEvents:

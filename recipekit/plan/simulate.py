@@ -15,6 +15,7 @@ from recipekit.plan import ops
 from recipekit.plan import selectors as param_match
 from recipekit.plan.model import Plan
 from recipekit.plan.ops import (
+    AcdcOp,
     DistillOp,
     HoldMaskOp,
     LrFunctionOp,
@@ -55,7 +56,7 @@ class Simulation:
         self.frozen: set[str] = set()
         self.has_conv_bn = _has_conv_bn(params)
         for instruction in plan.instructions:
-            if instruction["op"] == "prune":
+            if instruction["op"] in ("prune", "acdc"):
                 for name in self.select(instruction["selector"]):
                     self.target[name] = None
 
@@ -114,6 +115,12 @@ class Simulation:
         for name in self.select(instruction["selector"]):
             target_final = final if not isinstance(final, dict) else _final_for(name, final, self.params)
             self.target[name] = ops.prune_target(instruction, epoch, initial, target_final)
+
+    def apply_acdc(self, instruction: AcdcOp, k: int, epoch: float) -> None:
+        target, _ = ops.acdc_at(instruction, k)
+        if target is not None:
+            for name in self.select(instruction["selector"]):
+                self.target[name] = target
 
     def apply_distill(self, instruction: DistillOp, k: int, epoch: float) -> None:
         """Distillation changes the loss, not a scheduled value."""

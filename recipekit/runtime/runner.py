@@ -28,6 +28,7 @@ from recipekit.plan.manifest import from_module
 from recipekit.plan.model import Plan, load_plan
 from recipekit.plan.not_executed import skipped_notes
 from recipekit.plan.ops import (
+    AcdcOp,
     DistillOp,
     HoldMaskOp,
     Instruction,
@@ -124,7 +125,7 @@ class PlanRunner:
         ]
         # Gradients of pruned weights are masked as backward accumulates them, as SparseML's
         # gradient hooks did: gradient clipping and DDP's all-reduce then see masked gradients.
-        maskable = {n for i in plan.instructions if i["op"] in ("prune", "hold_mask") for n in self._selected[i["selector"]]}
+        maskable = {n for i in plan.instructions if (selector := _mask_selector(i)) for n in self._selected[selector]}
         self._name_of = {id(self._params[name]): name for name in maskable}
         self._masked_grads: set[str] = set()
         released = {
@@ -145,6 +146,11 @@ class PlanRunner:
         # Movement scores can rank a pruned weight back in (SparseML's frozen scores): its stale
         # momentum then moves it, so those masks are not "never released" either.
         self._revivable = {n for p in self._prunes if p.instruction["score"]["kind"] == "movement" for n in p.names}
+        # AC/DC's decompressed phases release every mask to ones: the stale momentum SparseML left
+        # at pruned weights then moves them (the reference's "3.9 % still zero after the first D step").
+        self._revivable |= {n for i in plan.instructions if i["op"] == "acdc" for n in self._selected[i["selector"]]}
+        self._acdc_released: set[int] = set()
+        self._momentum_reset = False
         loosened = _may_loosen(plan, self._selected) | self._revivable
         self._held_by_state = maskable - released - loosened if type(optimizer) in ZERO_PRESERVING else set()
         self._warned_revived: set[str] = set()
@@ -196,8 +202,11 @@ class PlanRunner:
         """Parameters the plan changes through the optimizer: pruned, held, or unfrozen."""
         touched: dict[str, None] = {}
         for i in self.plan.instructions:
-            if i["op"] in ("prune", "hold_mask") or (i["op"] == "set_trainable" and i["trainable"]):
-                touched.update(dict.fromkeys(self._selected[i["selector"]]))
+            selector = _mask_selector(i)
+            if selector is None and i["op"] == "set_trainable" and i["trainable"]:
+                selector = i["selector"]
+            if selector is not None:
+                touched.update(dict.fromkeys(self._selected[selector]))
         return list(touched)
 
     def _check_groups(self) -> None:
@@ -260,7 +269,7 @@ class PlanRunner:
     def _check_mask_shapes(self) -> None:
         """A mask SparseML could not make for these tensors (it raised mid-training, or made an unusable one)."""
         for instruction in self.plan.instructions:
-            if instruction["op"] == "prune":
+            if instruction["op"] in ("prune", "acdc"):
                 shapes = [list(self._params[n].shape) for n in self._selected[instruction["selector"]]]
                 issue = masks.problem(shapes, instruction["mask_type"])
                 if issue:
@@ -393,6 +402,9 @@ class PlanRunner:
         if not self._state.masks.keys() <= self._held_by_state:
             with torch.no_grad():
                 self._apply_masks(skip=self._held_by_state)
+        if self._momentum_reset:
+            self._momentum_reset = False
+            _reset_momentum(self.optimizer)
         self._masked_grads.clear()
         self._state.step += 1
 
@@ -516,6 +528,25 @@ class PlanRunner:
         if events.freeze_bn:
             quantization.freeze_bn()
 
+    def _acdc(self, instruction: AcdcOp, k: int, epoch: float) -> None:
+        target, reset = ops.acdc_at(instruction, k)
+        names = self._selected[instruction["selector"]]
+        if target is not None:
+            # SparseML's magnitude scorer: |w| of the weights as they are (masked after the last step).
+            created = masks.create(
+                [self._params[n].detach() for n in names], target, instruction["mask_type"], instruction["global_sparsity"]
+            )
+            for name, keep in zip(names, created, strict=True):
+                self._set_mask(name, keep.to(self._params[name].dtype))
+            # After this step's optimizer update, as SparseML's optimizer_post_step did.
+            self._momentum_reset |= reset
+        index = self.plan.instructions.index(instruction)
+        if ops.acdc_releases_at(instruction, k) and index not in self._acdc_released:
+            self._acdc_released.add(index)
+            self._apply_masks()
+            for name in names:
+                self._state.masks.pop(name, None)
+
     def _distill(self, instruction: DistillOp, k: int, epoch: float) -> None:
         """Acts through :meth:`distillation_loss`, which the loop calls before backward."""
 
@@ -602,6 +633,8 @@ class PlanRunner:
             "masks": self.masks(),
             "trainable_restore": dict(self._state.trainable_restore),
             "released": [i for i, p in enumerate(self._prunes) if p.done],
+            "acdc_released": sorted(self._acdc_released),
+            "momentum_reset": self._momentum_reset,
             "qat": None if self._quantization is None else self._quantization.state_dict(),
             "scorers": [
                 self._scorers[id(p.instruction)].state_dict() if id(p.instruction) in self._scorers else None for p in self._prunes
@@ -623,6 +656,8 @@ class PlanRunner:
         self._state = _State(int(state["step"]), saved_masks, dict(state["trainable_restore"]))
         for index in state.get("released", []):
             self._prunes[index].done = True
+        self._acdc_released = set(state.get("acdc_released", []))
+        self._momentum_reset = bool(state.get("momentum_reset", False))
         for prune, saved in zip(self._prunes, state.get("scorers") or [None] * len(self._prunes), strict=True):
             if saved is not None and id(prune.instruction) in self._scorers:
                 self._scorers[id(prune.instruction)].load_state_dict(saved)
@@ -683,9 +718,10 @@ def _may_loosen(plan: Plan, selected: dict[str, list[str]]) -> set[str]:
     seen: set[str] = set()
     loosen: set[str] = set()
     for instruction in plan.instructions:
-        if instruction["op"] not in ("prune", "hold_mask"):
+        selector = _mask_selector(instruction)
+        if selector is None:
             continue
-        names = selected[instruction["selector"]]
+        names = selected[selector]
         loosen |= seen & set(names)
         seen |= set(names)
         if instruction["op"] == "prune":
@@ -694,6 +730,21 @@ def _may_loosen(plan: Plan, selected: dict[str, list[str]]) -> set[str]:
             if init == "__FROM_PARAM__" or any(f < float(init) for f in finals):
                 loosen |= set(names)
     return loosen
+
+
+def _mask_selector(instruction: Instruction) -> str | None:
+    """The selector of an instruction that keeps masks on what it selects (prune, acdc, hold_mask)."""
+    if instruction["op"] == "prune" or instruction["op"] == "acdc" or instruction["op"] == "hold_mask":
+        return instruction["selector"]
+    return None
+
+
+def _reset_momentum(optimizer: torch.optim.Optimizer) -> None:
+    """AC/DC's reset: every ``momentum_buffer`` in the optimizer's state times zero, in place (Adam's moments untouched)."""
+    for state in optimizer.state.values():
+        buffer = state.get("momentum_buffer")
+        if isinstance(buffer, torch.Tensor):
+            buffer.mul_(0.0)
 
 
 def _sparsity(param: torch.Tensor) -> float:
