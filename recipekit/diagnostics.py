@@ -228,7 +228,8 @@ _TABLE = [
     Code("C422", "sampling-never-prunes", _W, "OBS or M-FAC at 1 step per epoch: SparseML silently never prunes during training."),
     Code("C423", "sampling-skips-optimizer", _W, "OBS pruning steps draw gradient samples that discard that step's optimizer update."),
     Code("C424", "diagonal-fisher", _W, "OBS with fisher_block_size 1 (the code's default): a diagonal Fisher, no weight compensation."),
-    Code("C425", "mfac-not-executed", _W, "M-FAC pruning compiles; the recipekit runtime refuses it at attach until it is implemented."),
+    Code("C428", "mfac-page-swap", _E, "M-FAC without Fisher blocks on SparseML's CUDA-only page-swap path; recipekit runs the CPU paths."),
+    Code("C429", "mfac-num-grads", _E, "An M-FAC num_grads mapping without 0.0, or with counts that are not positive integers."),
     Code(
         "C427", "mfac-string-damp", _E, "M-FAC with a string damp (YAML 1.1 reads 1e-5 as text): SparseML fails at the first pruning step."
     ),

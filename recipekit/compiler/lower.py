@@ -34,6 +34,7 @@ from recipekit.plan.ops import (
     Origin,
     PruneOp,
     QatOp,
+    ReplaceModulesOp,
     Score,
     SetLrOp,
     SetTrainableOp,
@@ -213,6 +214,18 @@ class Lowering:
             global_sparsity=modifier.value("global_sparsity"), leave_enabled=modifier.value("leave_enabled"), end_step=end_step,
         ))  # fmt: skip
 
+    def lower_LayerPruningModifier(self, modifier: Modifier, order: int) -> None:
+        start, end = float(modifier.value("start_epoch")), float(modifier.value("end_epoch"))
+        layers = modifier.value("layers")
+        # SparseML swapped at initialize (epoch 0) when start_epoch <= 0 or -1, else in the update of the
+        # first step at or after start_epoch; it restored at the first update at or after end_epoch.
+        step = 0 if start <= 0 else schedule.first_step_at(start, self.spe)
+        restore = None if end == -1 else (0 if end <= 0 else max(schedule.first_step_at(end, self.spe), step))
+        self.add(ReplaceModulesOp(
+            op="replace_modules", step=step, origin=self.origin(modifier, order),
+            modules=[layers] if isinstance(layers, str) else list(layers), restore_step=restore,
+        ))  # fmt: skip
+
     def lower_DistillationModifier(self, modifier: Modifier, order: int) -> None:
         start, end = float(modifier.value("start_epoch")), float(modifier.value("end_epoch"))
         first = self.start_step(start)
@@ -343,19 +356,36 @@ class Lowering:
                 )
                 self.error("C427", modifier, "damp", message)
                 return None
-            self.error(
-                "C425",
-                modifier,
-                None,
-                "M-FAC pruning is planned but the recipekit runtime does not execute it yet: attach refuses this plan",
-            )
-            return {
-                "kind": "mfac",
-                "num_grads": modifier.value("num_grads"),
-                "damp": float(damp),
-                "fisher_block_size": modifier.value("fisher_block_size"),
-            }
+            return self.mfac_score(modifier, float(damp))
         return {"kind": "magnitude"}
+
+    def mfac_score(self, modifier: Modifier, damp: float) -> Score | None:
+        block = modifier.value("fisher_block_size")
+        devices = modifier.value("available_devices")
+        pages = modifier.value("num_pages")
+        if not block and (devices != [] or pages > 1):
+            message = (
+                "fisher_block_size null: SparseML then computes the unblocked inverse with its CUDA-only page-swap class "
+                "(an AssertionError without a GPU), and recipekit runs M-FAC on the CPU paths only: "
+                "add available_devices: [] (unblocked, on the CPU) or set a fisher_block_size"
+            )
+            self.error("C428", modifier, "fisher_block_size" if "fisher_block_size" in modifier.params else None, message)
+            return None
+        num_grads = modifier.value("num_grads")
+        if isinstance(num_grads, dict):
+            bad = [v for v in num_grads.values() if not isinstance(v, int) or isinstance(v, bool) or v < 1]
+            keys = [k for k in num_grads if _sparsity_key(k) is None]
+            if bad or keys or not any(_sparsity_key(k) == 0.0 for k in num_grads):
+                what = f"{bad[0]!r} is not a positive count" if bad else f"{keys[0]!r} is not a sparsity" if keys else "0.0 is missing"
+                message = f"num_grads maps sparsities to gradient counts and must include 0.0 (SparseML raised ValueError): {what}"
+                self.error("C429", modifier, "num_grads", message)
+                return None
+            num_grads = {str(float(k)): v for k, v in sorted(num_grads.items(), key=lambda item: float(item[0]))}
+        return {
+            "kind": "mfac", "num_grads": num_grads, "damp": damp, "fisher_block_size": block or None,
+            "use_gradient_buffering": modifier.value("use_gradient_buffering"),
+            "grad_sampler_kwargs": modifier.value("grad_sampler_kwargs"),
+        }  # fmt: skip
 
     def obs_score(self, modifier: Modifier, mask_type: Any) -> Score | None:
         block = modifier.value("fisher_block_size")
@@ -433,6 +463,17 @@ class Lowering:
             self.error("C408", modifier, "end_epoch", message)
             return False
         return True
+
+
+def _sparsity_key(key: Any) -> float | None:
+    """A mapping key read as a sparsity (the YAML front-end keeps keys as text), or None."""
+    if isinstance(key, bool):
+        return None
+    try:
+        value = float(key)
+    except (TypeError, ValueError):
+        return None
+    return value if 0.0 <= value <= 1.0 else None
 
 
 def acdc_compresses(epoch: float, start: float, end: float, phase: float) -> bool:

@@ -19,7 +19,6 @@ NOT_EXECUTED: dict[str, str | None] = {
     "EpochRangeModifier": None,
     "PerLayerDistillationModifier": "distillation changes the loss; add it in your training loop",
     "SparsificationLoggingModifier": "logging only",
-    "LayerPruningModifier": "the recipekit runtime does not remove layers",
     "LayerThinningModifier": "the recipekit runtime does not thin layers",
     "PowerpropagationModifier": "the recipekit runtime does not re-parametrize weights",
     "SetParamModifier": "the recipekit runtime does not set parameter values",

@@ -101,11 +101,12 @@ class Score(_ScoreKind, total=False):
 
     structure: str  # group_l2: "channel" or "filter"
     param_groups: list[list[str]]  # group_l2: parameters pruned together
-    num_grads: int | dict[str, int]  # obs, mfac
+    num_grads: int | dict[str, int]  # obs; mfac (or {str(sparsity): count}, thresholds ascending, 0.0 first)
     damp: float  # obs, mfac
-    fisher_block_size: int  # obs, mfac
+    fisher_block_size: int | None  # obs; mfac (None: the unblocked inverse)
     num_recomputations: int  # obs
-    grad_sampler_kwargs: dict[str, object]  # obs
+    grad_sampler_kwargs: dict[str, object] | None  # obs, mfac
+    use_gradient_buffering: bool | None  # mfac: True buffers training gradients even with a grad sampler
 
 
 class PruneOp(_Op):
@@ -151,6 +152,20 @@ class AcdcOp(_Op):
     end_step: int | None
 
 
+class ReplaceModulesOp(_Op):
+    """LayerPruningModifier: the named modules become an argument-insensitive Identity at ``step``.
+
+    ``step`` 0 swaps at attach, before the first forward (SparseML's initialize, when
+    start_epoch <= 0 or -1); a later step swaps after that step's forward and backward, before its
+    optimizer update. ``restore_step`` puts the original modules back, weights and all (None: never,
+    and finalize leaves the Identity in place, as SparseML's did).
+    """
+
+    op: Literal["replace_modules"]
+    modules: list[str]  # exact module names, or ["__ALL__"] / ["__ALL_PRUNABLE__"]
+    restore_step: int | None
+
+
 class DistillOp(_Op):
     """DistillationModifier: the loss becomes SparseML's distillation loss from step to last_step (inclusive)."""
 
@@ -185,7 +200,18 @@ class QatOp(_Op):
 
 
 Instruction = (
-    NoteOp | SetLrOp | SetWeightDecayOp | LrFunctionOp | LrSchedulerOp | PruneOp | AcdcOp | DistillOp | HoldMaskOp | SetTrainableOp | QatOp
+    NoteOp
+    | SetLrOp
+    | SetWeightDecayOp
+    | LrFunctionOp
+    | LrSchedulerOp
+    | PruneOp
+    | AcdcOp
+    | ReplaceModulesOp
+    | DistillOp
+    | HoldMaskOp
+    | SetTrainableOp
+    | QatOp
 )
 
 #: Every op by name, the one list the plan check and the runtime's dispatch derive from.
@@ -197,6 +223,7 @@ OPS: dict[str, type] = {
     "lr_scheduler": LrSchedulerOp,
     "prune": PruneOp,
     "acdc": AcdcOp,
+    "replace_modules": ReplaceModulesOp,
     "distill": DistillOp,
     "hold_mask": HoldMaskOp,
     "set_trainable": SetTrainableOp,
@@ -279,6 +306,14 @@ def acdc_releases_at(instruction: AcdcOp, k: int) -> bool:
     """As a prune instruction: ``leave_enabled: false`` lets the masks go after the update at end_epoch."""
     end = instruction["end_step"]
     return end is not None and k == end and not instruction["leave_enabled"]
+
+
+def modules_at(instruction: ReplaceModulesOp, k: int) -> tuple[Literal["replace", "restore"], ...]:
+    """``replace`` at step, ``restore`` at restore_step (both, in order, when they coincide: SparseML's one check does both)."""
+    events: tuple[Literal["replace", "restore"], ...] = ("replace",) if k == instruction["step"] else ()
+    if instruction["restore_step"] is not None and k == instruction["restore_step"]:
+        events += ("restore",)
+    return events
 
 
 class QatEvents:

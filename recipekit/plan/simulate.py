@@ -23,6 +23,7 @@ from recipekit.plan.ops import (
     NoteOp,
     PruneOp,
     QatOp,
+    ReplaceModulesOp,
     SetLrOp,
     SetTrainableOp,
     SetWeightDecayOp,
@@ -121,6 +122,9 @@ class Simulation:
         if target is not None:
             for name in self.select(instruction["selector"]):
                 self.target[name] = target
+
+    def apply_replace_modules(self, instruction: ReplaceModulesOp, k: int, epoch: float) -> None:
+        """Swapping modules changes no scheduled value."""
 
     def apply_distill(self, instruction: DistillOp, k: int, epoch: float) -> None:
         """Distillation changes the loss, not a scheduled value."""

@@ -18,6 +18,7 @@ from __future__ import annotations
 import os
 import warnings
 from dataclasses import dataclass, field
+from itertools import pairwise
 from typing import Any, cast
 
 import torch
@@ -37,12 +38,13 @@ from recipekit.plan.ops import (
     NoteOp,
     PruneOp,
     QatOp,
+    ReplaceModulesOp,
     SetLrOp,
     SetTrainableOp,
     SetWeightDecayOp,
 )
 from recipekit.plan.schedule import epoch_at
-from recipekit.runtime import masks, misuse, scorers
+from recipekit.runtime import layers, masks, misuse, scorers
 from recipekit.runtime.algorithms import distill
 from recipekit.runtime.algorithms.sampling import GradSampler
 from recipekit.runtime.qat import QatConfigError, Quantization, plan_quantization
@@ -104,6 +106,7 @@ class PlanRunner:
             instruction, reason = skipped[0]
             raise RuntimeRefusal(f"{_where(instruction)}: strict: the runtime does not execute this modifier: {reason}")
         self._selected = self._resolve_all()
+        self._removals = self._resolve_removals()
         self._check_groups()
         self._distillation = self._check_distill(teacher)
         self._teacher = teacher
@@ -165,6 +168,9 @@ class PlanRunner:
             self._quantization.enable()
         for instruction, reason in skipped:
             misuse.warn(f"{_where(instruction)} is recorded in the plan but not executed: {reason}")
+        for replace, removal in self._removals:
+            # SparseML swapped at initialize when start_epoch <= 0: before the first forward.
+            self._swap_modules(replace, removal, 0)
 
     # -- checks (all before anything is changed) ---------------------------------
     def _resolve_all(self) -> dict[str, list[str]]:
@@ -197,6 +203,56 @@ class PlanRunner:
                 if not variant_unmatched and variant_names:
                     return variant_names, []
         return names, unmatched
+
+    def _resolve_removals(self) -> list[tuple[ReplaceModulesOp, layers.Removed]]:
+        """The modules each ``replace_modules`` takes out, checked; selections SparseML resolved without them, narrowed.
+
+        SparseML initialised modifiers in manager order, so one ordered after a layer pruning that
+        swapped at initialize never saw the removed layers' parameters (and raised when it matched
+        nothing else); one ordered before it kept them and pruned weights no forward used.
+        """
+        removals = []
+        for instruction in self.plan.instructions:
+            if instruction["op"] != "replace_modules":
+                continue
+            if "__ALL__" in instruction["modules"]:
+                raise RuntimeRefusal(f"{_where(instruction)}: layers __ALL__ selects the model itself; SparseML raised AttributeError")
+            names, missing = layers.resolve(self.model, instruction["modules"])
+            if missing:
+                raise RuntimeRefusal(f"{_where(instruction)}: layers: {missing[0]!r} is not a module of the model (SparseML raised here)")
+            removals.append((instruction, layers.Removed(names)))
+            prefixes = tuple(name + "." for name in names)
+            inside: list[str] = []
+            for other in self.plan.instructions:
+                selector = cast("str | None", other.get("selector"))
+                if selector is None:
+                    continue
+                chosen = self._selected[selector]
+                kept = [n for n in chosen if not n.startswith(prefixes)]
+                if len(kept) == len(chosen):
+                    continue
+                if instruction["step"] == 0 and other["origin"]["order"] > instruction["origin"]["order"]:
+                    if not kept:
+                        raise RuntimeRefusal(
+                            f"{_where(other)}: every parameter it selects is inside layers {_where(instruction)} removes before "
+                            "training; SparseML raised ValueError (no params matching) here"
+                        )
+                    self._selected[selector] = kept
+                else:
+                    inside += [n for n in chosen if n.startswith(prefixes)]
+            if inside:
+                misuse.warn(
+                    f"{_where(instruction)} removes layers holding {len(inside)} parameters other modifiers act on "
+                    f"({inside[:3]}{' ...' if len(inside) > 3 else ''}): they are changed though no forward uses them, as in SparseML"
+                )
+        return removals
+
+    def _swap_modules(self, instruction: ReplaceModulesOp, removal: layers.Removed, k: int) -> None:
+        for event in ops.modules_at(instruction, k):
+            if event == "replace":
+                removal.remove(self.model)
+            else:
+                removal.restore(self.model)
 
     def _touched(self) -> list[str]:
         """Parameters the plan changes through the optimizer: pruned, held, or unfrozen."""
@@ -262,9 +318,48 @@ class PlanRunner:
                     grad_sampler = GradSampler.from_sparseml(grad_sampler)
                 source = grad_sampler.open(instruction["score"]["grad_sampler_kwargs"])
                 made[id(instruction)] = scorers.OBS(instruction, prune.names, self._params, self.model, source)
+            elif kind == "mfac":
+                if isinstance(grad_sampler, dict):
+                    grad_sampler = GradSampler.from_sparseml(grad_sampler)
+                made[id(instruction)] = self._mfac(prune, grad_sampler)
             else:
                 raise RuntimeRefusal(f"{_where(instruction)}: this runtime does not execute {kind!r} pruning yet")
         return made
+
+    def _mfac(self, prune: _Prune, grad_sampler: GradSampler | None) -> scorers.MFAC:
+        """M-FAC's gradient source, as SparseML chose it at initialize; what would fail, refused now."""
+        instruction = prune.instruction
+        score = instruction["score"]
+        buffering = score.get("use_gradient_buffering")
+        if instruction["mask_type"] not in ("unstructured", "block4"):
+            raise RuntimeRefusal(
+                f"{_where(instruction)}: M-FAC with mask_type {instruction['mask_type']!r}: this runtime masks M-FAC scores "
+                "unstructured or block4 only"
+            )
+        if grad_sampler is None and buffering is False:
+            raise RuntimeRefusal(
+                f"{_where(instruction)}: use_gradient_buffering is false, so M-FAC needs attach(..., grad_sampler=...) "
+                "(SparseML raised RuntimeError at initialize)"
+            )
+        if grad_sampler is not None and buffering is not True:
+            return scorers.MFAC(instruction, prune.names, self._params, self.model, grad_sampler.open(score.get("grad_sampler_kwargs")))
+        num_grads = score["num_grads"]
+        updates = instruction["updates"]
+        steps = updates.get("steps") or []
+        if "every_step" in updates:
+            first, last = updates["every_step"]
+            steps = [first, first + 1] if last > first else [first]  # every later gap is one step too
+        if isinstance(num_grads, int) and steps:
+            # Buffering: one gradient per training step from attach, and the buffer restarts at every update.
+            gaps = [steps[0] + 1] + [b - a for a, b in pairwise(steps)]
+            short = next((i for i, gap in enumerate(gaps) if gap < num_grads), None)
+            if short is not None:
+                raise RuntimeRefusal(
+                    f"{_where(instruction)}: without a grad sampler M-FAC buffers one training gradient per step, and its update "
+                    f"at step {steps[short]} would have {gaps[short]} of num_grads {num_grads} (SparseML raised RuntimeError there): "
+                    "pass attach(..., grad_sampler=GradSampler(data, loss)), start later, or lower num_grads"
+                )
+        return scorers.MFAC(instruction, prune.names, self._params, self.model, None)
 
     def _check_mask_shapes(self) -> None:
         """A mask SparseML could not make for these tensors (it raised mid-training, or made an unusable one)."""
@@ -547,6 +642,11 @@ class PlanRunner:
             for name in names:
                 self._state.masks.pop(name, None)
 
+    def _replace_modules(self, instruction: ReplaceModulesOp, k: int, epoch: float) -> None:
+        if k > 0:  # step 0's swap happened at attach
+            removal = next(r for i, r in self._removals if i is instruction)
+            self._swap_modules(instruction, removal, k)
+
     def _distill(self, instruction: DistillOp, k: int, epoch: float) -> None:
         """Acts through :meth:`distillation_loss`, which the loop calls before backward."""
 
@@ -635,6 +735,8 @@ class PlanRunner:
             "released": [i for i, p in enumerate(self._prunes) if p.done],
             "acdc_released": sorted(self._acdc_released),
             "momentum_reset": self._momentum_reset,
+            # Which layers are out of the model, and their weights (absent from model.state_dict() then).
+            "removed_modules": [{n: m.state_dict() for n, m in removal.held.items()} for _, removal in self._removals],
             "qat": None if self._quantization is None else self._quantization.state_dict(),
             "scorers": [
                 self._scorers[id(p.instruction)].state_dict() if id(p.instruction) in self._scorers else None for p in self._prunes
@@ -658,6 +760,14 @@ class PlanRunner:
             self._prunes[index].done = True
         self._acdc_released = set(state.get("acdc_released", []))
         self._momentum_reset = bool(state.get("momentum_reset", False))
+        for (_, removal), saved in zip(self._removals, state.get("removed_modules") or [{}] * len(self._removals), strict=True):
+            # Swap to the saved structure first: then model.load_state_dict(...) finds the keys it saved.
+            if saved and not removal.replaced:
+                removal.remove(self.model)
+            elif not saved and removal.replaced:
+                removal.restore(self.model)
+            for name, weights in saved.items():
+                removal.held[name].load_state_dict(weights)
         for prune, saved in zip(self._prunes, state.get("scorers") or [None] * len(self._prunes), strict=True):
             if saved is not None and id(prune.instruction) in self._scorers:
                 self._scorers[id(prune.instruction)].load_state_dict(saved)
@@ -674,6 +784,12 @@ class PlanRunner:
         """
         with torch.no_grad():
             self._apply_masks()
+        for instruction, removal in self._removals:
+            # SparseML's finalize re-checks at epoch inf: removed for good without an end, else restored.
+            if instruction["restore_step"] is None:
+                removal.remove(self.model)
+            else:
+                removal.restore(self.model)
         if self._quantization is not None and self._quantization.enabled:
             never = self._quantization.never_observed()
             if never:
