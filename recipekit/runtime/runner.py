@@ -111,6 +111,7 @@ class PlanRunner:
         self._distillation = self._check_distill(teacher)
         self._teacher = teacher
         self._distilled_at: int | None = None
+        self._skipped_distillation = 0  # window steps trained without the teacher (warned once, counted at finalize)
         misuse.check_optimizer_holds(optimizer, self._params, self._touched(), RuntimeRefusal)
         # Watches the LR only when the plan sets it: reports once a competing scheduler.
         self._lr_watch = misuse.LrWatch() if any(i["op"] in ("set_lr", "lr_function", "lr_scheduler") for i in plan.instructions) else None
@@ -468,12 +469,15 @@ class PlanRunner:
         for scorer in self._scorers.values():
             scorer.every_step()
         if self._distillation is not None and self._distilled_at != k and ops.distill_active_at(self._distillation, k):
-            warnings.warn(
-                f"{_where(self._distillation)}: step {k} is inside the distillation window but the loss was not passed through "
-                "runner.distillation_loss(...): this step trained without the teacher",
-                DistillationSkipped,
-                stacklevel=2,
-            )
+            self._skipped_distillation += 1
+            if self._skipped_distillation == 1:
+                warnings.warn(
+                    f"{_where(self._distillation)}: step {k} is inside the distillation window but the loss was not passed through "
+                    "runner.distillation_loss(...): this step trained without the teacher (further such steps are counted "
+                    "and reported once at finalize)",
+                    DistillationSkipped,
+                    stacklevel=2,
+                )
         with torch.no_grad():
             for instruction, handler in self._handlers:
                 if instruction["step"] > k:
@@ -735,6 +739,7 @@ class PlanRunner:
             "released": [i for i, p in enumerate(self._prunes) if p.done],
             "acdc_released": sorted(self._acdc_released),
             "momentum_reset": self._momentum_reset,
+            "skipped_distillation": self._skipped_distillation,
             # Which layers are out of the model, and their weights (absent from model.state_dict() then).
             "removed_modules": [{n: m.state_dict() for n, m in removal.held.items()} for _, removal in self._removals],
             "qat": None if self._quantization is None else self._quantization.state_dict(),
@@ -760,6 +765,7 @@ class PlanRunner:
             self._prunes[index].done = True
         self._acdc_released = set(state.get("acdc_released", []))
         self._momentum_reset = bool(state.get("momentum_reset", False))
+        self._skipped_distillation = int(state.get("skipped_distillation", 0))
         for (_, removal), saved in zip(self._removals, state.get("removed_modules") or [{}] * len(self._removals), strict=True):
             # Swap to the saved structure first: then model.load_state_dict(...) finds the keys it saved.
             if saved and not removal.replaced:
@@ -801,6 +807,13 @@ class PlanRunner:
                 )
             self._quantization.disable_observers(every=True)
         self._release()
+        if self._distillation is not None and self._skipped_distillation > 1:
+            warnings.warn(
+                f"{_where(self._distillation)}: {self._skipped_distillation} steps inside the distillation window trained without "
+                "the teacher (their loss was not passed through runner.distillation_loss(...))",
+                DistillationSkipped,
+                stacklevel=2,
+            )
         message = misuse.end_of_run_message(self._state.step, self.plan.total_steps, self.plan.steps_per_epoch)
         if message is not None:
             misuse.warn(message)
