@@ -6,8 +6,8 @@ One update = the inverse Fisher from ``num_grads`` buffered gradients (SparseML'
 weight update, on a 768x768 layer (num_grads 64, damp 1e-5 as a float). Both run in the
 same process, interleaved (ours, theirs, ours, ...) on the same inputs, so machine
 load hits both alike; the ratio is median(ours) / median(theirs) (goal <= 1.0). It
-also prints the memory the Fisher blocks hold and the peak of one block update's
-temporaries (recipekit updates every row of a block at once; SparseML row by row).
+also prints the memory the Fisher blocks hold and the temporary of one rank-one update
+(recipekit updates whole blocks, a cache-sized group at a time; SparseML one row of every block).
 
 Run: .venv/bin/python bench/mfac_update.py [--sparseml-python VENV/bin/python] [--repeats 3]
 (with --sparseml-python the benchmark re-runs itself under that Python, which needs
@@ -92,8 +92,12 @@ def run(repeats: int, with_sparseml: bool) -> None:
             same = torch.equal(results["ours"], results["sparseml"])
             line += f", SparseML {statistics.median(times['sparseml']):.3f} s, ratio {ratio:.2f} (weights equal: {same})"
         if block:
-            # The whole-block update's temporary is one more block-set; SparseML's row update one row per block.
-            line += f"; Fisher blocks {fisher_bytes / 2**20:.0f} MiB, update peak +{fisher_bytes / 2**20:.0f} MiB"
+            # Beyond the blocks, one update's temporary: CHUNK_BYTES (ours), one row of every block (SparseML's).
+            from recipekit.runtime.algorithms.mfac import CHUNK_BYTES
+
+            row = fisher_bytes // block
+            line += f"; Fisher blocks {fisher_bytes / 2**20:.0f} MiB"
+            line += f", update temporary {CHUNK_BYTES / 2**20:.1f} MiB (SparseML {row / 2**20:.1f} MiB)"
         else:
             line += f"; H^-1 g rows {NUM_GRADS * ROWS * COLS * 4 / 2**20:.0f} MiB (the buffer, overwritten in place)"
         print(line, flush=True)

@@ -225,15 +225,11 @@ _TABLE = [
     Code("C415", "v2-not-compiled", _E, "A v2 (stage-format) recipe: its one-shot algorithms are outside the runtime's scope."),
     Code("C420", "obs-mask-type", _E, "OBS pruning with a mask other than unstructured or block4: SparseML rejects it at load."),
     Code("C421", "fisher-block-size", _E, "A fisher_block_size SparseML cannot use with this mask (block4 needs a multiple of 4)."),
-    Code("C422", "sampling-never-prunes", _W, "OBS or M-FAC at 1 step per epoch: SparseML silently never prunes during training."),
-    Code("C423", "sampling-skips-optimizer", _W, "OBS pruning steps draw gradient samples that discard that step's optimizer update."),
-    Code("C424", "diagonal-fisher", _W, "OBS with fisher_block_size 1 (the code's default): a diagonal Fisher, no weight compensation."),
     Code("C428", "mfac-page-swap", _E, "M-FAC without Fisher blocks on SparseML's CUDA-only page-swap path; recipekit runs the CPU paths."),
     Code("C429", "mfac-num-grads", _E, "An M-FAC num_grads mapping without 0.0, or with counts that are not positive integers."),
     Code(
         "C427", "mfac-string-damp", _E, "M-FAC with a string damp (YAML 1.1 reads 1e-5 as text): SparseML fails at the first pruning step."
     ),
-    Code("C426", "distillation-window", _W, "A distillation window that covers at most the first step of training."),
 ]
 
 #: The front-end's, the compiler's and the lint engine's codes. The lint rules declare their own
@@ -242,7 +238,10 @@ CODES: dict[str, Code] = {code.code: code for code in _TABLE}
 
 #: Codes that were merged into another: a defect SparseML crashed on has one code, its lint rule's,
 #: reported by `recipe-lint` and by `recipekit compile` alike (recipekit/compiler/refusals.py).
-RENUMBERED = {"C403": "L341", "C404": "L331", "C406": "L302", "C407": "L313", "C409": "L314", "C414": "L321"}
+RENUMBERED = {
+    "C403": "L341", "C404": "L331", "C406": "L302", "C407": "L313", "C409": "L314", "C414": "L321",
+    "C422": "L381", "C423": "L382", "C424": "L380", "C426": "L383",
+}  # fmt: skip
 
 
 def sorted_diagnostics(diagnostics: list[Diagnostic]) -> list[Diagnostic]:

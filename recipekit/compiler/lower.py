@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from recipekit import limits
-from recipekit.compiler import refusals
+from recipekit.compiler import refusals, traps
 from recipekit.compiler.identifier import identifier
 from recipekit.compiler.normalize import json_safe
 from recipekit.diagnostics import Diagnostic, Severity
@@ -115,6 +115,14 @@ class Lowering:
         """Report SparseML-crash problems (``compiler/refusals.py``) under their one code; True when there were any."""
         found = [
             Diagnostic(code, Severity.ERROR, message, self.source.location(span), name=refusals.NAMES[code]) for span, message in problems
+        ]
+        self.diagnostics.extend(found)
+        return bool(found)
+
+    def trap(self, code: str, problems: Iterator[refusals.Problem]) -> bool:
+        """Report SparseML's silent traps (``compiler/traps.py``) as warnings under their one code; True when there were any."""
+        found = [
+            Diagnostic(code, Severity.WARNING, message, self.source.location(span), name=traps.NAMES[code]) for span, message in problems
         ]
         self.diagnostics.extend(found)
         return bool(found)
@@ -231,12 +239,7 @@ class Lowering:
         first = self.start_step(start)
         # SparseML's window includes the step at end_epoch: its loss_update runs before the update that ends it.
         last = max(schedule.first_step_at(end, self.spe), first) if end >= 0 else None
-        if last is not None and (last == 0 or last < first):
-            message = (
-                f"the distillation window ends at epoch {end}: only step {last} is distilled; "
-                "use end_epoch -1 or the epoch distillation should stop"
-            )
-            self.error("C426", modifier, "end_epoch", message)
+        self.trap(traps.DISTILLATION_WINDOW, traps.distillation_window(modifier))
         self.add(DistillOp(
             op="distill", step=first, origin=self.origin(modifier, order), last_step=last, hardness=float(modifier.value("hardness")),
             temperature=float(modifier.value("temperature")), distill_output_keys=modifier.value("distill_output_keys"),
@@ -320,12 +323,7 @@ class Lowering:
                 return
             if self.refuse(refusals.NM_RAMP, refusals.nm_ramp(modifier)):
                 return
-        if score["kind"] in ("obs", "mfac") and self.spe == 1 and updates.get("steps"):
-            message = (
-                f"{modifier.type} never prunes at 1 step per epoch: SparseML returns early from every pruning step "
-                "(it takes spe 1 for one-shot); the plan keeps no updates. Compile with the real steps per epoch"
-            )
-            self.error("C422", modifier, None, message)
+        if self.trap(traps.SAMPLING_NEVER_PRUNES, traps.sampling_never_prunes(modifier, self.spe)):
             updates = {"steps": []}
         self.add(PruneOp(
             op="prune", step=first, origin=self.origin(modifier, order), selector=self.selector(patterns, modifier), init_sparsity=init,
@@ -381,6 +379,7 @@ class Lowering:
                 self.error("C429", modifier, "num_grads", message)
                 return None
             num_grads = {str(float(k)): v for k, v in sorted(num_grads.items(), key=lambda item: float(item[0]))}
+        self.trap(traps.SAMPLING_SKIPS_OPTIMIZER, traps.sampling_skips_optimizer(modifier, self.spe))
         return {
             "kind": "mfac", "num_grads": num_grads, "damp": damp, "fisher_block_size": block or None,
             "use_gradient_buffering": modifier.value("use_gradient_buffering"),
@@ -403,18 +402,9 @@ class Lowering:
                 f"block4 needs a fisher_block_size divisible by 4, not {block} (SparseML raises ValueError)",
             )
             return None
-        if block == 1:
-            message = (
-                "fisher_block_size is 1 (SparseML's default, though its docs say 50): a diagonal Fisher, so pruned weights "
-                "are not compensated; the oBERT recipes set 50"
-            )
-            self.error("C424", modifier, "fisher_block_size" if "fisher_block_size" in modifier.params else None, message)
+        self.trap(traps.DIAGONAL_FISHER, traps.diagonal_fisher(modifier))
+        self.trap(traps.SAMPLING_SKIPS_OPTIMIZER, traps.sampling_skips_optimizer(modifier, self.spe))
         num_grads = modifier.value("num_grads")
-        self.error(
-            "C423", modifier, None,
-            f"each OBS pruning step runs {num_grads * modifier.value('num_recomputations')} extra forward/backward passes and, "
-            "as in SparseML, skips that step's optimizer update (the gradients are cleared)",
-        )  # fmt: skip
         return {
             "kind": "obs", "num_grads": num_grads, "damp": float(modifier.value("damp")), "fisher_block_size": block,
             "num_recomputations": modifier.value("num_recomputations"), "grad_sampler_kwargs": modifier.value("grad_sampler_kwargs"),

@@ -9,7 +9,7 @@ Two exact ports of SparseML's CPU paths, every operation in its order:
   ``available_devices: []``): the unblocked Woodbury form, O(m d) memory.
 
 SparseML updated a block row by row (``for r in range(B)``); each row's update is an
-elementwise product and subtraction with one rounding each, so updating several rows in
+elementwise product and subtraction with one rounding each, so updating whole blocks in
 one broadcast gives the same bits in fewer kernel calls (``bench/mfac_update.py``).
 The gradient buffer (:class:`Ring`), the scores and the compensating update are
 SparseML's too: ``tests/test_mfac.py`` replays SparseML-written fixtures bit for bit.
@@ -21,8 +21,8 @@ import math
 
 import torch
 
-#: Block rows updated per kernel call in :class:`SmallBlocks` (bounds the temporary to ROWS/B of the blocks).
-ROWS = 16
+#: Bytes of Fisher blocks :class:`SmallBlocks` updates per kernel call (the temporary's size: cache-sized).
+CHUNK_BYTES = 1 << 20
 
 
 class SmallBlocks:
@@ -32,16 +32,17 @@ class SmallBlocks:
         self.blocks = math.ceil(self.numel / block)
         base = torch.diag(torch.full([block], 1.0 / damp, dtype=grads.dtype, device=grads.device))
         self.hinv = torch.repeat_interleave(base.unsqueeze(0), self.blocks, 0)
+        per_call = max(1, CHUNK_BYTES // (block * block * self.hinv.element_size()))
         for row in range(samples):
             g = self._pad(grads[row, :]).reshape(-1, block)
             hinv_g = torch.bmm(self.hinv, g.unsqueeze(2))
             denom = (samples + torch.bmm(g.unsqueeze(1), hinv_g)).squeeze(2)
             hinv_g = hinv_g.reshape(-1, block)
             scale = (hinv_g / denom).unsqueeze(2)
-            # Row r of every block: hinv[:, r, :] -= hinv_g * (hinv_g[:, r] / denom), ROWS rows per kernel
-            # call: the temporary is ROWS/B of the blocks' memory (SparseML's: one row).
-            for r in range(0, block, ROWS):
-                self.hinv[:, r : r + ROWS, :] -= hinv_g.unsqueeze(1) * scale[:, r : r + ROWS]
+            # Row r of every block: hinv[:, r, :] -= hinv_g * (hinv_g[:, r] / denom); whole blocks at a
+            # time, a cache-sized group per kernel call (SparseML: one row of every block per call).
+            for b in range(0, self.blocks, per_call):
+                self.hinv[b : b + per_call] -= hinv_g[b : b + per_call].unsqueeze(1) * scale[b : b + per_call]
 
     def _pad(self, x: torch.Tensor) -> torch.Tensor:
         short = self.blocks * self.block - x.numel()
