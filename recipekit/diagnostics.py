@@ -223,25 +223,33 @@ _TABLE = [
     Code("C411", "bad-steps-per-epoch", _E, "steps_per_epoch must be a positive number."),
     Code("C413", "too-many-updates", _E, "An update_frequency that would list more mask updates than the plan limit."),
     Code("C415", "v2-not-compiled", _E, "A v2 (stage-format) recipe: its one-shot algorithms are outside the runtime's scope."),
-    Code("C420", "obs-mask-type", _E, "OBS pruning with a mask other than unstructured or block4: SparseML rejects it at load."),
-    Code("C421", "fisher-block-size", _E, "A fisher_block_size SparseML cannot use with this mask (block4 needs a multiple of 4)."),
     Code("C428", "mfac-page-swap", _E, "M-FAC without Fisher blocks on SparseML's CUDA-only page-swap path; recipekit runs the CPU paths."),
     Code("C429", "mfac-num-grads", _E, "An M-FAC num_grads mapping without 0.0, or with counts that are not positive integers."),
-    Code(
-        "C427", "mfac-string-damp", _E, "M-FAC with a string damp (YAML 1.1 reads 1e-5 as text): SparseML fails at the first pruning step."
-    ),
 ]
 
 #: The front-end's, the compiler's and the lint engine's codes. The lint rules declare their own
 #: (``recipekit.lint_rules.codes()`` gives every code); nothing adds to this table at import.
 CODES: dict[str, Code] = {code.code: code for code in _TABLE}
 
-#: Codes that were merged into another: a defect SparseML crashed on has one code, its lint rule's,
-#: reported by `recipe-lint` and by `recipekit compile` alike (recipekit/compiler/refusals.py).
+#: Codes that were merged into another: a defect SparseML crashed on (recipekit/compiler/refusals.py)
+#: or a trap it ran into silently (recipekit/compiler/traps.py) has one code, its lint rule's,
+#: reported by `recipe-lint` and by `recipekit compile` alike.
 RENUMBERED = {
-    "C403": "L341", "C404": "L331", "C406": "L302", "C407": "L313", "C409": "L314", "C414": "L321",
-    "C422": "L381", "C423": "L382", "C424": "L380", "C426": "L383",
-}  # fmt: skip
+    "C403": "L341",
+    "C404": "L331",
+    "C406": "L302",
+    "C407": "L313",
+    "C409": "L314",
+    "C414": "L321",
+    "C420": "L313",
+    "C421": "L315",
+    "C427": "S208",
+    # The training algorithms' silent traps (compiler/traps.py): warnings, under their lint rule's code.
+    "C422": "L381",
+    "C423": "L382",
+    "C424": "L380",
+    "C426": "L383",
+}
 
 
 def sorted_diagnostics(diagnostics: list[Diagnostic]) -> list[Diagnostic]:

@@ -126,23 +126,14 @@ def replay(fixture: dict[str, Any], **kwargs: Any) -> tuple[dict[str, Any], list
     return attached, ours, run.snapshot()
 
 
-def assert_same(mine: dict[str, Any], theirs: dict[str, Any], where: object, *, held: bool = False) -> None:
-    """``torch.equal`` on everything SparseML recorded at one point (a step, attach, finalize).
-
-    ``held``: masks that never let go, whose optimizer state the runtime clears where they prune
-    (runner ``_held_by_state``: the weights stay the same to the bit), so that state is compared
-    where the weights are kept.
-    """
+def assert_same(mine: dict[str, Any], theirs: dict[str, Any], where: object) -> None:
+    """``torch.equal`` on everything SparseML recorded at one point (a step, attach, finalize)."""
     assert mine["modules"] == theirs["modules"], where
     assert mine["state_dict_keys"] == theirs["state_dict_keys"], where
     for part in ("params", "removed_params", "optimizer_state"):
         assert mine[part].keys() == theirs[part].keys(), (where, part)
-        for name, recorded in theirs[part].items():
-            ours, value = mine[part][name], recorded
-            mask = theirs.get("masks", {}).get(name.partition("/")[0])
-            if held and part == "optimizer_state" and mask is not None:
-                ours, value = ours * mask, value * mask
-            assert torch.equal(ours, value), (where, part, name, (ours - value).abs().max())
+        for name, value in theirs[part].items():
+            assert torch.equal(mine[part][name], value), (where, part, name, (mine[part][name] - value).abs().max())
     if "loss" in theirs:
         assert torch.equal(mine["loss"], theirs["loss"]), where
     if "masks" in theirs:

@@ -95,6 +95,7 @@ class PlanRunner:
         grad_sampler: GradSampler | None = None,
         teacher: Any = None,
         strict: bool = False,
+        exact_optimizer_state: bool = False,
     ) -> None:
         self.plan = plan
         self.model = model
@@ -156,7 +157,8 @@ class PlanRunner:
         self._acdc_released: set[int] = set()
         self._momentum_reset = False
         loosened = _may_loosen(plan, self._selected) | self._revivable
-        self._held_by_state = maskable - released - loosened if type(optimizer) in ZERO_PRESERVING else set()
+        fast = type(optimizer) in ZERO_PRESERVING and not exact_optimizer_state
+        self._held_by_state = maskable - released - loosened if fast else set()
         self._warned_revived: set[str] = set()
         for name in sorted(maskable):
             # torch ships this method without annotations.
@@ -889,6 +891,7 @@ def attach(
     grad_sampler: GradSampler | None = None,
     teacher: Any = None,
     strict: bool = False,
+    exact_optimizer_state: bool = False,
 ) -> PlanRunner:
     """Check the plan against the model and optimizer, then hook into ``optimizer.step()``.
 
@@ -901,6 +904,10 @@ def attach(
     A wrapper holding the torch optimizer as ``.optimizer`` (accelerate, Lightning) is unwrapped.
     Each modifier the plan records but this runtime does not execute is a
     :class:`RecipeRuntimeWarning`; ``strict=True`` refuses such a plan instead.
+    ``exact_optimizer_state=True`` keeps SparseML's optimizer state at pruned weights (their
+    decaying momentum) at the cost of a pass over the pruned tensors after every step; by default
+    a mask that never gives weights back clears that state instead, with the same weights to the
+    bit (docs/runtime.md, "Cost per step").
     Raises :class:`RuntimeRefusal` (or :class:`~recipekit.plan.PlanError` for an
     invalid plan file) before changing anything.
     """
@@ -915,4 +922,4 @@ def attach(
             f"the plan from {plan.recipe_path!r} has no instruction the runtime executes ({len(plan.instructions)} notes): "
             "training with it would do nothing the recipe asked. Recompile the recipe (`recipekit compile` says why)"
         )
-    return PlanRunner(plan, model, optimizer, scaler, grad_sampler, teacher, strict)
+    return PlanRunner(plan, model, optimizer, scaler, grad_sampler, teacher, strict, exact_optimizer_state)
