@@ -224,6 +224,9 @@ _TABLE = [
     Code("C413", "too-many-updates", _E, "An update_frequency that would list more mask updates than the plan limit."),
     Code("C415", "v2-not-compiled", _E, "A v2 (stage-format) recipe: its one-shot algorithms are outside the runtime's scope."),
     Code("C428", "mfac-page-swap", _E, "M-FAC without Fisher blocks on SparseML's CUDA-only page-swap path; recipekit runs the CPU paths."),
+    Code(
+        "C430", "mfac-buffer-short", _E, "M-FAC buffering training gradients whose update would have fewer than num_grads: SparseML fails."
+    ),
     Code("C429", "mfac-num-grads", _E, "An M-FAC num_grads mapping without 0.0, or with counts that are not positive integers."),
 ]
 

@@ -153,3 +153,8 @@ def test_buffering_that_would_run_short_is_refused_at_attach() -> None:
     with pytest.raises(RuntimeRefusal, match=r"update at step 4 would have 2 of num_grads 3"):
         _attach(1.0, "3", sampler=False)  # the buffer restarts after step 2's update: steps 3, 4
     _attach(0.0, "4", sampler=True)  # a sampler draws them at each update
+
+
+def test_explicit_buffering_that_would_run_short_is_refused_at_compile() -> None:
+    assert _codes(start=0.0, extra="\n    use_gradient_buffering: true") == [(13, 16, "C430")]
+    assert _codes(start=0.0) == []  # the sampler decides at attach (test above)

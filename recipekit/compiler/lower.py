@@ -20,7 +20,7 @@ from recipekit.compiler.identifier import identifier
 from recipekit.compiler.normalize import json_safe
 from recipekit.diagnostics import Diagnostic, Severity
 from recipekit.ir import GRADUAL_PRUNERS, Modifier, Recipe
-from recipekit.plan import schedule
+from recipekit.plan import ops, schedule
 from recipekit.plan.model import Plan
 from recipekit.plan.not_executed import NOT_EXECUTED
 from recipekit.plan.ops import (
@@ -325,6 +325,15 @@ class Lowering:
                 return
         if self.trap(traps.SAMPLING_NEVER_PRUNES, traps.sampling_never_prunes(modifier, self.spe)):
             updates = {"steps": []}
+        buffered = score["kind"] == "mfac" and score.get("use_gradient_buffering") is True
+        short = ops.buffered_gradients_short(updates, score["num_grads"]) if buffered and isinstance(score["num_grads"], int) else None
+        if short is not None:
+            message = (
+                f"use_gradient_buffering: M-FAC buffers one training gradient per step and its update at step {short[0]} would "
+                f"have {short[1]} of num_grads {score['num_grads']}; SparseML raised RuntimeError there: start later or lower num_grads"
+            )
+            self.error("C430", modifier, "num_grads" if "num_grads" in modifier.params else None, message)
+            return
         self.add(PruneOp(
             op="prune", step=first, origin=self.origin(modifier, order), selector=self.selector(patterns, modifier), init_sparsity=init,
             final_sparsity=finals, start_epoch=start, end_epoch=end, inter_func=inter, mask_type=mask_type,

@@ -81,6 +81,7 @@ REGISTRY: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("sampling_never_prunes", ("steps",)),
     ("sampling_skips_optimizer", ()),
     ("distillation_window", ()),
+    ("removed_layer_params", ()),
     ("v2_duplicate_modifier", ("v2",)),
     ("v2_group_key", ("v2",)),
     ("v2_group_size", ("v2", "params")),

@@ -316,6 +316,24 @@ def modules_at(instruction: ReplaceModulesOp, k: int) -> tuple[Literal["replace"
     return events
 
 
+def buffered_gradients_short(updates: Updates, num_grads: int) -> tuple[int, int] | None:
+    """M-FAC without a grad sampler: the first update with fewer than ``num_grads`` buffered gradients, as (step, count).
+
+    SparseML buffered one training gradient per step from initialize and restarted the buffer
+    at every update; an update with fewer raised RuntimeError.
+    """
+    steps = updates.get("steps") or []
+    if "every_step" in updates:
+        first, last = updates["every_step"]
+        steps = [first, first + 1] if last > first else [first]  # every later gap is one step too
+    previous = -1
+    for step in steps:
+        if step - previous < num_grads:
+            return step, step - previous
+        previous = step
+    return None
+
+
 class QatEvents:
     """What a ``qat`` instruction does at one step; each event fires once, and never before QAT is on."""
 

@@ -18,7 +18,6 @@ from __future__ import annotations
 import os
 import warnings
 from dataclasses import dataclass, field
-from itertools import pairwise
 from typing import Any, cast
 
 import torch
@@ -347,21 +346,13 @@ class PlanRunner:
         if grad_sampler is not None and buffering is not True:
             return scorers.MFAC(instruction, prune.names, self._params, self.model, grad_sampler.open(score.get("grad_sampler_kwargs")))
         num_grads = score["num_grads"]
-        updates = instruction["updates"]
-        steps = updates.get("steps") or []
-        if "every_step" in updates:
-            first, last = updates["every_step"]
-            steps = [first, first + 1] if last > first else [first]  # every later gap is one step too
-        if isinstance(num_grads, int) and steps:
-            # Buffering: one gradient per training step from attach, and the buffer restarts at every update.
-            gaps = [steps[0] + 1] + [b - a for a, b in pairwise(steps)]
-            short = next((i for i, gap in enumerate(gaps) if gap < num_grads), None)
-            if short is not None:
-                raise RuntimeRefusal(
-                    f"{_where(instruction)}: without a grad sampler M-FAC buffers one training gradient per step, and its update "
-                    f"at step {steps[short]} would have {gaps[short]} of num_grads {num_grads} (SparseML raised RuntimeError there): "
-                    "pass attach(..., grad_sampler=GradSampler(data, loss)), start later, or lower num_grads"
-                )
+        short = ops.buffered_gradients_short(instruction["updates"], num_grads) if isinstance(num_grads, int) else None
+        if short is not None:
+            raise RuntimeRefusal(
+                f"{_where(instruction)}: without a grad sampler M-FAC buffers one training gradient per step, and its update "
+                f"at step {short[0]} would have {short[1]} of num_grads {num_grads} (SparseML raised RuntimeError there): "
+                "pass attach(..., grad_sampler=GradSampler(data, loss)), start later, or lower num_grads"
+            )
         return scorers.MFAC(instruction, prune.names, self._params, self.model, None)
 
     def _check_mask_shapes(self) -> None:
