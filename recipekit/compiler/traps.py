@@ -54,15 +54,17 @@ def sampling_skips_optimizer(modifier: Modifier, steps_per_epoch: float | None) 
 
     SparseML's sampler clears the gradients inside the training step, so each pruning step's
     optimizer update does nothing. Reported at update_frequency when the updates come at least
-    every ``LOST_STEP_SHARE`` steps (every step for -1 or 0; known only with steps per epoch otherwise).
+    every ``LOST_STEP_SHARE`` steps (which needs the steps per epoch).
     """
     if modifier.type not in SAMPLING_PRUNERS:
         return
     if modifier.type == "MFACPruningModifier" and modifier.value("use_gradient_buffering") is True:
         return
+    if steps_per_epoch is None:
+        return
     frequency = float(modifier.value("update_frequency"))
-    every = 1.0 if frequency <= 0 else None if steps_per_epoch is None else frequency * steps_per_epoch
-    if every is None or every >= LOST_STEP_SHARE:
+    every = 1.0 if frequency <= 0 else frequency * steps_per_epoch
+    if every >= LOST_STEP_SHARE:
         return
     what = "OBS" if modifier.type == "OBSPruningModifier" else "with a grad sampler, M-FAC"
     yield (

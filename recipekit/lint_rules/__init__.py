@@ -79,7 +79,7 @@ REGISTRY: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("not_executed", ()),
     ("diagonal_fisher", ()),
     ("sampling_never_prunes", ("steps",)),
-    ("sampling_skips_optimizer", ()),
+    ("sampling_skips_optimizer", ("steps",)),
     ("distillation_window", ()),
     ("removed_layer_params", ()),
     ("v2_duplicate_modifier", ("v2",)),

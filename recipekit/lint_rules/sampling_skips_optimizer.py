@@ -4,8 +4,8 @@ To score weights, SparseML's OBS and M-FAC draw gradient samples inside the trai
 step, and the sampler's final `zero_grad()` sets every `.grad` to None: the optimizer
 step in progress then updates nothing (no weight change, momentum or weight decay).
 The recipekit runtime does the same, so a run reproduces SparseML. When the pruning
-steps come at least one optimizer step in ten (every step for `update_frequency` -1 or
-0; otherwise judged with `--steps-per-epoch`), that is a tenth of training lost, plus
+steps come at least one optimizer step in ten (judged with `--steps-per-epoch`; every
+step for `update_frequency` -1 or 0), that is a tenth of training lost, plus
 `num_grads` forward/backward passes per pruning step. M-FAC without a sampler
 (`use_gradient_buffering: true`) buffers the training gradients and loses nothing.
 

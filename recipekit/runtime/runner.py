@@ -632,7 +632,7 @@ class PlanRunner:
                 self._set_mask(name, keep.to(self._params[name].dtype))
             # After this step's optimizer update, as SparseML's optimizer_post_step did.
             self._momentum_reset |= reset
-        index = self.plan.instructions.index(instruction)
+        index = next(i for i, other in enumerate(self.plan.instructions) if other is instruction)
         if ops.acdc_releases_at(instruction, k) and index not in self._acdc_released:
             self._acdc_released.add(index)
             self._apply_masks()
