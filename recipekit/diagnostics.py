@@ -223,19 +223,20 @@ _TABLE = [
     Code("C411", "bad-steps-per-epoch", _E, "steps_per_epoch must be a positive number."),
     Code("C413", "too-many-updates", _E, "An update_frequency that would list more mask updates than the plan limit."),
     Code("C415", "v2-not-compiled", _E, "A v2 (stage-format) recipe: its one-shot algorithms are outside the runtime's scope."),
-    Code("C422", "sampling-never-prunes", _W, "OBS or M-FAC at 1 step per epoch: SparseML silently never prunes during training."),
-    Code("C423", "sampling-skips-optimizer", _W, "OBS pruning steps draw gradient samples that discard that step's optimizer update."),
-    Code("C424", "diagonal-fisher", _W, "OBS with fisher_block_size 1 (the code's default): a diagonal Fisher, no weight compensation."),
-    Code("C425", "mfac-not-executed", _W, "M-FAC pruning compiles; the recipekit runtime refuses it at attach until it is implemented."),
-    Code("C426", "distillation-window", _W, "A distillation window that covers at most the first step of training."),
+    Code("C428", "mfac-page-swap", _E, "M-FAC without Fisher blocks on SparseML's CUDA-only page-swap path; recipekit runs the CPU paths."),
+    Code(
+        "C430", "mfac-buffer-short", _E, "M-FAC buffering training gradients whose update would have fewer than num_grads: SparseML fails."
+    ),
+    Code("C429", "mfac-num-grads", _E, "An M-FAC num_grads mapping without 0.0, or with counts that are not positive integers."),
 ]
 
 #: The front-end's, the compiler's and the lint engine's codes. The lint rules declare their own
 #: (``recipekit.lint_rules.codes()`` gives every code); nothing adds to this table at import.
 CODES: dict[str, Code] = {code.code: code for code in _TABLE}
 
-#: Codes that were merged into another: a defect SparseML crashed on has one code, its lint rule's,
-#: reported by `recipe-lint` and by `recipekit compile` alike (recipekit/compiler/refusals.py).
+#: Codes that were merged into another: a defect SparseML crashed on (recipekit/compiler/refusals.py)
+#: or a trap it ran into silently (recipekit/compiler/traps.py) has one code, its lint rule's,
+#: reported by `recipe-lint` and by `recipekit compile` alike.
 RENUMBERED = {
     "C403": "L341",
     "C404": "L331",
@@ -246,6 +247,11 @@ RENUMBERED = {
     "C420": "L313",
     "C421": "L315",
     "C427": "S208",
+    # The training algorithms' silent traps (compiler/traps.py): warnings, under their lint rule's code.
+    "C422": "L381",
+    "C423": "L382",
+    "C424": "L380",
+    "C426": "L383",
 }
 
 

@@ -26,6 +26,9 @@ OUT = ROOT / "tests" / "fixtures" / "sparseml"
 TOPICS = {
     "conformance": "sparseml_fixtures.conformance",
     "algorithms": "sparseml_fixtures.algorithms",
+    "acdc": "sparseml_fixtures.acdc",
+    "layer_pruning": "sparseml_fixtures.layer_pruning",
+    "mfac": "sparseml_fixtures.mfac",
 }
 
 

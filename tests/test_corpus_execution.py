@@ -1,7 +1,7 @@
 """How many SparseML-loadable v1 corpus recipes the runtime executes in full (issue 12).
 
 A recipe counts as executed when compiling it gives no C410 ("recorded, not executed")
-or C425 (M-FAC not executed) for a modifier that changes training. The golden index
+for a modifier that changes training. The golden index
 says which recipes SparseML 1.8 could load and run. Modifiers still listed in
 ``NOT_YET`` are the algorithms this runtime does not execute yet; the test fails if
 any other modifier is skipped, and prints the count.
@@ -21,7 +21,7 @@ INDEX = GOLDEN / "INDEX.tsv"
 #: Logging only: nothing about training changes.
 LOGGING_ONLY = {"SparsificationLoggingModifier"}
 #: Executed by SparseML, not yet by recipekit's runtime (see docs/runtime.md, "Not yet executed").
-NOT_YET = {"LayerPruningModifier", "ACDCPruningModifier", "MFACPruningModifier", "PerLayerDistillationModifier"}
+NOT_YET = {"PerLayerDistillationModifier"}
 
 
 @pytest.mark.skipif(not INDEX.is_file(), reason="../shared/golden is not available")
@@ -37,7 +37,7 @@ def test_loadable_corpus_recipes_run_as_written() -> None:
         origins = {(i["origin"]["line"], i["origin"]["column"]): i["origin"]["modifier"] for i in plan.instructions}
         skipped = set()
         for diagnostic in diagnostics:
-            if diagnostic.code in ("C410", "C425"):
+            if diagnostic.code == "C410":
                 modifier = origins.get((diagnostic.location.line, diagnostic.location.column), diagnostic.message.split()[0])
                 if modifier not in LOGGING_ONLY:
                     skipped.add(modifier)

@@ -51,6 +51,9 @@ def _worker(rank: int, init_file: str, plan_json: str, out_dir: str) -> None:
     try:
         result = run(plan_from_json(plan_json), rank)
         torch.save(result, Path(out_dir) / f"rank{rank}.pt")
+        # Both ranks done before either tears gloo down: a rank exiting while its peer still talks
+        # to it aborts the process ("terminate called without an active exception") on a busy machine.
+        torch.distributed.barrier()
     finally:
         torch.distributed.destroy_process_group()
 

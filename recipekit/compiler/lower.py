@@ -15,15 +15,16 @@ from collections.abc import Iterator
 from typing import Any
 
 from recipekit import limits
-from recipekit.compiler import refusals
+from recipekit.compiler import refusals, traps
 from recipekit.compiler.identifier import identifier
 from recipekit.compiler.normalize import json_safe
 from recipekit.diagnostics import Diagnostic, Severity
 from recipekit.ir import GRADUAL_PRUNERS, Modifier, Recipe
-from recipekit.plan import schedule
+from recipekit.plan import ops, schedule
 from recipekit.plan.model import Plan
-from recipekit.plan.not_executed import NOT_EXECUTED, acdc_executes
+from recipekit.plan.not_executed import NOT_EXECUTED
 from recipekit.plan.ops import (
+    AcdcOp,
     DistillOp,
     HoldMaskOp,
     Instruction,
@@ -33,6 +34,7 @@ from recipekit.plan.ops import (
     Origin,
     PruneOp,
     QatOp,
+    ReplaceModulesOp,
     Score,
     SetLrOp,
     SetTrainableOp,
@@ -117,6 +119,14 @@ class Lowering:
         self.diagnostics.extend(found)
         return bool(found)
 
+    def trap(self, code: str, problems: Iterator[refusals.Problem]) -> bool:
+        """Report SparseML's silent traps (``compiler/traps.py``) as warnings under their one code; True when there were any."""
+        found = [
+            Diagnostic(code, Severity.WARNING, message, self.source.location(span), name=traps.NAMES[code]) for span, message in problems
+        ]
+        self.diagnostics.extend(found)
+        return bool(found)
+
     def add(self, instruction: Instruction) -> None:
         self.instructions.append(instruction)
 
@@ -197,22 +207,31 @@ class Lowering:
 
     def lower_ACDCPruningModifier(self, modifier: Modifier, order: int) -> None:
         start, end = float(modifier.value("start_epoch")), float(modifier.value("end_epoch"))
-        phase = modifier.value("update_frequency")
-        if not acdc_executes(start, end, phase):
-            self.error(
-                "C410", modifier, None, f"ACDCPruningModifier is recorded in the plan but not executed: {NOT_EXECUTED[modifier.type]}"
-            )
-            self.add(NoteOp(op="note", step=self.start_step(start), origin=self.origin(modifier, order)))
-            return
-        # A single compressed phase: the target is compression_sparsity from the first step on.
-        sparsity = modifier.value("compression_sparsity")
+        phase = float(modifier.value("update_frequency"))
         first = self.start_step(start)
-        self.add(PruneOp(
-            op="prune", step=first, origin=self.origin(modifier, order), selector=self.selector(modifier.value("params"), modifier),
-            init_sparsity=sparsity, final_sparsity=sparsity, start_epoch=start, end_epoch=end, inter_func="linear",
-            mask_type=modifier.value("mask_type"), global_sparsity=modifier.value("global_sparsity"),
-            leave_enabled=modifier.value("leave_enabled"), updates={"steps": [first]}, end_step=schedule.first_step_at(end, self.spe),
-            score={"kind": "magnitude"},
+        steps: list[int] = []
+        end_step = schedule.first_step_at(end, self.spe) if end >= 0 else None
+        if first < self.total_steps:
+            updates, end_step = self.update_steps(modifier, start, end, phase)
+            steps = updates.get("steps", [])
+        self.add(AcdcOp(
+            op="acdc", step=first, origin=self.origin(modifier, order), selector=self.selector(modifier.value("params"), modifier),
+            compression_sparsity=float(modifier.value("compression_sparsity")),
+            phases=[{"step": s, "compress": acdc_compresses(schedule.epoch_at(s, self.spe), start, end, phase)} for s in steps],
+            momentum_buffer_reset=modifier.value("momentum_buffer_reset"), mask_type=modifier.value("mask_type"),
+            global_sparsity=modifier.value("global_sparsity"), leave_enabled=modifier.value("leave_enabled"), end_step=end_step,
+        ))  # fmt: skip
+
+    def lower_LayerPruningModifier(self, modifier: Modifier, order: int) -> None:
+        start, end = float(modifier.value("start_epoch")), float(modifier.value("end_epoch"))
+        layers = modifier.value("layers")
+        # SparseML swapped at initialize (epoch 0) when start_epoch <= 0 or -1, else in the update of the
+        # first step at or after start_epoch; it restored at the first update at or after end_epoch.
+        step = 0 if start <= 0 else schedule.first_step_at(start, self.spe)
+        restore = None if end == -1 else (0 if end <= 0 else max(schedule.first_step_at(end, self.spe), step))
+        self.add(ReplaceModulesOp(
+            op="replace_modules", step=step, origin=self.origin(modifier, order),
+            modules=[layers] if isinstance(layers, str) else list(layers), restore_step=restore,
         ))  # fmt: skip
 
     def lower_DistillationModifier(self, modifier: Modifier, order: int) -> None:
@@ -220,12 +239,7 @@ class Lowering:
         first = self.start_step(start)
         # SparseML's window includes the step at end_epoch: its loss_update runs before the update that ends it.
         last = max(schedule.first_step_at(end, self.spe), first) if end >= 0 else None
-        if last is not None and (last == 0 or last < first):
-            message = (
-                f"the distillation window ends at epoch {end}: only step {last} is distilled; "
-                "use end_epoch -1 or the epoch distillation should stop"
-            )
-            self.error("C426", modifier, "end_epoch", message)
+        self.trap(traps.DISTILLATION_WINDOW, traps.distillation_window(modifier))
         self.add(DistillOp(
             op="distill", step=first, origin=self.origin(modifier, order), last_step=last, hardness=float(modifier.value("hardness")),
             temperature=float(modifier.value("temperature")), distill_output_keys=modifier.value("distill_output_keys"),
@@ -309,13 +323,17 @@ class Lowering:
                 return
             if self.refuse(refusals.NM_RAMP, refusals.nm_ramp(modifier)):
                 return
-        if score["kind"] in ("obs", "mfac") and self.spe == 1 and updates.get("steps"):
-            message = (
-                f"{modifier.type} never prunes at 1 step per epoch: SparseML returns early from every pruning step "
-                "(it takes spe 1 for one-shot); the plan keeps no updates. Compile with the real steps per epoch"
-            )
-            self.error("C422", modifier, None, message)
+        if self.trap(traps.SAMPLING_NEVER_PRUNES, traps.sampling_never_prunes(modifier, self.spe)):
             updates = {"steps": []}
+        buffered = score["kind"] == "mfac" and score.get("use_gradient_buffering") is True
+        short = ops.buffered_gradients_short(updates, score["num_grads"]) if buffered and isinstance(score["num_grads"], int) else None
+        if short is not None:
+            message = (
+                f"use_gradient_buffering: M-FAC buffers one training gradient per step and its update at step {short[0]} would "
+                f"have {short[1]} of num_grads {score['num_grads']}; SparseML raised RuntimeError there: start later or lower num_grads"
+            )
+            self.error("C430", modifier, "num_grads" if "num_grads" in modifier.params else None, message)
+            return
         self.add(PruneOp(
             op="prune", step=first, origin=self.origin(modifier, order), selector=self.selector(patterns, modifier), init_sparsity=init,
             final_sparsity=finals, start_epoch=start, end_epoch=end, inter_func=inter, mask_type=mask_type,
@@ -334,38 +352,46 @@ class Lowering:
             return self.obs_score(modifier, mask_type)
         if kind == "MFACPruningModifier":
             # A string damp (1e-5 under YAML 1.1), which M-FAC divides by unconverted, is S208 in the front-end.
-            damp = modifier.value("damp")
-            self.error(
-                "C425",
-                modifier,
-                None,
-                "M-FAC pruning is planned but the recipekit runtime does not execute it yet: attach refuses this plan",
-            )
-            return {
-                "kind": "mfac",
-                "num_grads": modifier.value("num_grads"),
-                "damp": float(damp),
-                "fisher_block_size": modifier.value("fisher_block_size"),
-            }
+            return self.mfac_score(modifier, float(modifier.value("damp")))
         return {"kind": "magnitude"}
+
+    def mfac_score(self, modifier: Modifier, damp: float) -> Score | None:
+        block = modifier.value("fisher_block_size")
+        devices = modifier.value("available_devices")
+        pages = modifier.value("num_pages")
+        if not block and (devices != [] or pages > 1):
+            message = (
+                "fisher_block_size null: SparseML then computes the unblocked inverse with its CUDA-only page-swap class "
+                "(an AssertionError without a GPU), and recipekit runs M-FAC on the CPU paths only: "
+                "add available_devices: [] (unblocked, on the CPU) or set a fisher_block_size"
+            )
+            self.error("C428", modifier, "fisher_block_size" if "fisher_block_size" in modifier.params else None, message)
+            return None
+        num_grads = modifier.value("num_grads")
+        if isinstance(num_grads, dict):
+            bad = [v for v in num_grads.values() if not isinstance(v, int) or isinstance(v, bool) or v < 1]
+            keys = [k for k in num_grads if _sparsity_key(k) is None]
+            if bad or keys or not any(_sparsity_key(k) == 0.0 for k in num_grads):
+                what = f"{bad[0]!r} is not a positive count" if bad else f"{keys[0]!r} is not a sparsity" if keys else "0.0 is missing"
+                message = f"num_grads maps sparsities to gradient counts and must include 0.0 (SparseML raised ValueError): {what}"
+                self.error("C429", modifier, "num_grads", message)
+                return None
+            num_grads = {str(float(k)): v for k, v in sorted(num_grads.items(), key=lambda item: float(item[0]))}
+        self.trap(traps.SAMPLING_SKIPS_OPTIMIZER, traps.sampling_skips_optimizer(modifier, self.spe))
+        return {
+            "kind": "mfac", "num_grads": num_grads, "damp": damp, "fisher_block_size": block or None,
+            "use_gradient_buffering": modifier.value("use_gradient_buffering"),
+            "grad_sampler_kwargs": modifier.value("grad_sampler_kwargs"),
+        }  # fmt: skip
 
     def obs_score(self, modifier: Modifier, mask_type: Any) -> Score | None:
         # The mask types OBS cannot build (L313) and a block4 Fisher block size (L315) were refused before.
         block = modifier.value("fisher_block_size")
         if self.refuse(refusals.FISHER_BLOCK_SIZE, refusals.fisher_block_size(modifier)):
             return None
-        if block == 1:
-            message = (
-                "fisher_block_size is 1 (SparseML's default, though its docs say 50): a diagonal Fisher, so pruned weights "
-                "are not compensated; the oBERT recipes set 50"
-            )
-            self.error("C424", modifier, "fisher_block_size" if "fisher_block_size" in modifier.params else None, message)
+        self.trap(traps.DIAGONAL_FISHER, traps.diagonal_fisher(modifier))
+        self.trap(traps.SAMPLING_SKIPS_OPTIMIZER, traps.sampling_skips_optimizer(modifier, self.spe))
         num_grads = modifier.value("num_grads")
-        self.error(
-            "C423", modifier, None,
-            f"each OBS pruning step runs {num_grads * modifier.value('num_recomputations')} extra forward/backward passes and, "
-            "as in SparseML, skips that step's optimizer update (the gradients are cleared)",
-        )  # fmt: skip
         return {
             "kind": "obs", "num_grads": num_grads, "damp": float(modifier.value("damp")), "fisher_block_size": block,
             "num_recomputations": modifier.value("num_recomputations"), "grad_sampler_kwargs": modifier.value("grad_sampler_kwargs"),
@@ -414,6 +440,23 @@ class Lowering:
             self.error("C408", modifier, "end_epoch", message)
             return False
         return True
+
+
+def _sparsity_key(key: Any) -> float | None:
+    """A mapping key read as a sparsity (the YAML front-end keeps keys as text), or None."""
+    if isinstance(key, bool):
+        return None
+    try:
+        value = float(key)
+    except (TypeError, ValueError):
+        return None
+    return value if 0.0 <= value <= 1.0 else None
+
+
+def acdc_compresses(epoch: float, start: float, end: float, phase: float) -> bool:
+    """SparseML's ``get_applied_sparsity_for_epoch``: even phases decompress, except in the last ``phase`` epochs before end."""
+    number = math.floor((epoch - start) / phase)
+    return not (number % 2 == 0 and end - phase > epoch)
 
 
 def lower(recipe: Recipe, steps_per_epoch: float, sha256: str) -> tuple[Plan | None, list[Diagnostic]]:

@@ -2,8 +2,7 @@
 
 `recipekit compile` records such a modifier in the plan (C410) and `attach` warns about
 it, but the training run does less than the recipe says: per-layer distillation, layer
-pruning or thinning, parameter setting, RigL and Top-KAST are not simulated, AC/DC runs only
-with a single phase. Add what the modifier did yourself, or
+pruning or thinning, parameter setting, RigL and Top-KAST are not simulated. Add what the modifier did yourself, or
 remove it; `recipekit compile --strict` and `attach(strict=True)` refuse such plans.
 
 Bad:
@@ -44,10 +43,7 @@ SEVERITY = Severity.INFO
 
 def check(ctx: LintContext) -> Iterator[Finding]:
     for modifier in ctx.recipe.modifiers:
-        values: dict[str, object] = {
-            name: modifier.value(name) for name in ("start_epoch", "end_epoch", "update_frequency") if name in modifier.params
-        }
-        reason = reason_not_executed(modifier.type, values if len(values) == 3 else None)
+        reason = reason_not_executed(modifier.type)
         if reason is not None:
             message = (
                 f"the recipekit runtime will not execute {modifier.type}: {reason}. "

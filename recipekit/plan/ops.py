@@ -101,11 +101,12 @@ class Score(_ScoreKind, total=False):
 
     structure: str  # group_l2: "channel" or "filter"
     param_groups: list[list[str]]  # group_l2: parameters pruned together
-    num_grads: int | dict[str, int]  # obs, mfac
+    num_grads: int | dict[str, int]  # obs; mfac (or {str(sparsity): count}, thresholds ascending, 0.0 first)
     damp: float  # obs, mfac
-    fisher_block_size: int  # obs, mfac
+    fisher_block_size: int | None  # obs; mfac (None: the unblocked inverse)
     num_recomputations: int  # obs
-    grad_sampler_kwargs: dict[str, object]  # obs
+    grad_sampler_kwargs: dict[str, object] | None  # obs, mfac
+    use_gradient_buffering: bool | None  # mfac: True buffers training gradients even with a grad sampler
 
 
 class PruneOp(_Op):
@@ -122,6 +123,47 @@ class PruneOp(_Op):
     updates: Updates
     end_step: int | None
     score: Score
+
+
+class AcdcPhase(TypedDict):
+    """One AC/DC update: compressed (magnitude masks at ``compression_sparsity``) or decompressed (all-ones masks)."""
+
+    step: int
+    compress: bool
+
+
+class AcdcOp(_Op):
+    """ACDCPruningModifier: dense and sparse phases alternate at SparseML's update steps (drift included).
+
+    Masks stay enabled through a decompressed phase (all ones), so weights pruned before stay at
+    zero until the optimizer moves them. With ``momentum_buffer_reset``, after the optimizer step
+    of a decompressed update that follows a compressed one, every SGD ``momentum_buffer`` of the
+    optimizer is zeroed (Adam's moments are not).
+    """
+
+    op: Literal["acdc"]
+    selector: str
+    compression_sparsity: float
+    phases: list[AcdcPhase]
+    momentum_buffer_reset: bool
+    mask_type: str | list[int]
+    global_sparsity: bool
+    leave_enabled: bool
+    end_step: int | None
+
+
+class ReplaceModulesOp(_Op):
+    """LayerPruningModifier: the named modules become an argument-insensitive Identity at ``step``.
+
+    ``step`` 0 swaps at attach, before the first forward (SparseML's initialize, when
+    start_epoch <= 0 or -1); a later step swaps after that step's forward and backward, before its
+    optimizer update. ``restore_step`` puts the original modules back, weights and all (None: never,
+    and finalize leaves the Identity in place, as SparseML's did).
+    """
+
+    op: Literal["replace_modules"]
+    modules: list[str]  # exact module names, or ["__ALL__"] / ["__ALL_PRUNABLE__"]
+    restore_step: int | None
 
 
 class DistillOp(_Op):
@@ -157,7 +199,20 @@ class QatOp(_Op):
     freeze_bn_step: int | None
 
 
-Instruction = NoteOp | SetLrOp | SetWeightDecayOp | LrFunctionOp | LrSchedulerOp | PruneOp | DistillOp | HoldMaskOp | SetTrainableOp | QatOp
+Instruction = (
+    NoteOp
+    | SetLrOp
+    | SetWeightDecayOp
+    | LrFunctionOp
+    | LrSchedulerOp
+    | PruneOp
+    | AcdcOp
+    | ReplaceModulesOp
+    | DistillOp
+    | HoldMaskOp
+    | SetTrainableOp
+    | QatOp
+)
 
 #: Every op by name, the one list the plan check and the runtime's dispatch derive from.
 OPS: dict[str, type] = {
@@ -167,6 +222,8 @@ OPS: dict[str, type] = {
     "lr_function": LrFunctionOp,
     "lr_scheduler": LrSchedulerOp,
     "prune": PruneOp,
+    "acdc": AcdcOp,
+    "replace_modules": ReplaceModulesOp,
     "distill": DistillOp,
     "hold_mask": HoldMaskOp,
     "set_trainable": SetTrainableOp,
@@ -228,6 +285,53 @@ def prune_releases_at(instruction: PruneOp, k: int) -> bool:
 def prune_target(instruction: PruneOp, epoch: float, initial: float, final: float) -> float:
     """The sparsity a mask update at ``epoch`` aims for (``initial`` resolves ``__FROM_PARAM__``)."""
     return interpolate(epoch, instruction["start_epoch"], instruction["end_epoch"], initial, final, instruction["inter_func"])
+
+
+def acdc_at(instruction: AcdcOp, k: int) -> tuple[float | None, bool]:
+    """The target of an AC/DC update at step ``k`` (None: no update there) and whether momentum resets after the step.
+
+    SparseML sets a "momentum buffer not empty" flag at every compressed update and resets at
+    the first decompressed one after it; phases alternate, so that is a D right after a C.
+    """
+    phases = instruction["phases"]
+    for index, phase in enumerate(phases):
+        if phase["step"] == k:
+            if phase["compress"]:
+                return instruction["compression_sparsity"], False
+            return 0.0, instruction["momentum_buffer_reset"] and index > 0 and phases[index - 1]["compress"]
+    return None, False
+
+
+def acdc_releases_at(instruction: AcdcOp, k: int) -> bool:
+    """As a prune instruction: ``leave_enabled: false`` lets the masks go after the update at end_epoch."""
+    end = instruction["end_step"]
+    return end is not None and k == end and not instruction["leave_enabled"]
+
+
+def modules_at(instruction: ReplaceModulesOp, k: int) -> tuple[Literal["replace", "restore"], ...]:
+    """``replace`` at step, ``restore`` at restore_step (both, in order, when they coincide: SparseML's one check does both)."""
+    events: tuple[Literal["replace", "restore"], ...] = ("replace",) if k == instruction["step"] else ()
+    if instruction["restore_step"] is not None and k == instruction["restore_step"]:
+        events += ("restore",)
+    return events
+
+
+def buffered_gradients_short(updates: Updates, num_grads: int) -> tuple[int, int] | None:
+    """M-FAC without a grad sampler: the first update with fewer than ``num_grads`` buffered gradients, as (step, count).
+
+    SparseML buffered one training gradient per step from initialize and restarted the buffer
+    at every update; an update with fewer raised RuntimeError.
+    """
+    steps = updates.get("steps") or []
+    if "every_step" in updates:
+        first, last = updates["every_step"]
+        steps = [first, first + 1] if last > first else [first]  # every later gap is one step too
+    previous = -1
+    for step in steps:
+        if step - previous < num_grads:
+            return step, step - previous
+        previous = step
+    return None
 
 
 class QatEvents:

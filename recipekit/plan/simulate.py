@@ -15,6 +15,7 @@ from recipekit.plan import ops
 from recipekit.plan import selectors as param_match
 from recipekit.plan.model import Plan
 from recipekit.plan.ops import (
+    AcdcOp,
     DistillOp,
     HoldMaskOp,
     LrFunctionOp,
@@ -22,6 +23,7 @@ from recipekit.plan.ops import (
     NoteOp,
     PruneOp,
     QatOp,
+    ReplaceModulesOp,
     SetLrOp,
     SetTrainableOp,
     SetWeightDecayOp,
@@ -55,7 +57,7 @@ class Simulation:
         self.frozen: set[str] = set()
         self.has_conv_bn = _has_conv_bn(params)
         for instruction in plan.instructions:
-            if instruction["op"] == "prune":
+            if instruction["op"] in ("prune", "acdc"):
                 for name in self.select(instruction["selector"]):
                     self.target[name] = None
 
@@ -114,6 +116,15 @@ class Simulation:
         for name in self.select(instruction["selector"]):
             target_final = final if not isinstance(final, dict) else _final_for(name, final, self.params)
             self.target[name] = ops.prune_target(instruction, epoch, initial, target_final)
+
+    def apply_acdc(self, instruction: AcdcOp, k: int, epoch: float) -> None:
+        target, _ = ops.acdc_at(instruction, k)
+        if target is not None:
+            for name in self.select(instruction["selector"]):
+                self.target[name] = target
+
+    def apply_replace_modules(self, instruction: ReplaceModulesOp, k: int, epoch: float) -> None:
+        """Swapping modules changes no scheduled value."""
 
     def apply_distill(self, instruction: DistillOp, k: int, epoch: float) -> None:
         """Distillation changes the loss, not a scheduled value."""

@@ -28,6 +28,7 @@ from recipekit.plan.manifest import from_module
 from recipekit.plan.model import Plan, load_plan
 from recipekit.plan.not_executed import skipped_notes
 from recipekit.plan.ops import (
+    AcdcOp,
     DistillOp,
     HoldMaskOp,
     Instruction,
@@ -36,12 +37,13 @@ from recipekit.plan.ops import (
     NoteOp,
     PruneOp,
     QatOp,
+    ReplaceModulesOp,
     SetLrOp,
     SetTrainableOp,
     SetWeightDecayOp,
 )
 from recipekit.plan.schedule import epoch_at
-from recipekit.runtime import masks, misuse, scorers
+from recipekit.runtime import layers, masks, misuse, scorers
 from recipekit.runtime.algorithms import distill
 from recipekit.runtime.algorithms.sampling import GradSampler
 from recipekit.runtime.qat import QatConfigError, Quantization, plan_quantization
@@ -104,10 +106,12 @@ class PlanRunner:
             instruction, reason = skipped[0]
             raise RuntimeRefusal(f"{_where(instruction)}: strict: the runtime does not execute this modifier: {reason}")
         self._selected = self._resolve_all()
+        self._removals = self._resolve_removals()
         self._check_groups()
         self._distillation = self._check_distill(teacher)
         self._teacher = teacher
         self._distilled_at: int | None = None
+        self._skipped_distillation = 0  # window steps trained without the teacher (warned once, counted at finalize)
         misuse.check_optimizer_holds(optimizer, self._params, self._touched(), RuntimeRefusal)
         # Watches the LR only when the plan sets it: reports once a competing scheduler.
         self._lr_watch = misuse.LrWatch() if any(i["op"] in ("set_lr", "lr_function", "lr_scheduler") for i in plan.instructions) else None
@@ -125,7 +129,7 @@ class PlanRunner:
         ]
         # Gradients of pruned weights are masked as backward accumulates them, as SparseML's
         # gradient hooks did: gradient clipping and DDP's all-reduce then see masked gradients.
-        maskable = {n for i in plan.instructions if i["op"] in ("prune", "hold_mask") for n in self._selected[i["selector"]]}
+        maskable = {n for i in plan.instructions if (selector := _mask_selector(i)) for n in self._selected[selector]}
         self._name_of = {id(self._params[name]): name for name in maskable}
         self._masked_grads: set[str] = set()
         released = {
@@ -146,6 +150,11 @@ class PlanRunner:
         # Movement scores can rank a pruned weight back in (SparseML's frozen scores): its stale
         # momentum then moves it, so those masks are not "never released" either.
         self._revivable = {n for p in self._prunes if p.instruction["score"]["kind"] == "movement" for n in p.names}
+        # AC/DC's decompressed phases release every mask to ones: the stale momentum SparseML left
+        # at pruned weights then moves them (the reference's "3.9 % still zero after the first D step").
+        self._revivable |= {n for i in plan.instructions if i["op"] == "acdc" for n in self._selected[i["selector"]]}
+        self._acdc_released: set[int] = set()
+        self._momentum_reset = False
         loosened = _may_loosen(plan, self._selected) | self._revivable
         fast = type(optimizer) in ZERO_PRESERVING and not exact_optimizer_state
         self._held_by_state = maskable - released - loosened if fast else set()
@@ -161,6 +170,9 @@ class PlanRunner:
             self._quantization.enable()
         for instruction, reason in skipped:
             misuse.warn(f"{_where(instruction)} is recorded in the plan but not executed: {reason}")
+        for replace, removal in self._removals:
+            # SparseML swapped at initialize when start_epoch <= 0: before the first forward.
+            self._swap_modules(replace, removal, 0)
 
     # -- checks (all before anything is changed) ---------------------------------
     def _resolve_all(self) -> dict[str, list[str]]:
@@ -194,12 +206,65 @@ class PlanRunner:
                     return variant_names, []
         return names, unmatched
 
+    def _resolve_removals(self) -> list[tuple[ReplaceModulesOp, layers.Removed]]:
+        """The modules each ``replace_modules`` takes out, checked; selections SparseML resolved without them, narrowed.
+
+        SparseML initialised modifiers in manager order, so one ordered after a layer pruning that
+        swapped at initialize never saw the removed layers' parameters (and raised when it matched
+        nothing else); one ordered before it kept them and pruned weights no forward used.
+        """
+        removals = []
+        for instruction in self.plan.instructions:
+            if instruction["op"] != "replace_modules":
+                continue
+            if "__ALL__" in instruction["modules"]:
+                raise RuntimeRefusal(f"{_where(instruction)}: layers __ALL__ selects the model itself; SparseML raised AttributeError")
+            names, missing = layers.resolve(self.model, instruction["modules"])
+            if missing:
+                raise RuntimeRefusal(f"{_where(instruction)}: layers: {missing[0]!r} is not a module of the model (SparseML raised here)")
+            removals.append((instruction, layers.Removed(names)))
+            prefixes = tuple(name + "." for name in names)
+            inside: list[str] = []
+            for other in self.plan.instructions:
+                selector = cast("str | None", other.get("selector"))
+                if selector is None:
+                    continue
+                chosen = self._selected[selector]
+                kept = [n for n in chosen if not n.startswith(prefixes)]
+                if len(kept) == len(chosen):
+                    continue
+                if instruction["step"] == 0 and other["origin"]["order"] > instruction["origin"]["order"]:
+                    if not kept:
+                        raise RuntimeRefusal(
+                            f"{_where(other)}: every parameter it selects is inside layers {_where(instruction)} removes before "
+                            "training; SparseML raised ValueError (no params matching) here"
+                        )
+                    self._selected[selector] = kept
+                else:
+                    inside += [n for n in chosen if n.startswith(prefixes)]
+            if inside:
+                misuse.warn(
+                    f"{_where(instruction)} removes layers holding {len(inside)} parameters other modifiers act on "
+                    f"({inside[:3]}{' ...' if len(inside) > 3 else ''}): they are changed though no forward uses them, as in SparseML"
+                )
+        return removals
+
+    def _swap_modules(self, instruction: ReplaceModulesOp, removal: layers.Removed, k: int) -> None:
+        for event in ops.modules_at(instruction, k):
+            if event == "replace":
+                removal.remove(self.model)
+            else:
+                removal.restore(self.model)
+
     def _touched(self) -> list[str]:
         """Parameters the plan changes through the optimizer: pruned, held, or unfrozen."""
         touched: dict[str, None] = {}
         for i in self.plan.instructions:
-            if i["op"] in ("prune", "hold_mask") or (i["op"] == "set_trainable" and i["trainable"]):
-                touched.update(dict.fromkeys(self._selected[i["selector"]]))
+            selector = _mask_selector(i)
+            if selector is None and i["op"] == "set_trainable" and i["trainable"]:
+                selector = i["selector"]
+            if selector is not None:
+                touched.update(dict.fromkeys(self._selected[selector]))
         return list(touched)
 
     def _check_groups(self) -> None:
@@ -255,14 +320,45 @@ class PlanRunner:
                     grad_sampler = GradSampler.from_sparseml(grad_sampler)
                 source = grad_sampler.open(instruction["score"]["grad_sampler_kwargs"])
                 made[id(instruction)] = scorers.OBS(instruction, prune.names, self._params, self.model, source)
+            elif kind == "mfac":
+                if isinstance(grad_sampler, dict):
+                    grad_sampler = GradSampler.from_sparseml(grad_sampler)
+                made[id(instruction)] = self._mfac(prune, grad_sampler)
             else:
                 raise RuntimeRefusal(f"{_where(instruction)}: this runtime does not execute {kind!r} pruning yet")
         return made
 
+    def _mfac(self, prune: _Prune, grad_sampler: GradSampler | None) -> scorers.MFAC:
+        """M-FAC's gradient source, as SparseML chose it at initialize; what would fail, refused now."""
+        instruction = prune.instruction
+        score = instruction["score"]
+        buffering = score.get("use_gradient_buffering")
+        if instruction["mask_type"] not in ("unstructured", "block4"):
+            raise RuntimeRefusal(
+                f"{_where(instruction)}: M-FAC with mask_type {instruction['mask_type']!r}: this runtime masks M-FAC scores "
+                "unstructured or block4 only"
+            )
+        if grad_sampler is None and buffering is False:
+            raise RuntimeRefusal(
+                f"{_where(instruction)}: use_gradient_buffering is false, so M-FAC needs attach(..., grad_sampler=...) "
+                "(SparseML raised RuntimeError at initialize)"
+            )
+        if grad_sampler is not None and buffering is not True:
+            return scorers.MFAC(instruction, prune.names, self._params, self.model, grad_sampler.open(score.get("grad_sampler_kwargs")))
+        num_grads = score["num_grads"]
+        short = ops.buffered_gradients_short(instruction["updates"], num_grads) if isinstance(num_grads, int) else None
+        if short is not None:
+            raise RuntimeRefusal(
+                f"{_where(instruction)}: without a grad sampler M-FAC buffers one training gradient per step, and its update "
+                f"at step {short[0]} would have {short[1]} of num_grads {num_grads} (SparseML raised RuntimeError there): "
+                "pass attach(..., grad_sampler=GradSampler(data, loss)), start later, or lower num_grads"
+            )
+        return scorers.MFAC(instruction, prune.names, self._params, self.model, None)
+
     def _check_mask_shapes(self) -> None:
         """A mask SparseML could not make for these tensors (it raised mid-training, or made an unusable one)."""
         for instruction in self.plan.instructions:
-            if instruction["op"] == "prune":
+            if instruction["op"] in ("prune", "acdc"):
                 shapes = [list(self._params[n].shape) for n in self._selected[instruction["selector"]]]
                 issue = masks.problem(shapes, instruction["mask_type"])
                 if issue:
@@ -366,12 +462,15 @@ class PlanRunner:
         for scorer in self._scorers.values():
             scorer.every_step()
         if self._distillation is not None and self._distilled_at != k and ops.distill_active_at(self._distillation, k):
-            warnings.warn(
-                f"{_where(self._distillation)}: step {k} is inside the distillation window but the loss was not passed through "
-                "runner.distillation_loss(...): this step trained without the teacher",
-                DistillationSkipped,
-                stacklevel=2,
-            )
+            self._skipped_distillation += 1
+            if self._skipped_distillation == 1:
+                warnings.warn(
+                    f"{_where(self._distillation)}: step {k} is inside the distillation window but the loss was not passed through "
+                    "runner.distillation_loss(...): this step trained without the teacher (further such steps are counted "
+                    "and reported once at finalize)",
+                    DistillationSkipped,
+                    stacklevel=2,
+                )
         with torch.no_grad():
             for instruction, handler in self._handlers:
                 if instruction["step"] > k:
@@ -395,6 +494,9 @@ class PlanRunner:
         if not self._state.masks.keys() <= self._held_by_state:
             with torch.no_grad():
                 self._apply_masks(skip=self._held_by_state)
+        if self._momentum_reset:
+            self._momentum_reset = False
+            _reset_momentum(self.optimizer)
         self._masked_grads.clear()
         self._state.step += 1
 
@@ -518,6 +620,30 @@ class PlanRunner:
         if events.freeze_bn:
             quantization.freeze_bn()
 
+    def _acdc(self, instruction: AcdcOp, k: int, epoch: float) -> None:
+        target, reset = ops.acdc_at(instruction, k)
+        names = self._selected[instruction["selector"]]
+        if target is not None:
+            # SparseML's magnitude scorer: |w| of the weights as they are (masked after the last step).
+            created = masks.create(
+                [self._params[n].detach() for n in names], target, instruction["mask_type"], instruction["global_sparsity"]
+            )
+            for name, keep in zip(names, created, strict=True):
+                self._set_mask(name, keep.to(self._params[name].dtype))
+            # After this step's optimizer update, as SparseML's optimizer_post_step did.
+            self._momentum_reset |= reset
+        index = next(i for i, other in enumerate(self.plan.instructions) if other is instruction)
+        if ops.acdc_releases_at(instruction, k) and index not in self._acdc_released:
+            self._acdc_released.add(index)
+            self._apply_masks()
+            for name in names:
+                self._state.masks.pop(name, None)
+
+    def _replace_modules(self, instruction: ReplaceModulesOp, k: int, epoch: float) -> None:
+        if k > 0:  # step 0's swap happened at attach
+            removal = next(r for i, r in self._removals if i is instruction)
+            self._swap_modules(instruction, removal, k)
+
     def _distill(self, instruction: DistillOp, k: int, epoch: float) -> None:
         """Acts through :meth:`distillation_loss`, which the loop calls before backward."""
 
@@ -604,6 +730,11 @@ class PlanRunner:
             "masks": self.masks(),
             "trainable_restore": dict(self._state.trainable_restore),
             "released": [i for i, p in enumerate(self._prunes) if p.done],
+            "acdc_released": sorted(self._acdc_released),
+            "momentum_reset": self._momentum_reset,
+            "skipped_distillation": self._skipped_distillation,
+            # Which layers are out of the model, and their weights (absent from model.state_dict() then).
+            "removed_modules": [{n: m.state_dict() for n, m in removal.held.items()} for _, removal in self._removals],
             "qat": None if self._quantization is None else self._quantization.state_dict(),
             "scorers": [
                 self._scorers[id(p.instruction)].state_dict() if id(p.instruction) in self._scorers else None for p in self._prunes
@@ -625,6 +756,17 @@ class PlanRunner:
         self._state = _State(int(state["step"]), saved_masks, dict(state["trainable_restore"]))
         for index in state.get("released", []):
             self._prunes[index].done = True
+        self._acdc_released = set(state.get("acdc_released", []))
+        self._momentum_reset = bool(state.get("momentum_reset", False))
+        self._skipped_distillation = int(state.get("skipped_distillation", 0))
+        for (_, removal), saved in zip(self._removals, state.get("removed_modules") or [{}] * len(self._removals), strict=True):
+            # Swap to the saved structure first: then model.load_state_dict(...) finds the keys it saved.
+            if saved and not removal.replaced:
+                removal.remove(self.model)
+            elif not saved and removal.replaced:
+                removal.restore(self.model)
+            for name, weights in saved.items():
+                removal.held[name].load_state_dict(weights)
         for prune, saved in zip(self._prunes, state.get("scorers") or [None] * len(self._prunes), strict=True):
             if saved is not None and id(prune.instruction) in self._scorers:
                 self._scorers[id(prune.instruction)].load_state_dict(saved)
@@ -641,6 +783,12 @@ class PlanRunner:
         """
         with torch.no_grad():
             self._apply_masks()
+        for instruction, removal in self._removals:
+            # SparseML's finalize re-checks at epoch inf: removed for good without an end, else restored.
+            if instruction["restore_step"] is None:
+                removal.remove(self.model)
+            else:
+                removal.restore(self.model)
         if self._quantization is not None and self._quantization.enabled:
             never = self._quantization.never_observed()
             if never:
@@ -652,6 +800,13 @@ class PlanRunner:
                 )
             self._quantization.disable_observers(every=True)
         self._release()
+        if self._distillation is not None and self._skipped_distillation > 1:
+            warnings.warn(
+                f"{_where(self._distillation)}: {self._skipped_distillation} steps inside the distillation window trained without "
+                "the teacher (their loss was not passed through runner.distillation_loss(...))",
+                DistillationSkipped,
+                stacklevel=2,
+            )
         message = misuse.end_of_run_message(self._state.step, self.plan.total_steps, self.plan.steps_per_epoch)
         if message is not None:
             misuse.warn(message)
@@ -685,9 +840,10 @@ def _may_loosen(plan: Plan, selected: dict[str, list[str]]) -> set[str]:
     seen: set[str] = set()
     loosen: set[str] = set()
     for instruction in plan.instructions:
-        if instruction["op"] not in ("prune", "hold_mask"):
+        selector = _mask_selector(instruction)
+        if selector is None:
             continue
-        names = selected[instruction["selector"]]
+        names = selected[selector]
         loosen |= seen & set(names)
         seen |= set(names)
         if instruction["op"] == "prune":
@@ -696,6 +852,21 @@ def _may_loosen(plan: Plan, selected: dict[str, list[str]]) -> set[str]:
             if init == "__FROM_PARAM__" or any(f < float(init) for f in finals):
                 loosen |= set(names)
     return loosen
+
+
+def _mask_selector(instruction: Instruction) -> str | None:
+    """The selector of an instruction that keeps masks on what it selects (prune, acdc, hold_mask)."""
+    if instruction["op"] == "prune" or instruction["op"] == "acdc" or instruction["op"] == "hold_mask":
+        return instruction["selector"]
+    return None
+
+
+def _reset_momentum(optimizer: torch.optim.Optimizer) -> None:
+    """AC/DC's reset: every ``momentum_buffer`` in the optimizer's state times zero, in place (Adam's moments untouched)."""
+    for state in optimizer.state.values():
+        buffer = state.get("momentum_buffer")
+        if isinstance(buffer, torch.Tensor):
+            buffer.mul_(0.0)
 
 
 def _sparsity(param: torch.Tensor) -> float:

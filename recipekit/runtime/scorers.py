@@ -16,7 +16,7 @@ import torch
 
 from recipekit.plan.ops import PruneOp
 from recipekit.plan.schedule import interpolate
-from recipekit.runtime.algorithms import mask_creators, movement, obs, structured
+from recipekit.runtime.algorithms import mask_creators, mfac, movement, obs, structured
 from recipekit.runtime.algorithms.sampling import Source
 
 MaskOf = Callable[[str], "torch.Tensor | None"]
@@ -143,6 +143,104 @@ class OBS(Scorer):
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.last = state["last_targets"]
+
+
+class MFAC(Scorer):
+    """SparseML's MFACPruningModifier update (reference §3): gradients, Fisher inverse, scores, mask, compensation.
+
+    The gradients fill a ring buffer (:class:`~recipekit.runtime.algorithms.mfac.Ring`) sized by
+    the ``num_grads`` of the last masks' actual sparsity. With a ``source`` (sampler mode) each
+    update draws ``num_grads`` of the previous *targets* through the grad sampler, in eval mode,
+    and clears the gradients, so that step's optimizer update does nothing (as SparseML's). Without
+    one (buffering mode) every training step from attach writes its gradient, as backward masked
+    it, and an update with fewer than ``num_grads`` since the last one fails as SparseML's did.
+    The masks are the algorithm's own (all ones before its first update), as SparseML's were.
+    """
+
+    def __init__(
+        self, instruction: PruneOp, names: list[str], params: Mapping[str, torch.Tensor], model: torch.nn.Module, source: Source | None
+    ) -> None:
+        super().__init__(instruction, names, params)
+        self.model = model
+        self.source = source
+        self.masks = [torch.ones_like(p) for p in self.params]
+        self.last_targets: list[float] | None = None
+        self.last_sparsity = 0.0  # zeros / elements of the masks the last update made
+        self.ring: mfac.Ring | None = None
+        self.mask_type = str(instruction["mask_type"])  # unstructured or block4 (attach refuses others)
+        self.step = 0
+
+    def _num_grads(self, sparsity: float) -> int:
+        return mfac.num_grads_for(self.score["num_grads"], sparsity)
+
+    def _buffer(self) -> None:
+        if any(p.grad is None for p in self.params):
+            return  # as SparseML: a backward that left some pruned tensor without a gradient is not buffered
+        if self.ring is None:
+            self.ring = mfac.Ring(self.masks, self._num_grads(self.last_sparsity))
+        self.ring.add([p.grad for p in self.params])  # type: ignore[misc]
+
+    def every_step(self) -> None:
+        if self.source is None:
+            with torch.no_grad():
+                self._buffer()
+        self.step += 1
+
+    def update(self, targets: list[float], mask_of: MaskOf) -> list[torch.Tensor]:
+        where = _where(self.instruction)
+        if self.source is not None:
+            last = self.last_targets
+            # SparseML's `_applied_sparsity or 0.0`: one target, or the mean of per-parameter ones.
+            drawn = (
+                0.0 if last is None else (last[0] if not isinstance(self.instruction["final_sparsity"], dict) else sum(last) / len(last))
+            )
+            training = self.model.training
+            self.model.eval()  # dropout off, BatchNorm on running statistics while sampling
+            for _ in self.source.backwards(self.model, self._num_grads(drawn), where):
+                with torch.no_grad():
+                    self._buffer()
+            if training:
+                self.model.train()
+        needed = self._num_grads(self.last_sparsity)
+        ring = self.ring
+        if ring is None or ring.collected < needed:
+            raise RuntimeError(
+                f"{where}: M-FAC update at step {self.step - 1} has {0 if ring is None else ring.collected} gradients, "
+                f"num_grads asks for {needed} (SparseML raised RuntimeError here too); buffering mode collects one per training step"
+            )
+        with torch.no_grad():
+            weights = [p.data for p in self.params]
+            finv = mfac.inverse(ring.buffer, self.score["fisher_block_size"], self.score["damp"])
+            scores, diag = mfac.scores(weights, ring, finv)
+            create = mask_creators.four_block if self.mask_type == "block4" else mask_creators.unstructured
+            new = create(scores, targets, self.instruction["global_sparsity"])
+            self.last_sparsity = mfac.sparsity(new)
+            pruned = [mask_creators.mask_difference(old, mask) for old, mask in zip(self.masks, new, strict=True)]
+            mfac.compensate(weights, pruned, ring, finv, diag)
+        self.masks = new
+        self.ring = mfac.Ring(new, self._num_grads(self.last_sparsity))
+        self.last_targets = list(targets)
+        return new
+
+    def state_dict(self) -> dict[str, Any]:
+        # SparseML lost its buffer on resume; keeping it makes a resumed run equal an unbroken one.
+        return {
+            "masks": [m.clone() for m in self.masks],
+            "last_targets": self.last_targets,
+            "last_sparsity": self.last_sparsity,
+            "ring": None if self.ring is None else self.ring.state_dict(),
+            "step": self.step,
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.masks = [m.clone() for m in state["masks"]]
+        self.last_targets = state["last_targets"]
+        self.last_sparsity = float(state["last_sparsity"])
+        self.step = int(state["step"])
+        self.ring = None
+        if state["ring"] is not None:
+            self.ring = mfac.Ring(self.masks, 1)
+            self.ring.load_state_dict(state["ring"])
 
 
 def _where(instruction: PruneOp) -> str:

@@ -1,0 +1,142 @@
+"""Replay a fixture written by scripts/sparseml_fixtures/steps.py through recipekit, and compare.
+
+The AC/DC, LayerPruning and M-FAC tests share this: the fixture holds a recipe, the
+initial weights, fixed batches (and gradient-sample batches) and SparseML 1.8.0's state
+after every wrapped step. ``replay`` compiles the recipe, attaches to the same model and
+optimizer and runs the same loop; ``assert_same`` compares with ``torch.equal``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import torch
+
+import recipekit
+from recipekit.runtime import GradSampler, PlanRunner, attach
+
+FIXTURES = Path(__file__).resolve().parent / "fixtures" / "sparseml"
+
+
+class Mix(torch.nn.Module):
+    """Twin of ``Mix`` in scripts/sparseml_fixtures/steps.py."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.scale = torch.nn.Parameter(torch.full((16,), 0.5))
+
+    def forward(self, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+        return a + self.scale * b
+
+
+class TwoArg(torch.nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.inp = torch.nn.Linear(16, 16)
+        self.mix = Mix()
+        self.out = torch.nn.Linear(16, 16)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = self.mix(self.inp(x), x)
+        if isinstance(y, tuple):  # Mix replaced by Identity: (a, b)
+            y = y[0] - y[1]
+        return self.out(torch.relu(y))
+
+
+def models(kind: str) -> torch.nn.Module:
+    """Twin of ``models`` in scripts/sparseml_fixtures/steps.py."""
+    if kind == "mlp":
+        return torch.nn.Sequential(torch.nn.Linear(16, 16), torch.nn.ReLU(), torch.nn.Linear(16, 16))
+    if kind == "deep":
+        return torch.nn.Sequential(
+            torch.nn.Linear(16, 16), torch.nn.ReLU(), torch.nn.Linear(16, 16), torch.nn.ReLU(), torch.nn.Linear(16, 16)
+        )
+    if kind == "two_arg":
+        return TwoArg()
+    raise ValueError(kind)
+
+
+def load(topic: str, case: str) -> dict[str, Any]:
+    return torch.load(FIXTURES / topic / f"{case}.pt", weights_only=True)  # type: ignore[no-any-return]
+
+
+def cases(topic: str) -> list[str]:
+    return sorted(p.stem for p in (FIXTURES / topic).glob("*.pt"))
+
+
+class Run:
+    """One replay: the model, optimizer and runner, and a snapshot per step in the fixture's format."""
+
+    def __init__(self, fixture: dict[str, Any]) -> None:
+        self.fixture = fixture
+        self.model = models(fixture["kind"])
+        self.model.load_state_dict(fixture["init"])
+        self.names = {id(p): n for n, p in self.model.named_parameters()}
+        params = self.model.parameters()
+        if fixture["optimizer"] == "sgd":
+            self.optimizer: torch.optim.Optimizer = torch.optim.SGD(params, lr=0.1, momentum=0.9)
+        else:
+            self.optimizer = torch.optim.Adam(params, lr=0.01)
+        self.loss_fn = torch.nn.CrossEntropyLoss()
+        self.plan = recipekit.compile_recipe(fixture["recipe"], fixture["spe"])
+
+    def attach(self, **kwargs: Any) -> PlanRunner:
+        samples = self.fixture["sampler"]
+        if samples and "grad_sampler" not in kwargs:
+            kwargs["grad_sampler"] = GradSampler(lambda _kwargs: lambda: iter([([x], {}, y) for x, y in samples]), self.loss_fn)
+        return attach(self.plan, self.model, self.optimizer, **kwargs)
+
+    def step(self, runner: PlanRunner, k: int) -> dict[str, Any]:
+        x, y = self.fixture["batches"][k]
+        self.optimizer.zero_grad()
+        loss = self.loss_fn(self.model(x), y)
+        loss.backward()  # type: ignore[no-untyped-call]
+        self.optimizer.step()
+        snap = self.snapshot()
+        snap["masks"] = {n: m.float() for n, m in runner.masks().items()}
+        snap["loss"] = loss.detach()
+        return snap
+
+    def snapshot(self) -> dict[str, Any]:
+        present = {id(p) for p in self.model.parameters()}
+        state = {
+            f"{self.names[id(param)]}/{key}": value.detach().clone()
+            for param, values in self.optimizer.state.items()
+            for key, value in values.items()
+            if isinstance(value, torch.Tensor) and value.dim() > 0
+        }
+        return {
+            "params": {n: p.detach().clone() for n, p in self.model.named_parameters()},
+            "removed_params": {
+                self.names[id(p)]: p.detach().clone() for g in self.optimizer.param_groups for p in g["params"] if id(p) not in present
+            },
+            "optimizer_state": state,
+            "modules": {n: type(m).__name__ for n, m in self.model.named_modules()},
+            "state_dict_keys": list(self.model.state_dict().keys()),
+        }
+
+
+def replay(fixture: dict[str, Any], **kwargs: Any) -> tuple[dict[str, Any], list[dict[str, Any]], dict[str, Any]]:
+    run = Run(fixture)
+    runner = run.attach(**kwargs)
+    attached = run.snapshot()
+    ours = [run.step(runner, k) for k in range(len(fixture["batches"]))]
+    runner.finalize()
+    return attached, ours, run.snapshot()
+
+
+def assert_same(mine: dict[str, Any], theirs: dict[str, Any], where: object) -> None:
+    """``torch.equal`` on everything SparseML recorded at one point (a step, attach, finalize)."""
+    assert mine["modules"] == theirs["modules"], where
+    assert mine["state_dict_keys"] == theirs["state_dict_keys"], where
+    for part in ("params", "removed_params", "optimizer_state"):
+        assert mine[part].keys() == theirs[part].keys(), (where, part)
+        for name, value in theirs[part].items():
+            assert torch.equal(mine[part][name], value), (where, part, name, (mine[part][name] - value).abs().max())
+    if "loss" in theirs:
+        assert torch.equal(mine["loss"], theirs["loss"]), where
+    if "masks" in theirs:
+        for name, mask in theirs["masks"].items():
+            # SparseML holds all-ones masks from initialize; ours exist from the first update.
+            assert torch.equal(mine["masks"].get(name, torch.ones_like(mask)), mask), (where, name)

@@ -1,0 +1,81 @@
+"""AC/DC runs as SparseML 1.8.0's ACDCPruningModifier did, over several phases, bit for bit.
+
+Fixtures: scripts/sparseml_fixtures/acdc.py (SparseML itself, by hand). After every step
+the parameters, masks and optimizer state (SGD momentum, Adam moments) equal SparseML's
+with ``torch.equal``: the decompressed phases (all-ones masks, stale momentum reviving
+pruned weights), the momentum reset after the step of a D that follows a C, phase parity
+at end_epoch, and no reset for Adam or with ``momentum_buffer_reset: false``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+torch = pytest.importorskip("torch")
+
+import recipekit  # noqa: E402
+from tests.sparseml_steps import Run, assert_same, cases, load, replay  # noqa: E402
+
+CASES = cases("acdc")
+
+
+@pytest.fixture(autouse=True)
+def one_thread() -> Iterator[None]:
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_every_step_equals_sparseml(case: str) -> None:
+    fixture = load("acdc", case)
+    _, ours, final = replay(fixture)
+    for step, (mine, theirs) in enumerate(zip(ours, fixture["steps"], strict=True)):
+        assert_same(mine, theirs, step)
+    assert_same(final, fixture["final"], "finalize")
+
+
+def test_phases_follow_sparsemls_parity_rule() -> None:
+    """start 1, end 6, phase 1 at 2 steps per epoch: D C D C C, and C at end; end 5: D C D C, C at end."""
+    for case, expected in (("acdc_s1_e6", "DCDCCC"), ("acdc_s1_e5_parity", "DCDCC")):
+        plan = recipekit.compile_recipe(load("acdc", case)["recipe"], 2)
+        (acdc,) = [i for i in plan.instructions if i["op"] == "acdc"]
+        assert [p["step"] for p in acdc["phases"]] == [2 * e for e in range(1, len(expected) + 1)]
+        assert "".join("C" if p["compress"] else "D" for p in acdc["phases"]) == expected
+
+
+def test_momentum_is_zero_right_after_the_first_decompression_after_a_compression() -> None:
+    fixture = load("acdc", "acdc_s1_e6")
+    _, ours, _ = replay(fixture)
+    buffers = [float(sum(v.abs().sum() for k, v in s["optimizer_state"].items() if k.endswith("momentum_buffer"))) for s in ours]
+    # D at step 2 follows no C: no reset; D at step 6 follows the C at 4: reset after step 6's update.
+    assert buffers[2] != 0.0 and buffers[6] == 0.0 and buffers[7] != 0.0
+
+
+def test_resume_mid_run_equals_the_unbroken_run() -> None:
+    fixture = load("acdc", "acdc_s1_e6")
+    run = Run(fixture)
+    runner = run.attach()
+    for k in range(6):  # stop right after the D step whose momentum reset is due
+        run.step(runner, k)
+    saved = (runner.state_dict(), {k: v.clone() for k, v in run.model.state_dict().items()}, run.optimizer.state_dict())
+    runner.detach()
+    resumed = Run(fixture)
+    runner = resumed.attach()
+    runner.load_state_dict(saved[0])
+    resumed.model.load_state_dict(saved[1])
+    resumed.optimizer.load_state_dict(saved[2])
+    for k in range(6, len(fixture["batches"])):
+        assert_same(resumed.step(runner, k), fixture["steps"][k], k)
+
+
+def test_acdc_no_longer_reports_not_executed() -> None:
+    recipe = load("acdc", "acdc_s1_e6")["recipe"]
+    from recipekit.compiler import compile_source
+    from recipekit.source import Source
+
+    _, diagnostics = compile_source(Source("r.yaml", recipe), 2)
+    assert [d.code for d in diagnostics if d.code == "C410"] == []
