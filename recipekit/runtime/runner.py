@@ -287,6 +287,7 @@ class PlanRunner:
             planned = plan_quantization(instruction["flavour"], instruction["config"], self.model)
         except QatConfigError as error:
             raise RuntimeRefusal(f"{_where(instruction)}: {error}") from None
+        self._check_folded_batchnorm(planned)
         step, off = instruction["step"], instruction["observer_step"]
         if step > 0 and off is not None and off <= step:
             # Enabled after step `step`'s forward, observers off in the same update: no batch is ever observed.
@@ -300,6 +301,21 @@ class PlanRunner:
                 stacklevel=4,
             )
         return Quantization(planned, self._state_mask, step)
+
+    def _check_folded_batchnorm(self, planned: list[Any]) -> None:
+        """A pruned BatchNorm weight that QAT folds into its Conv2d: the fold divides by it (0/0, NaN outputs)."""
+        folded = {id(q.bn.weight): q.name for q in planned if q.bn is not None and q.bn.weight is not None}
+        for instruction in self.plan.instructions:
+            if instruction["op"] != "prune":
+                continue
+            hit = [name for name in self._selected[instruction["selector"]] if id(self._params[name]) in folded]
+            if hit:
+                conv = folded[id(self._params[hit[0]])]
+                raise RuntimeRefusal(
+                    f"{_where(instruction)}: prunes the BatchNorm weight {hit[0]!r}, which QAT folds into {conv!r}: the fold divides "
+                    f"by it, so each pruned channel's output would be NaN (0/0) once QAT starts. Select the convolution weights "
+                    f"only (e.g. {conv}.weight instead of a pattern such as re:...weight); recipe-lint --params reports it as L379"
+                )
 
     def _state_mask(self, name: str) -> torch.Tensor | None:
         mask = self._state.masks.get(name)
