@@ -147,6 +147,8 @@ def test_each_lightning_step_uses_the_plain_loops_lr_weight_decay_masks_and_qat_
     assert len(probe.probe.rows) == steps
     assert probe.probe.rows == rows
     assert rows[-1][2] == (151, 403) and rows[-1][3] == (True, False)
+    # The recipe names "features.0.weight"; the LightningModule's parameters carry its "model." attribute prefix.
+    assert callback.runner is not None and sorted(callback.runner.masks()) == PRUNED
     if precision == "32-true":
         # Instructions ran after each batch's backward, not in the torch pre-hook before its forward: bitwise the plain loop.
         for name, value in module.state_dict().items():
@@ -197,6 +199,15 @@ def test_misuse_gets_a_clear_message() -> None:
 
     with pytest.raises(RuntimeRefusal, match="configure_optimizers returned 0 optimizers: the recipe's schedule runs in one"):
         trainer([RecipeCallback(recipe())]).fit(NoOptimizer(), loader())
+
+    # A name that matches with no prefix at all: the refusal says the model's names share "model.".
+    with pytest.raises(RuntimeRefusal, match=r"matches no parameter of the model; every parameter of the model starts with 'model\.'"):
+        trainer([RecipeCallback(recipe('"features.9.weight"'))]).fit(Module(), loader())
+
+    # A recipe that does not compile: its first error, with its position, and no traceback from inside the Trainer.
+    broken = recipe().replace("init_sparsity: 0.1", "init_sparsity: 1.5")
+    with pytest.raises(RuntimeRefusal, match=r"^the recipe does not compile: <recipe>:\d+:\d+: [A-Z]\d{3} "):
+        trainer([RecipeCallback(broken)]).fit(Module(), loader())
 
 
 def test_distillation_from_a_teacher_given_to_the_callback() -> None:

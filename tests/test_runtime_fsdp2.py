@@ -11,7 +11,7 @@ torch = pytest.importorskip("torch")
 
 import recipekit  # noqa: E402
 from recipekit.plan.model import Plan, plan_from_json  # noqa: E402
-from recipekit.runtime import attach, sharded  # noqa: E402
+from recipekit.runtime import RuntimeRefusal, attach, sharded  # noqa: E402
 
 RECIPE = """\
 version: 1.1.0
@@ -114,3 +114,14 @@ def test_two_fully_sharded_gloo_ranks_match_each_other_and_a_single_process(tmp_
     for rank in range(WORLD):  # interrupted at step 5 and resumed: the weights of the uninterrupted run
         for name, weight in ranks[rank]["weights"].items():
             assert torch.equal(resumed[rank]["weights"][name], weight), name
+
+
+def test_a_mask_saved_at_another_world_size_is_refused_naming_the_parameter() -> None:
+    """A sharded run's state holds each rank's shard: resuming with other shards would mask the wrong rows."""
+    plan = recipekit.compile_recipe(RECIPE, 2)
+    model = net()
+    runner = attach(plan, model, torch.optim.SGD(model.parameters(), lr=0.1))
+    state = runner.state_dict()
+    state["masks"] = {"0.weight": torch.ones(7, 8, dtype=torch.bool)}  # rank 0's shard of 13 rows over 2 ranks
+    with pytest.raises(RuntimeRefusal, match=r"the saved mask of '0.weight' has shape \[7, 8\], not this rank's \[13, 8\]"):
+        runner.load_state_dict(state)
