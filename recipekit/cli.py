@@ -389,12 +389,13 @@ def params_command(model_spec: str | None, checkpoint: Path | None, output: Path
 def rules_command(markdown: bool) -> None:
     """List the lint rules."""
     from recipekit.lint.docs import rules_markdown
-    from recipekit.lint_rules import RULES
+    from recipekit.lint_rules import all_rules
 
+    rules = all_rules()
     if markdown:
         click.echo(rules_markdown(), nl=False)
         return
-    for code, rule in RULES.items():
+    for code, rule in rules.items():
         summary = (rule.__doc__ or "").strip().splitlines()[0]
         click.echo(f"{code}  {rule.NAME:<32} {rule.SEVERITY.value:<8} {summary}")
 
@@ -407,14 +408,15 @@ def rule_command(code: str) -> None:
     import inspect
 
     from recipekit.diagnostics import RENUMBERED
-    from recipekit.lint_rules import RULES, codes
+    from recipekit.lint_rules import all_rules, codes
     from recipekit.suggest import did_you_mean
 
+    rules = all_rules()
     key = code.upper()
     key = RENUMBERED.get(key, key)
     table = codes()
-    if key in RULES:
-        rule = RULES[key]
+    if key in rules:
+        rule = rules[key]
         click.echo(f"{key} {rule.NAME} ({rule.SEVERITY.value})\n")
         click.echo(inspect.cleandoc(rule.__doc__ or ""))
     elif key in table:

@@ -223,15 +223,10 @@ _TABLE = [
     Code("C411", "bad-steps-per-epoch", _E, "steps_per_epoch must be a positive number."),
     Code("C413", "too-many-updates", _E, "An update_frequency that would list more mask updates than the plan limit."),
     Code("C415", "v2-not-compiled", _E, "A v2 (stage-format) recipe: its one-shot algorithms are outside the runtime's scope."),
-    Code("C420", "obs-mask-type", _E, "OBS pruning with a mask other than unstructured or block4: SparseML rejects it at load."),
-    Code("C421", "fisher-block-size", _E, "A fisher_block_size SparseML cannot use with this mask (block4 needs a multiple of 4)."),
     Code("C422", "sampling-never-prunes", _W, "OBS or M-FAC at 1 step per epoch: SparseML silently never prunes during training."),
     Code("C423", "sampling-skips-optimizer", _W, "OBS pruning steps draw gradient samples that discard that step's optimizer update."),
     Code("C424", "diagonal-fisher", _W, "OBS with fisher_block_size 1 (the code's default): a diagonal Fisher, no weight compensation."),
     Code("C425", "mfac-not-executed", _W, "M-FAC pruning compiles; the recipekit runtime refuses it at attach until it is implemented."),
-    Code(
-        "C427", "mfac-string-damp", _E, "M-FAC with a string damp (YAML 1.1 reads 1e-5 as text): SparseML fails at the first pruning step."
-    ),
     Code("C426", "distillation-window", _W, "A distillation window that covers at most the first step of training."),
 ]
 
@@ -241,7 +236,17 @@ CODES: dict[str, Code] = {code.code: code for code in _TABLE}
 
 #: Codes that were merged into another: a defect SparseML crashed on has one code, its lint rule's,
 #: reported by `recipe-lint` and by `recipekit compile` alike (recipekit/compiler/refusals.py).
-RENUMBERED = {"C403": "L341", "C404": "L331", "C406": "L302", "C407": "L313", "C409": "L314", "C414": "L321"}
+RENUMBERED = {
+    "C403": "L341",
+    "C404": "L331",
+    "C406": "L302",
+    "C407": "L313",
+    "C409": "L314",
+    "C414": "L321",
+    "C420": "L313",
+    "C421": "L315",
+    "C427": "S208",
+}
 
 
 def sorted_diagnostics(diagnostics: list[Diagnostic]) -> list[Diagnostic]:

@@ -55,15 +55,12 @@ def test_masks_equal_sparsemls_mask_creators(case: dict[str, Any]) -> None:
 TRAINING = _fixture("training.pt")
 
 
-class _StateKeepingSGD(torch.optim.SGD):
-    """An SGD the runtime does not know as zero-preserving: it always keeps SparseML's optimizer state."""
-
-
-def _train(run: dict[str, Any], optimizer_class: type[torch.optim.Optimizer]) -> tuple[nn.Module, torch.optim.Optimizer, Any, list[Any]]:
+def _train(run: dict[str, Any], exact_optimizer_state: bool) -> tuple[nn.Module, torch.optim.Optimizer, Any, list[Any]]:
     model = nn.Sequential(nn.Linear(8, 8), nn.ReLU(), nn.Linear(8, 4))
     model.load_state_dict(TRAINING["initial"])
-    optimizer = optimizer_class(model.parameters(), lr=TRAINING["lr"], momentum=TRAINING["momentum"])
-    runner = attach(recipekit.compile_recipe(run["recipe"], TRAINING["steps_per_epoch"]), model, optimizer)
+    optimizer = torch.optim.SGD(model.parameters(), lr=TRAINING["lr"], momentum=TRAINING["momentum"])
+    plan = recipekit.compile_recipe(run["recipe"], TRAINING["steps_per_epoch"])
+    runner = attach(plan, model, optimizer, exact_optimizer_state=exact_optimizer_state)
     params = dict(model.named_parameters())
     history = []
     for k in range(run["steps"]["weights"]["0.bias"].shape[0]):
@@ -84,7 +81,7 @@ def _train(run: dict[str, Any], optimizer_class: type[torch.optim.Optimizer]) ->
 @pytest.mark.parametrize("name", list(TRAINING["runs"]))
 def test_training_equals_sparseml_weights_masks_and_momentum(name: str) -> None:
     run = TRAINING["runs"][name]
-    model, _, _, history = _train(run, _StateKeepingSGD)
+    model, _, _, history = _train(run, exact_optimizer_state=True)
     for k, (masks, weights, momentum) in enumerate(history):
         for param, mask in masks.items():
             assert torch.equal(mask, run["steps"]["masks"][param][k]), (k, param)
@@ -99,7 +96,7 @@ def test_training_equals_sparseml_weights_masks_and_momentum(name: str) -> None:
 def test_fast_path_weights_equal_sparseml(name: str) -> None:
     """Plain SGD: held masks skip the post-step pass; weights, masks and the momentum of kept weights stay exact."""
     run = TRAINING["runs"][name]
-    model, _, runner, history = _train(run, torch.optim.SGD)
+    model, _, runner, history = _train(run, exact_optimizer_state=False)
     loosens = name in ("sparsity goes down", "leave_enabled false")
     assert bool(runner._held_by_state) is not loosens  # masks that give weights back keep SparseML's state
     for k, (masks, weights, momentum) in enumerate(history):
@@ -213,8 +210,8 @@ def test_duplicate_keys_stay_a_lint_error(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("kind", "setting", "code", "column", "message"),
     [
-        ("OBSPruningModifier", "mask_type: '2:4'", "C420", 16, "(SparseML raises ValueError at load)"),
-        ("MFACPruningModifier", "damp: 1e-5", "C427", 11, "write 1.0e-5"),
+        ("OBSPruningModifier", "mask_type: '2:4'", "L313", 16, "(SparseML raises ValueError at load)"),
+        ("MFACPruningModifier", "damp: 1e-5", "S208", 11, "write 1.0e-5"),
     ],
 )
 def test_refused_at_compile_time(kind: str, setting: str, code: str, column: int, message: str) -> None:

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from recipekit.compiler.layout import find_layout
 from recipekit.compiler.modifiers import build_modifiers
-from recipekit.compiler.v2 import NEITHER, V2, detect_format, load_embedded, load_v2
+from recipekit.compiler.v2.detect import NEITHER, V2, detect_format
 from recipekit.compiler.variables import Evaluator, apply_overrides, evaluate_variables
 from recipekit.compiler.yaml_tree import Node, compose
 from recipekit.diagnostics import Diagnostic, Severity, has_errors, sorted_diagnostics
@@ -56,8 +56,14 @@ def load_source(source: Source, overrides: Mapping[str, Any] | None = None) -> R
         return None, sorted_diagnostics(diagnostics)
     recipe_format, problems = detect_format(tree, source)
     if recipe_format == V2:
+        from recipekit.compiler.v2.front import load_v2  # a v1 recipe never needs the v2 front-end
+
         return _v2_result(source, tree, load_v2(tree, source, diagnostics + problems))
-    embedded = load_embedded(tree, source) if recipe_format == NEITHER else None
+    embedded = None
+    if recipe_format == NEITHER:
+        from recipekit.compiler.v2.front import load_embedded
+
+        embedded = load_embedded(tree, source)
     if embedded is not None:
         return _v2_result(source, tree, diagnostics + embedded)
     layout, problems = find_layout(tree, source)
@@ -73,6 +79,16 @@ def load_source(source: Source, overrides: Mapping[str, Any] | None = None) -> R
     diagnostics += evaluator.diagnostics + problems
     recipe = Recipe(source, tuple(modifiers), variables, tuple(layout.stages), tree)
     return (None if _blocking(diagnostics) else recipe), sorted_diagnostics(diagnostics)
+
+
+def _is_v2(tree: Node, source: Source) -> bool:
+    """A v2 recipe, or a config file that embeds one (``recipe: |``)."""
+    recipe_format, _ = detect_format(tree, source)
+    if recipe_format == NEITHER:
+        from recipekit.compiler.v2.front import load_embedded
+
+        return load_embedded(tree, source) is not None
+    return recipe_format == V2
 
 
 def _v2_result(source: Source, tree: Node, diagnostics: list[Diagnostic]) -> Result:
@@ -92,7 +108,7 @@ def compile_source(
 
     recipe, diagnostics = load_source(source, overrides)
     tree = recipe.tree if recipe is not None else compose(source)[0]
-    if tree is not None and (detect_format(tree, source)[0] == V2 or load_embedded(tree, source) is not None):
+    if tree is not None and _is_v2(tree, source):
         message = (
             "this is a v2 (stage-format) recipe for llm-compressor / SparseML 1.7+: its one-shot algorithms (GPTQ, "
             "SparseGPT, SmoothQuant, ...) run in those libraries, and the recipekit runtime only replays SparseML v1 "

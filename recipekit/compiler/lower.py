@@ -333,18 +333,8 @@ class Lowering:
         if kind == "OBSPruningModifier":
             return self.obs_score(modifier, mask_type)
         if kind == "MFACPruningModifier":
-            damp_param = modifier.params.get("damp")
-            written = damp_param.coerced_from if damp_param is not None and damp_param.coerced_from is not None else None
-            damp = written if written is not None else modifier.value("damp")
-            if isinstance(damp, str):
-                # M-FAC divides by damp unconverted (SparseML's schema coerced nothing for it).
-                fixed = damp if "." in damp else damp.replace("e", ".0e", 1)
-                message = (
-                    f"damp {damp!r} is a string (YAML 1.1 reads 1e-5 without a dot as text); "
-                    f"SparseML's M-FAC divides by it and fails: write {fixed}"
-                )
-                self.error("C427", modifier, "damp", message)
-                return None
+            # A string damp (1e-5 under YAML 1.1), which M-FAC divides by unconverted, is S208 in the front-end.
+            damp = modifier.value("damp")
             self.error(
                 "C425",
                 modifier,
@@ -360,20 +350,9 @@ class Lowering:
         return {"kind": "magnitude"}
 
     def obs_score(self, modifier: Modifier, mask_type: Any) -> Score | None:
+        # The mask types OBS cannot build (L313) and a block4 Fisher block size (L315) were refused before.
         block = modifier.value("fisher_block_size")
-        if mask_type not in ("unstructured", "block4"):
-            message = (
-                f"OBSPruningModifier supports mask_type unstructured or block4, not {mask_type!r} (SparseML raises ValueError at load)"
-            )
-            self.error("C420", modifier, "mask_type", message)
-            return None
-        if mask_type == "block4" and block % 4:
-            self.error(
-                "C421",
-                modifier,
-                "fisher_block_size",
-                f"block4 needs a fisher_block_size divisible by 4, not {block} (SparseML raises ValueError)",
-            )
+        if self.refuse(refusals.FISHER_BLOCK_SIZE, refusals.fisher_block_size(modifier)):
             return None
         if block == 1:
             message = (

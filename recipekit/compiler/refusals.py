@@ -24,6 +24,7 @@ Problem = tuple[Span, str]
 ZERO_LENGTH_RAMP = "L302"
 BAD_MASK_TYPE = "L313"
 NM_RAMP = "L314"
+FISHER_BLOCK_SIZE = "L315"
 INVALID_REGEX = "L321"
 QAT_EPOCHS_BEFORE_START = "L331"
 LR_KWARGS = "L340"
@@ -34,6 +35,7 @@ NAMES = {
     ZERO_LENGTH_RAMP: "zero-length-ramp",
     BAD_MASK_TYPE: "bad-mask-type",
     NM_RAMP: "nm-ramp",
+    FISHER_BLOCK_SIZE: "fisher-block-size",
     INVALID_REGEX: "invalid-regex",
     QAT_EPOCHS_BEFORE_START: "qat-epochs-before-start",
     LR_KWARGS: "lr-kwargs",
@@ -48,6 +50,8 @@ LR_KWARGS_NEEDED = {
     "CosineAnnealingWarmRestarts": ("lr_min", "cycle_epochs"),
 }
 KNOWN_MASKS = ("unstructured", "block4", "tensorrt")
+#: OBS builds only these (SparseML's OBSPruningModifier raises ValueError at load for any other).
+OBS_MASKS = ("unstructured", "block4")
 _NM = re.compile(r"(\d+):(\d+)")
 
 
@@ -87,6 +91,12 @@ def bad_mask_type(modifier: Modifier) -> Iterator[Problem]:
         if len(mask) < 2 or any(not isinstance(v, int) or isinstance(v, bool) or (v < 1 and v != -1) for v in mask):
             yield span_of(modifier, "mask_type"), f"block mask {mask} must be [rows, cols] of positive integers (-1 for a whole dimension)"
         return
+    if modifier.type == "OBSPruningModifier" and mask not in OBS_MASKS:
+        yield (
+            span_of(modifier, "mask_type"),
+            f"OBSPruningModifier supports mask_type unstructured or block4, not {mask!r} (SparseML raises ValueError at load)",
+        )
+        return
     if mask in KNOWN_MASKS or _NM.fullmatch(str(mask)):
         return
     if modifier.type == "StructuredPruningModifier" and mask in ("channel", "filter"):
@@ -97,6 +107,18 @@ def bad_mask_type(modifier: Modifier) -> Iterator[Problem]:
         hint = did_you_mean(str(mask), KNOWN_MASKS)
         message = f"unknown mask_type {mask!r}{hint}; use unstructured, block4, N:M such as 2:4, or [rows, cols]"
     yield span_of(modifier, "mask_type"), message
+
+
+def fisher_block_size(modifier: Modifier) -> Iterator[Problem]:
+    """OBS with block4 masks and a fisher_block_size not divisible by 4: SparseML raises ValueError."""
+    if modifier.type != "OBSPruningModifier" or modifier.value("mask_type") != "block4":
+        return
+    block = modifier.value("fisher_block_size")
+    if isinstance(block, int) and block % 4:
+        yield (
+            span_of(modifier, "fisher_block_size"),
+            f"block4 needs a fisher_block_size divisible by 4, not {block} (SparseML raises ValueError)",
+        )
 
 
 def nm_ramp(modifier: Modifier) -> Iterator[Problem]:

@@ -49,7 +49,9 @@ def diagnostics_markdown() -> str:
 
 def rules_markdown() -> str:
     from recipekit.lint.rule_docs import parse_rule_doc
-    from recipekit.lint_rules import RULES
+    from recipekit.lint_rules import all_rules
+
+    rules = all_rules()
 
     lines = [
         "# recipe-lint rules",
@@ -63,12 +65,12 @@ def rules_markdown() -> str:
         "| code | name | severity | summary |",
         "|---|---|---|---|",
     ]
-    docs = {code: parse_rule_doc(rule.__doc__ or "") for code, rule in RULES.items()}
-    for code, rule in RULES.items():
+    docs = {code: parse_rule_doc(rule.__doc__ or "") for code, rule in rules.items()}
+    for code, rule in rules.items():
         doc = docs[code]
         needs = " (*manifest*)" if doc.params else " (*steps*)" if doc.steps_per_epoch else ""
         lines.append(f"| [{code}](#{code.lower()}) | `{rule.NAME}` | {rule.SEVERITY.value} | {doc.summary}{needs} |")
-    for code, rule in RULES.items():
+    for code, rule in rules.items():
         doc = docs[code]
         lines += ["", f"## {code}", "", f"**{rule.NAME}** ({rule.SEVERITY.value}): {doc.summary}", "", doc.body, ""]
         if doc.params:

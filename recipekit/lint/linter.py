@@ -15,7 +15,7 @@ from recipekit.compiler import load_source
 from recipekit.diagnostics import Diagnostic, Edit, Fix, sorted_diagnostics
 from recipekit.lint.config import LintConfig
 from recipekit.lint.suppressions import apply_suppressions
-from recipekit.lint_rules import RULES, Rule
+from recipekit.lint_rules import Rule, rules_for
 from recipekit.lint_rules._context import Finding, LintContext
 from recipekit.source import Source
 
@@ -23,7 +23,9 @@ from recipekit.source import Source
 def run_rules(ctx: LintContext, config: LintConfig) -> list[Diagnostic]:
     diagnostics: list[Diagnostic] = []
     path = ctx.source.path
-    for rule in RULES.values():
+    # A recipe the v2 front-end read has no v1 modifiers (a v1 one without any does not load).
+    runnable = rules_for(params=ctx.params is not None, steps=ctx.steps_per_epoch is not None, v2=not ctx.recipe.modifiers)
+    for rule in runnable:
         if not config.enabled(rule.CODE, path):
             continue
         for finding in rule.check(ctx):

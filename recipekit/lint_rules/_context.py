@@ -94,7 +94,9 @@ class LintContext:
     @cached_property
     def v2(self) -> list[tuple[V2Recipe, Source]]:
         """The file's v2 (stage-format) recipes: itself, or those a config embeds; empty for v1."""
-        from recipekit.compiler.v2 import v2_views
+        if self.recipe.modifiers:
+            return []  # a v1 recipe (the v2 front-end yields a recipe without modifiers): skip importing it
+        from recipekit.compiler.v2.front import v2_views
 
         return v2_views(self.tree, self.source) if self.tree is not None else []
 

@@ -92,6 +92,7 @@ class PlanRunner:
         grad_sampler: GradSampler | None = None,
         teacher: Any = None,
         strict: bool = False,
+        exact_optimizer_state: bool = False,
         hook_before_step: bool = True,
     ) -> None:
         self.plan = plan
@@ -150,7 +151,8 @@ class PlanRunner:
         # momentum then moves it, so those masks are not "never released" either.
         self._revivable = {n for p in self._prunes if p.instruction["score"]["kind"] == "movement" for n in p.names}
         loosened = _may_loosen(plan, self._selected) | self._revivable
-        self._held_by_state = maskable - released - loosened if type(optimizer) in ZERO_PRESERVING else set()
+        fast = type(optimizer) in ZERO_PRESERVING and not exact_optimizer_state
+        self._held_by_state = maskable - released - loosened if fast else set()
         self._warned_revived: set[str] = set()
         for name in sorted(maskable):
             # torch ships this method without annotations.
@@ -749,6 +751,7 @@ def attach(
     grad_sampler: GradSampler | None = None,
     teacher: Any = None,
     strict: bool = False,
+    exact_optimizer_state: bool = False,
     hook_before_step: bool = True,
 ) -> PlanRunner:
     """Check the plan against the model and optimizer, then hook into ``optimizer.step()``.
@@ -762,6 +765,10 @@ def attach(
     A wrapper holding the torch optimizer as ``.optimizer`` (accelerate, Lightning) is unwrapped.
     Each modifier the plan records but this runtime does not execute is a
     :class:`RecipeRuntimeWarning`; ``strict=True`` refuses such a plan instead.
+    ``exact_optimizer_state=True`` keeps SparseML's optimizer state at pruned weights (their
+    decaying momentum) at the cost of a pass over the pruned tensors after every step; by default
+    a mask that never gives weights back clears that state instead, with the same weights to the
+    bit (docs/runtime.md, "Cost per step").
     ``hook_before_step=False`` leaves each step's instructions to :meth:`PlanRunner.before_step`,
     for loops whose ``optimizer.step(closure)`` runs the forward pass after the step pre-hook
     (Lightning; ``recipekit.integrations.lightning`` does this). Parameters sharded by FSDP2's
@@ -780,4 +787,4 @@ def attach(
             f"the plan from {plan.recipe_path!r} has no instruction the runtime executes ({len(plan.instructions)} notes): "
             "training with it would do nothing the recipe asked. Recompile the recipe (`recipekit compile` says why)"
         )
-    return PlanRunner(plan, model, optimizer, scaler, grad_sampler, teacher, strict, hook_before_step)
+    return PlanRunner(plan, model, optimizer, scaler, grad_sampler, teacher, strict, exact_optimizer_state, hook_before_step)
