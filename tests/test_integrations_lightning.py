@@ -204,6 +204,10 @@ def test_misuse_gets_a_clear_message() -> None:
     with pytest.raises(RuntimeRefusal, match=r"matches no parameter of the model; every parameter of the model starts with 'model\.'"):
         trainer([RecipeCallback(recipe('"features.9.weight"'))]).fit(Module(), loader())
 
+    obs = recipe().replace("!GMPruningModifier", "!OBSPruningModifier\n    num_grads: 2")
+    with pytest.raises(RuntimeRefusal, match=r"prunes with OBS.*pass RecipeCallback\(recipe, grad_sampler=GradSampler\(data, loss\)\)"):
+        trainer([RecipeCallback(obs)]).fit(Module(), loader())
+
     # A recipe that does not compile: its first error, with its position, and no traceback from inside the Trainer.
     broken = recipe().replace("init_sparsity: 0.1", "init_sparsity: 1.5")
     with pytest.raises(RuntimeRefusal, match=r"^the recipe does not compile: <recipe>:\d+:\d+: [A-Z]\d{3} "):

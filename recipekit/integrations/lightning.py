@@ -90,6 +90,12 @@ class _RecipeCallback:
         spe = _common.steps_per_epoch(batches, accumulation)
         plan = _common.resolve_plan(self.recipe, self.variables, spe)
         self._reconcile(trainer, plan, spe)
+        if self.grad_sampler is None and any(i["op"] == "prune" and i["score"]["kind"] == "obs" for i in plan.instructions):
+            raise RuntimeRefusal(
+                "the recipe prunes with OBS, which scores weights with sampled gradients, and a LightningModule's training_step "
+                "is no loss function recipekit can sample with: pass RecipeCallback(recipe, grad_sampler=GradSampler(data, loss)) "
+                "(docs/runtime.md, 'Gradient samples')"
+            )
         runner = attach(plan, pl_module, optimizer, grad_sampler=self.grad_sampler, teacher=self.teacher, hook_before_step=False)
         try:
             if trainer.global_step > 0 or self._loaded is not None:
