@@ -7,4 +7,5 @@ PYTHON=${PYTHON:-python3}
 [ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
 # Pinned first: an unpinned torch requirement would pull several GB of CUDA wheels.
 .venv/bin/pip install --quiet --disable-pip-version-check torch==2.13.0
-.venv/bin/pip install --quiet --disable-pip-version-check -e ".[$1]"
+# torch pinned again on the extras' line, so no extra (lightning, accelerate) can move it.
+.venv/bin/pip install --quiet --disable-pip-version-check torch==2.13.0 -e ".[$1]"

@@ -34,3 +34,22 @@ def test_plot_without_matplotlib_fails_before_the_timeline(tmp_path: Path, monke
     assert result.stdout == ""
     assert result.stderr == "Error: --plot draws with matplotlib, which is not installed here; install it with: pip install matplotlib\n"
     assert not png.exists()
+
+
+def test_the_lightning_callback_without_lightning_gives_the_install_hint() -> None:
+    pytest.importorskip("torch")
+    import subprocess
+
+    code = (
+        "import sys\n"
+        "for name in ('lightning', 'lightning.pytorch', 'pytorch_lightning'):\n"
+        "    sys.modules[name] = None\n"
+        "import recipekit.integrations.lightning as integration\n"
+        "try:\n"
+        "    integration.RecipeCallback\n"
+        "except ModuleNotFoundError as error:\n"
+        "    print(error)\n"
+    )
+    root = Path(__file__).resolve().parents[1]
+    out = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True, check=True).stdout
+    assert out == "recipekit.integrations.lightning needs Lightning: pip install 'recipekit[lightning]'\n"

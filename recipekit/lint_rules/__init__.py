@@ -55,6 +55,7 @@ REGISTRY: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("invalid_regex", ()),
     ("regex_prefix", ("params",)),
     ("prunes_1d", ("params",)),
+    ("prunes_folded_batchnorm", ("params",)),
     ("prunable_embeddings", ("params",)),
     ("ddp_prefix", ("params",)),
     ("untouched_prunable", ("params",)),

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from recipekit.lint_rules._context import TextEdit
+from recipekit.lint_rules._context import LintContext, TextEdit
+from recipekit.plan import selectors as param_match
 from recipekit.source import Source, Span
 
 
@@ -23,3 +24,20 @@ def delete_key(source: Source, key: Span, value: Span) -> tuple[TextEdit, ...] |
     if not stripped.startswith(own) or (rest and not rest.startswith("#")):
         return None
     return (TextEdit(whole, ""),)
+
+
+def folded_batchnorm_weights(ctx: LintContext) -> dict[str, str]:
+    """``{BatchNorm weight: the Conv2d module it folds into}`` when the recipe quantizes and a manifest is given.
+
+    The pairs are SparseML's (a Conv2d directly followed by a BatchNorm2d in the same parent), read
+    from the manifest's parameter owners in model order.
+    """
+    if ctx.params is None or not ctx.of_type("QuantizationModifier"):
+        return {}
+    owners: dict[str, str] = {}
+    for param in ctx.params:
+        owner = param["name"].rpartition(".")[0]
+        kind = param.get("module_type")
+        owners.setdefault(owner, kind if isinstance(kind, str) else "")
+    pairs = param_match.conv_bn_pairs(list(owners.items()))
+    return {f"{bn}.weight": conv for conv, bn in pairs.items()}

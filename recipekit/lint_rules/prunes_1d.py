@@ -39,6 +39,7 @@ from collections.abc import Iterator
 
 from recipekit.diagnostics import Severity
 from recipekit.lint_rules._context import GRADUAL_PRUNERS, Finding, LintContext
+from recipekit.lint_rules._helpers import folded_batchnorm_weights
 
 CODE = "L323"
 NAME = "prunes-1d-tensors"
@@ -53,8 +54,9 @@ def check(ctx: LintContext) -> Iterator[Finding]:
     if ctx.params is None:
         return
     shapes = {p["name"]: p.get("shape") for p in ctx.params}
+    folded = folded_batchnorm_weights(ctx)  # L379's error says more about these
     for modifier in ctx.of_type(*GRADUAL_PRUNERS):
-        flat = sorted(n for n in ctx.matched(modifier) or () if _is_flat(shapes.get(n)))
+        flat = sorted(n for n in ctx.matched(modifier) or () if _is_flat(shapes.get(n)) and n not in folded)
         if flat:
             more = f" and {len(flat) - 1} more" if len(flat) > 1 else ""
             yield Finding(ctx.span_of(modifier, "params"), f"prunes 1-D tensor {flat[0]}{more}; select layer weights only")

@@ -43,7 +43,7 @@ from recipekit.plan.ops import (
     SetWeightDecayOp,
 )
 from recipekit.plan.schedule import epoch_at
-from recipekit.runtime import layers, masks, misuse, scorers
+from recipekit.runtime import layers, masks, misuse, scorers, sharded
 from recipekit.runtime.algorithms import distill
 from recipekit.runtime.algorithms.sampling import GradSampler
 from recipekit.runtime.qat import QatConfigError, Quantization, plan_quantization
@@ -95,11 +95,14 @@ class PlanRunner:
         teacher: Any = None,
         strict: bool = False,
         exact_optimizer_state: bool = False,
+        hook_before_step: bool = True,
     ) -> None:
         self.plan = plan
         self.model = model
         self.optimizer = optimizer = misuse.unwrap_optimizer(optimizer, RuntimeRefusal)
         self._params = dict(model.named_parameters())
+        #: Parameters FSDP2 shards (DTensors): their masks are local shards (recipekit.runtime.sharded).
+        self._sharded = sharded.names(self._params)
         self._manifest = from_module(model)  # the same builder as `recipekit params`
         skipped = skipped_notes(plan.instructions)
         if strict and skipped:
@@ -116,6 +119,7 @@ class PlanRunner:
         # Watches the LR only when the plan sets it: reports once a competing scheduler.
         self._lr_watch = misuse.LrWatch() if any(i["op"] in ("set_lr", "lr_function", "lr_scheduler") for i in plan.instructions) else None
         self._check_mask_shapes()
+        self._check_sharded_support()
         self._state = _State()
         self._prunes = [_Prune(i, self._selected[i["selector"]], self._finals(i)) for i in plan.instructions if i["op"] == "prune"]
         self._prune_of = {id(p.instruction): p for p in self._prunes}
@@ -123,10 +127,11 @@ class PlanRunner:
         self._quantization = self._plan_quantization()
         # Each instruction with its handler (`_prune` for op "prune", ...), in plan (step) order.
         self._handlers = [(i, getattr(self, "_" + i["op"])) for i in plan.instructions]
-        self._hooks: list[Any] = [
-            optimizer.register_step_pre_hook(self._before_step),
-            optimizer.register_step_post_hook(self._after_step),
-        ]
+        #: The step whose instructions already ran (by :meth:`before_step` or the pre-hook), so they run once.
+        self._prepared = -1
+        self._hooks: list[Any] = [optimizer.register_step_post_hook(self._after_step)]
+        if hook_before_step:
+            self._hooks.append(optimizer.register_step_pre_hook(self._before_step))
         # Gradients of pruned weights are masked as backward accumulates them, as SparseML's
         # gradient hooks did: gradient clipping and DDP's all-reduce then see masked gradients.
         maskable = {n for i in plan.instructions if (selector := _mask_selector(i)) for n in self._selected[selector]}
@@ -293,6 +298,22 @@ class PlanRunner:
             )
         return instructions[0]
 
+    def _check_sharded_support(self) -> None:
+        """What FSDP2-sharded parameters cannot run yet: refused before anything changes, never run wrong."""
+        if not self._sharded:
+            return
+        for instruction in self.plan.instructions:
+            if instruction["op"] == "acdc" and self._sharded.intersection(self._selected[instruction["selector"]]):
+                raise RuntimeRefusal(
+                    f"{_where(instruction)}: AC/DC on FSDP2-sharded parameters is not supported yet (only magnitude "
+                    "pruning is): train this recipe without fully_shard, or with DistributedDataParallel"
+                )
+            if instruction["op"] == "replace_modules":
+                raise RuntimeRefusal(
+                    f"{_where(instruction)}: LayerPruning swaps modules, which FSDP2 has already wrapped: train this "
+                    "recipe without fully_shard, or with DistributedDataParallel"
+                )
+
     def _make_scorers(self, grad_sampler: GradSampler | None) -> dict[int, scorers.Scorer]:
         made: dict[int, scorers.Scorer] = {}
         for prune in self._prunes:
@@ -300,6 +321,11 @@ class PlanRunner:
             kind = instruction["score"]["kind"]
             if kind == "magnitude":
                 continue
+            if self._sharded.intersection(prune.names):
+                raise RuntimeRefusal(
+                    f"{_where(instruction)}: {kind} pruning of FSDP2-sharded parameters is not supported yet (only magnitude "
+                    "pruning is): train this recipe without fully_shard, or with DistributedDataParallel"
+                )
             if kind == "group_l2":
                 groups = instruction["score"]["param_groups"]
                 flat = [name for group in groups for name in group]
@@ -376,6 +402,7 @@ class PlanRunner:
             planned = plan_quantization(instruction["flavour"], instruction["config"], self.model)
         except QatConfigError as error:
             raise RuntimeRefusal(f"{_where(instruction)}: {error}") from None
+        self._check_folded_batchnorm(planned)
         step, off = instruction["step"], instruction["observer_step"]
         if step > 0 and off is not None and off <= step:
             # Enabled after step `step`'s forward, observers off in the same update: no batch is ever observed.
@@ -390,8 +417,26 @@ class PlanRunner:
             )
         return Quantization(planned, self._state_mask, step)
 
+    def _check_folded_batchnorm(self, planned: list[Any]) -> None:
+        """A pruned BatchNorm weight that QAT folds into its Conv2d: the fold divides by it (0/0, NaN outputs)."""
+        folded = {id(q.bn.weight): q.name for q in planned if q.bn is not None and q.bn.weight is not None}
+        for instruction in self.plan.instructions:
+            if instruction["op"] != "prune":
+                continue
+            hit = [name for name in self._selected[instruction["selector"]] if id(self._params[name]) in folded]
+            if hit:
+                conv = folded[id(self._params[hit[0]])]
+                raise RuntimeRefusal(
+                    f"{_where(instruction)}: prunes the BatchNorm weight {hit[0]!r}, which QAT folds into {conv!r}: the fold divides "
+                    f"by it, so each pruned channel's output would be NaN (0/0) once QAT starts. Select the convolution weights "
+                    f"only (e.g. {conv}.weight instead of a pattern such as re:...weight); recipe-lint --params reports it as L379"
+                )
+
     def _state_mask(self, name: str) -> torch.Tensor | None:
-        return self._state.masks.get(name)
+        mask = self._state.masks.get(name)
+        # Under FSDP2 the forward sees the gathered weight and the mask is a shard: the weight is
+        # already exactly zero where pruned and its gradient is masked after reduce-scatter.
+        return None if mask is not None and name in self._sharded else mask
 
     def _finals(self, instruction: PruneOp) -> dict[str, float]:
         final = instruction["final_sparsity"]
@@ -453,8 +498,20 @@ class PlanRunner:
     # -- hooks --------------------------------------------------------------------
     # These run at every step, most of them steps where nothing changes: each costs a few
     # comparisons (docs/runtime.md, "Cost per step").
+    def before_step(self) -> None:
+        """Run the coming step's instructions now (LR, weight decay, masks, QAT), once per step.
+
+        For trainers where the optimizer's step pre-hook fires at the wrong time: Lightning's
+        ``optimizer.step(closure)`` runs forward and backward inside ``step``, after the pre-hook.
+        Attach with ``hook_before_step=False`` and call this after backward, before the update.
+        """
+        self._before_step(self.optimizer, (), {})
+
     def _before_step(self, optimizer: Any, args: Any, kwargs: Any) -> None:
         k = self._state.step
+        if self._prepared == k:
+            return
+        self._prepared = k
         epoch = epoch_at(k, self.plan.steps_per_epoch)
         watch = self._lr_watch
         if watch is not None:
@@ -488,7 +545,7 @@ class PlanRunner:
                     # Not for revivable masks: SparseML masked gradients only in backward, and a
                     # revived weight moves by the momentum this leaves (bitwise, tests/test_algorithms.py).
                     if param.grad is not None and name not in self._masked_grads and name not in self._revivable:
-                        param.grad.mul_(mask)
+                        sharded.local(param.grad).mul_(mask)
 
     def _after_step(self, optimizer: Any, args: Any, kwargs: Any) -> None:
         if not self._state.masks.keys() <= self._held_by_state:
@@ -507,7 +564,7 @@ class PlanRunner:
         mask = self._state.masks.get(name)
         if param.grad is not None:
             if mask is not None:
-                param.grad.mul_(mask)
+                sharded.local(param.grad).mul_(mask)
             self._masked_grads.add(name)  # as backward left it: masked by the mask in force, if any
 
     def step_skipped(self) -> None:
@@ -537,14 +594,14 @@ class PlanRunner:
     def _apply_masks(self, skip: set[str] | frozenset[str] = frozenset()) -> None:
         for name, mask in self._state.masks.items():
             if name not in skip:
-                self._params[name].data.mul_(mask)
+                sharded.local(self._params[name].data).mul_(mask)
 
     def _set_mask(self, name: str, mask: torch.Tensor) -> None:
         """Enable a new keep-mask: the weight is masked now, and the optimizer state if it holds the zeros."""
         old = self._state.masks.get(name)
         self._state.masks[name] = mask
         param = self._params[name]
-        param.data.mul_(mask)
+        sharded.local(param.data).mul_(mask)
         if name in self._held_by_state:
             # The fast path: this step's gradient and the optimizer's state are masked with the new
             # mask, so the pruned weights stay zero with no pass after the step.
@@ -552,8 +609,8 @@ class PlanRunner:
             if old is not None and bool((mask > old).any()):
                 self._warn_revived(name)
             for value in self.optimizer.state.get(param, {}).values():
-                if isinstance(value, torch.Tensor) and value.shape == mask.shape:
-                    value.mul_(mask)
+                if isinstance(value, torch.Tensor) and value.shape == param.shape:
+                    sharded.local(value).mul_(mask)
 
     def _warn_revived(self, name: str) -> None:
         if name not in self._warned_revived:
@@ -676,7 +733,7 @@ class PlanRunner:
             if change == "hold":
                 for name in names:
                     param = self._params[name]
-                    self._set_mask(name, (param.detach() != 0).to(param.dtype))
+                    self._set_mask(name, sharded.local(param.detach() != 0).to(param.dtype))
             else:
                 for name in names:
                     self._state.masks.pop(name, None)
@@ -696,7 +753,7 @@ class PlanRunner:
         init = instruction["init_sparsity"]
         targets: dict[str, float] = {}
         for name in prune.names:
-            start_value = _sparsity(self._params[name]) if init == "__FROM_PARAM__" else float(init)
+            start_value = sharded.zero_fraction(self._params[name]) if init == "__FROM_PARAM__" else float(init)
             targets[name] = ops.prune_target(instruction, epoch, start_value, prune.finals[name])
         scorer = self._scorers.get(id(instruction))
         if scorer is not None:
@@ -714,12 +771,12 @@ class PlanRunner:
                 by_target.setdefault(target, []).append(name)
             groups = list(by_target.values())
         for names in groups:
-            tensors = [
-                self._params[n].detach() * self._state.masks[n] if n in self._state.masks else self._params[n].detach() for n in names
-            ]
+            # A sharded parameter is gathered whole (together only when global sparsity ranks them together).
+            tensors = [sharded.masked_whole(self._params[n], self._state.masks.get(n)) for n in names]
             created = masks.create(tensors, [targets[n] for n in names], instruction["mask_type"], instruction["global_sparsity"])
+            del tensors
             for name, keep in zip(names, created, strict=True):
-                self._set_mask(name, keep.to(self._params[name].dtype))
+                self._set_mask(name, sharded.shard_like(keep.to(self._params[name].dtype), self._params[name]))
 
     # -- lifecycle ------------------------------------------------------------------
     def state_dict(self) -> dict[str, Any]:
@@ -752,8 +809,12 @@ class PlanRunner:
                 self._quantization.check_state_dict(state["qat"])
             except QatConfigError as error:
                 raise RuntimeRefusal(str(error)) from None
+        wrong = sharded.wrong_mask_shape(state["masks"], self._params)
+        if wrong is not None:
+            raise RuntimeRefusal(wrong)
         saved_masks = {n: m.to(self._params[n].device, self._params[n].dtype) for n, m in state["masks"].items()}
         self._state = _State(int(state["step"]), saved_masks, dict(state["trainable_restore"]))
+        self._prepared = -1
         for index in state.get("released", []):
             self._prunes[index].done = True
         self._acdc_released = set(state.get("acdc_released", []))
@@ -869,10 +930,6 @@ def _reset_momentum(optimizer: torch.optim.Optimizer) -> None:
             buffer.mul_(0.0)
 
 
-def _sparsity(param: torch.Tensor) -> float:
-    return float((param == 0).sum().item()) / param.numel()
-
-
 def attach(
     plan: Plan | str | os.PathLike[str],
     model: torch.nn.Module,
@@ -883,6 +940,7 @@ def attach(
     teacher: Any = None,
     strict: bool = False,
     exact_optimizer_state: bool = False,
+    hook_before_step: bool = True,
 ) -> PlanRunner:
     """Check the plan against the model and optimizer, then hook into ``optimizer.step()``.
 
@@ -899,6 +957,10 @@ def attach(
     decaying momentum) at the cost of a pass over the pruned tensors after every step; by default
     a mask that never gives weights back clears that state instead, with the same weights to the
     bit (docs/runtime.md, "Cost per step").
+    ``hook_before_step=False`` leaves each step's instructions to :meth:`PlanRunner.before_step`,
+    for loops whose ``optimizer.step(closure)`` runs the forward pass after the step pre-hook
+    (Lightning; ``recipekit.integrations.lightning`` does this). Parameters sharded by FSDP2's
+    ``fully_shard`` keep their masks as local shards (``recipekit.runtime.sharded``).
     Raises :class:`RuntimeRefusal` (or :class:`~recipekit.plan.PlanError` for an
     invalid plan file) before changing anything.
     """
@@ -913,4 +975,4 @@ def attach(
             f"the plan from {plan.recipe_path!r} has no instruction the runtime executes ({len(plan.instructions)} notes): "
             "training with it would do nothing the recipe asked. Recompile the recipe (`recipekit compile` says why)"
         )
-    return PlanRunner(plan, model, optimizer, scaler, grad_sampler, teacher, strict, exact_optimizer_state)
+    return PlanRunner(plan, model, optimizer, scaler, grad_sampler, teacher, strict, exact_optimizer_state, hook_before_step)
