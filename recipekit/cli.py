@@ -12,7 +12,6 @@ import os
 import sys
 from collections.abc import Callable
 from functools import wraps
-from pathlib import Path
 from typing import Any, TypeVar
 
 import click
@@ -85,17 +84,17 @@ def _color() -> bool:
     return sys.stdout.isatty() and "NO_COLOR" not in os.environ
 
 
-def _load_config(config_path: Path | None) -> Any:
+def _load_config(config_path: str | None) -> Any:
     from recipekit.lint.config import ConfigError, find_config, load_config
 
     try:
-        return load_config(config_path or find_config(Path.cwd()))
+        return load_config(config_path or find_config(os.getcwd()))
     except ConfigError as error:
         raise click.UsageError(str(error)) from None
 
 
 @click.command("lint", context_settings={"help_option_names": ["-h", "--help"]})
-@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
+@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True))
 @VAR_OPTION
 @click.option(
     "--format",
@@ -107,7 +106,7 @@ def _load_config(config_path: Path | None) -> Any:
 @click.option(
     "--params",
     "manifest",
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    type=click.Path(exists=True, dir_okay=False),
     help="The model's parameters (JSON manifest or one name per line).",
 )
 @click.option(
@@ -118,10 +117,10 @@ def _load_config(config_path: Path | None) -> Any:
 @click.option(
     "--config",
     "config_path",
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    type=click.Path(exists=True, dir_okay=False),
     help="recipe-lint.toml or pyproject.toml to use.",
 )
-@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="Write the report to this file (atomically).")
+@click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write the report to this file (atomically).")
 @click.option(
     "--exclude",
     "excludes",
@@ -132,15 +131,15 @@ def _load_config(config_path: Path | None) -> Any:
 @click.version_option(__version__, prog_name="recipe-lint")
 @guarded
 def lint_command(
-    paths: tuple[Path, ...],
+    paths: tuple[str, ...],
     variables: tuple[str, ...],
     output_format: str | None,
-    manifest: Path | None,
+    manifest: str | None,
     steps_per_epoch: float | None,
     strict: bool,
     fix: bool,
-    config_path: Path | None,
-    output: Path | None,
+    config_path: str | None,
+    output: str | None,
     excludes: tuple[str, ...],
 ) -> None:
     """Check recipes: files as given; directories walked for recipes.
@@ -179,10 +178,10 @@ main.add_command(lint_command)
 
 
 @main.command("normalize")
-@click.argument("recipe", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument("recipe", type=click.Path(exists=True, dir_okay=False))
 @VAR_OPTION
 @guarded
-def normalize_command(recipe: Path, variables: tuple[str, ...]) -> None:
+def normalize_command(recipe: str, variables: tuple[str, ...]) -> None:
     """Print the resolved recipe as canonical JSON: variables evaluated, defaults filled in."""
     from recipekit.compiler import load_file
     from recipekit.compiler.normalize import normalize, to_json
@@ -197,7 +196,7 @@ def normalize_command(recipe: Path, variables: tuple[str, ...]) -> None:
     click.echo(to_json(normalize(loaded)), nl=False)
 
 
-def _report_errors(diagnostics: list[Diagnostic], path: Path) -> None:
+def _report_errors(diagnostics: list[Diagnostic], path: str) -> None:
     from recipekit.render import render_text
 
     if diagnostics:
@@ -206,13 +205,13 @@ def _report_errors(diagnostics: list[Diagnostic], path: Path) -> None:
 
 
 @main.command("compile")
-@click.argument("recipe", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument("recipe", type=click.Path(exists=True, dir_okay=False))
 @click.option("--steps-per-epoch", type=float, required=True, callback=_positive, help="Optimizer steps per epoch (may be fractional).")
 @VAR_OPTION
-@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="Write the plan here (atomically) instead of stdout.")
+@click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write the plan here (atomically) instead of stdout.")
 @click.option("--strict", is_flag=True, help="Refuse a plan that records a modifier the runtime will not execute (C410).")
 @guarded
-def compile_command(recipe: Path, steps_per_epoch: float, variables: tuple[str, ...], output: Path | None, strict: bool) -> None:
+def compile_command(recipe: str, steps_per_epoch: float, variables: tuple[str, ...], output: str | None, strict: bool) -> None:
     """Compile a recipe into a step-indexed execution plan (JSON)."""
     from recipekit.atomic import write_atomically
 
@@ -223,7 +222,7 @@ def compile_command(recipe: Path, steps_per_epoch: float, variables: tuple[str, 
         write_atomically(output, plan.to_json())
 
 
-def _compile_or_exit(recipe: Path, steps_per_epoch: float, variables: tuple[str, ...], strict: bool = False) -> Any:
+def _compile_or_exit(recipe: str, steps_per_epoch: float, variables: tuple[str, ...], strict: bool = False) -> Any:
     """The recipe's plan; its diagnostics go to stderr, and errors exit 1."""
     from recipekit import compile_with_diagnostics
 
@@ -247,7 +246,7 @@ def _as_steps(value: float) -> float:
     return int(value) if float(value).is_integer() else value
 
 
-def _load_plan_or_exit(path: Path) -> Any:
+def _load_plan_or_exit(path: str) -> Any:
     from recipekit.plan.model import PlanError, load_plan
 
     try:
@@ -257,22 +256,24 @@ def _load_plan_or_exit(path: Path) -> Any:
         sys.exit(EXIT_ERRORS)
 
 
-def _load_manifest_or_exit(path: Path) -> list[dict[str, Any]]:
+def _load_manifest_or_exit(path: str | os.PathLike[str]) -> list[dict[str, Any]]:
+    from pathlib import Path
+
     from recipekit.plan.manifest import ManifestError, load_manifest
 
     try:
-        return load_manifest(path)
+        return load_manifest(Path(path))
     except ManifestError as error:
         click.echo(f"{path}: error: {error}", err=True)
         sys.exit(EXIT_ERRORS)
 
 
 @main.command("expand")
-@click.argument("plan_path", metavar="PLAN", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument("plan_path", metavar="PLAN", type=click.Path(exists=True, dir_okay=False))
 @click.option(
     "--params",
     "manifest",
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    type=click.Path(exists=True, dir_okay=False),
     required=True,
     help="Parameter manifest (JSON list of {name, shape, module_type}, or one name per line).",
 )
@@ -280,7 +281,7 @@ def _load_manifest_or_exit(path: Path) -> list[dict[str, Any]]:
 @click.option("--optimizer-lr", type=float, default=0.1, show_default=True, help="The optimizer's own LR before any modifier sets it.")
 @click.option("--optimizer-weight-decay", type=float, default=0.0, show_default=True, help="The optimizer's own weight decay.")
 @guarded
-def expand_command(plan_path: Path, manifest: Path, param_groups: int, optimizer_lr: float, optimizer_weight_decay: float) -> None:
+def expand_command(plan_path: str, manifest: str, param_groups: int, optimizer_lr: float, optimizer_weight_decay: float) -> None:
     """Print the plan's state per step as JSON lines (change points only, as in the goldens)."""
     from recipekit.plan.simulate import expand
 
@@ -291,23 +292,25 @@ def expand_command(plan_path: Path, manifest: Path, param_groups: int, optimizer
 
 
 @main.command("show")
-@click.argument("path", metavar="RECIPE|PLAN", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument("path", metavar="RECIPE|PLAN", type=click.Path(exists=True, dir_okay=False))
 @click.option("--steps-per-epoch", type=float, callback=_positive, help="Needed when showing a recipe.")
 @VAR_OPTION
 @click.option(
     "--plot",
     "plot_path",
-    type=click.Path(dir_okay=False, path_type=Path),
+    type=click.Path(dir_okay=False),
     help="Also draw LR, sparsity and QAT against epochs to this PNG (needs matplotlib).",
 )
 @guarded
-def show_command(path: Path, steps_per_epoch: float | None, variables: tuple[str, ...], plot_path: Path | None) -> None:
+def show_command(path: str, steps_per_epoch: float | None, variables: tuple[str, ...], plot_path: str | None) -> None:
     """A readable timeline of a recipe or plan: what happens when, per modifier."""
+    from pathlib import Path
+
     from recipekit.plan.show import plot_schedule, timeline
 
     if plot_path is not None:
         _require("matplotlib", "--plot draws with matplotlib", "matplotlib")  # before printing anything
-    if path.suffix.lower() == ".json":
+    if os.path.splitext(path)[1].lower() == ".json":
         plan = _load_plan_or_exit(path)
     else:
         if steps_per_epoch is None:
@@ -315,7 +318,7 @@ def show_command(path: Path, steps_per_epoch: float | None, variables: tuple[str
         plan = _compile_or_exit(path, steps_per_epoch, variables)
     click.echo(timeline(plan), nl=False)
     if plot_path is not None:
-        plot_schedule(plan, plot_path)
+        plot_schedule(plan, Path(plot_path))
 
 
 @main.command("schema")
@@ -353,12 +356,10 @@ def schema_command(name: str | None, recipe_format: str) -> None:
 
 @main.command("params")
 @click.option("--model", "model_spec", metavar="PACKAGE.MODULE:FACTORY", help="Build the model by calling this factory.")
-@click.option("--checkpoint", type=click.Path(exists=True, dir_okay=False, path_type=Path), help="Read a state dict (weights_only).")
-@click.option(
-    "-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="Write the manifest here (atomically) instead of stdout."
-)
+@click.option("--checkpoint", type=click.Path(exists=True, dir_okay=False), help="Read a state dict (weights_only).")
+@click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write the manifest here (atomically) instead of stdout.")
 @guarded
-def params_command(model_spec: str | None, checkpoint: Path | None, output: Path | None) -> None:
+def params_command(model_spec: str | None, checkpoint: str | None, output: str | None) -> None:
     """Write a parameter manifest for `recipe-lint --params` (needs torch)."""
     from recipekit.atomic import write_atomically
     from recipekit.plan.manifest import ManifestError, from_factory

@@ -12,8 +12,8 @@ the file are collected in one run.
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Mapping
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from recipekit.compiler.layout import find_layout
@@ -136,7 +136,7 @@ def _refused(diagnostic: Diagnostic) -> Diagnostic:
     return Diagnostic(diagnostic.code, Severity.ERROR, message, diagnostic.location, diagnostic.notes, diagnostic.fix)
 
 
-def load_file(path: Path, overrides: Mapping[str, Any] | None = None, display: str | None = None) -> Result:
+def load_file(path: str | os.PathLike[str], overrides: Mapping[str, Any] | None = None, display: str | None = None) -> Result:
     source, diagnostics = read_source(path, display)
     if source is None:
         return None, diagnostics

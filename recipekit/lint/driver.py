@@ -8,7 +8,6 @@ The command line parses arguments and calls :func:`lint_paths`; everything a
 from __future__ import annotations
 
 import os
-from pathlib import Path
 from typing import Any, TextIO
 
 from recipekit.lint.config import LintConfig
@@ -41,18 +40,21 @@ class LintRun:
         self.excludes = excludes
 
 
-def lint_paths(paths: tuple[Path, ...], run: LintRun, stream: TextIO) -> ReportWriter:
+def lint_paths(paths: tuple[str | os.PathLike[str], ...], run: LintRun, stream: TextIO) -> ReportWriter:
     """Lint every file, writing the report to ``stream`` file by file; returns the writer's counts."""
     from recipekit.lint.linter import lint_file
 
     report = ReportWriter(stream, run.output_format, color=run.color, sarif_root=os.getcwd())
     fixed = 0
     walk = None
-    if any(path.is_dir() for path in paths):
-        from recipekit.lint.discovery import Walk  # its patterns cost ~1 ms: only directory walks pay
+    if any(os.path.isdir(path) for path in paths):
+        from pathlib import Path  # like the walker's patterns (~1 ms): only directory walks pay
+
+        from recipekit.lint.discovery import Walk
 
         walk = Walk(run.excludes)
-    for path in walk.paths(paths) if walk is not None else paths:
+        paths = tuple(Path(path) for path in paths)
+    for path in walk.paths(paths) if walk is not None else paths:  # type: ignore[arg-type]
         source, found = lint_file(path, run.config, run.variables, run.params)
         if run.fix and source is not None:
             source, found, fixed_here = _fix(path, source, found, run)
@@ -64,7 +66,7 @@ def lint_paths(paths: tuple[Path, ...], run: LintRun, stream: TextIO) -> ReportW
     return report
 
 
-def _fix(path: Path, source: Any, found: list[Any], run: LintRun) -> tuple[Any, list[Any], int]:
+def _fix(path: str | os.PathLike[str], source: Any, found: list[Any], run: LintRun) -> tuple[Any, list[Any], int]:
     from recipekit.lint.fix import fix_until_stable, write_fixed
     from recipekit.lint.linter import lint_text
 

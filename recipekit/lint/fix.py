@@ -10,9 +10,9 @@ recipe worse.  Overlapping edits wait for the next round.
 
 from __future__ import annotations
 
+import os
 from collections import Counter
 from collections.abc import Callable
-from pathlib import Path
 
 from recipekit.atomic import write_atomically
 from recipekit.diagnostics import Diagnostic, Edit, Severity
@@ -106,6 +106,6 @@ def _reverted(diagnostic: Diagnostic, added: str) -> Diagnostic:
     return Diagnostic("L399", Severity.WARNING, message, diagnostic.location)
 
 
-def write_fixed(path: Path, source: Source) -> None:
+def write_fixed(path: str | os.PathLike[str], source: Source) -> None:
     """Write the fixed text once, atomically, keeping a byte-order mark the file had."""
     write_atomically(path, ("\ufeff" if source.bom else "") + source.text)

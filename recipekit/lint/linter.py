@@ -8,16 +8,19 @@ every diagnostic of the file, the front-end's included.
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Any
+import os
+from typing import TYPE_CHECKING, Any
 
 from recipekit.compiler import load_source
 from recipekit.diagnostics import Diagnostic, Edit, Fix, sorted_diagnostics
 from recipekit.lint.config import LintConfig
 from recipekit.lint.suppressions import apply_suppressions
-from recipekit.lint_rules import Rule, rules_for
+from recipekit.lint_rules import rules_for
 from recipekit.lint_rules._context import Finding, LintContext
 from recipekit.source import Source
+
+if TYPE_CHECKING:
+    from recipekit.lint_rules import Rule
 
 
 def run_rules(ctx: LintContext, config: LintConfig) -> list[Diagnostic]:
@@ -58,7 +61,7 @@ def configure(diagnostics: list[Diagnostic], config: LintConfig, path: str) -> l
 
 
 def lint_file(
-    path: Path, config: LintConfig, variables: dict[str, Any] | None = None, params: list[dict[str, Any]] | None = None
+    path: str | os.PathLike[str], config: LintConfig, variables: dict[str, Any] | None = None, params: list[dict[str, Any]] | None = None
 ) -> tuple[Source | None, list[Diagnostic]]:
     """Every diagnostic of one file: front-end, then the rules when the recipe loaded."""
     from recipekit.source import read_source
@@ -68,7 +71,7 @@ def lint_file(
 
 
 def lint_text(
-    path: Path,
+    path: str | os.PathLike[str],
     text: str,
     bom: bool,
     config: LintConfig,
@@ -79,7 +82,8 @@ def lint_text(
     from recipekit.source import source_from_bytes
 
     data = ("\ufeff" if bom else "") + text
-    source, diagnostics = source_from_bytes(data.encode("utf-8"), str(path), markdown=path.suffix.lower() == ".md")
+    markdown = os.path.splitext(os.fspath(path))[1].lower() == ".md"
+    source, diagnostics = source_from_bytes(data.encode("utf-8"), str(path), markdown=markdown)
     return lint_source(source, diagnostics, str(path), config, variables, params)
 
 
