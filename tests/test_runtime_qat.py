@@ -13,7 +13,7 @@ import pytest
 torch = pytest.importorskip("torch")
 
 import recipekit  # noqa: E402
-from recipekit.runtime import RuntimeRefusal, attach  # noqa: E402
+from recipekit.runtime import RecipeRuntimeWarning, RuntimeRefusal, attach  # noqa: E402
 from recipekit.runtime.qat import FakeQuantizer, QuantArgs, Quantization, QuantizedModule  # noqa: E402
 from tests.runtime_models import resume_in_pieces  # noqa: E402
 
@@ -278,3 +278,18 @@ def test_an_empty_batch_leaves_the_observed_range_alone() -> None:
     quantizer(torch.tensor([-1.0, 3.0]))
     assert quantizer(torch.empty(0)).numel() == 0
     assert (float(quantizer.min_val), float(quantizer.max_val)) == (-1.0, 3.0)  # type: ignore[arg-type]
+
+
+def test_an_output_quantized_before_a_folded_batchnorm_is_said_at_attach() -> None:
+    # The legacy flavour quantizes conv outputs by default; SparseML quantized the fused Conv-BN(-ReLU)'s
+    # output, the simulation the conv's (before the model's own BatchNorm): a difference, said.
+    plan = qat_plan(QAT_ONLY + "    submodules: [features]\n", spe=2)
+    model = ConvBnNet()
+    with pytest.warns(RecipeRuntimeWarning, match=r"fake-quantizes that output before the BatchNorm") as caught:
+        attach(plan, model, torch.optim.SGD(model.parameters(), lr=0.1)).detach()
+    assert "['features.0']" in str(caught[0].message)
+    quiet = qat_plan(QAT_ONLY + "    submodules: [features]\n    quantize_conv_activations: false\n", spe=2)
+    other = ConvBnNet()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        attach(quiet, other, torch.optim.SGD(other.parameters(), lr=0.1)).detach()
