@@ -15,46 +15,9 @@ import torch
 
 import recipekit
 from recipekit.runtime import GradSampler, PlanRunner, attach
+from scripts.sparseml_fixtures.steps import models  # the very models the fixtures were made with
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "sparseml"
-
-
-class Mix(torch.nn.Module):
-    """Twin of ``Mix`` in scripts/sparseml_fixtures/steps.py."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.scale = torch.nn.Parameter(torch.full((16,), 0.5))
-
-    def forward(self, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-        return a + self.scale * b
-
-
-class TwoArg(torch.nn.Module):
-    def __init__(self) -> None:
-        super().__init__()
-        self.inp = torch.nn.Linear(16, 16)
-        self.mix = Mix()
-        self.out = torch.nn.Linear(16, 16)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        y = self.mix(self.inp(x), x)
-        if isinstance(y, tuple):  # Mix replaced by Identity: (a, b)
-            y = y[0] - y[1]
-        return self.out(torch.relu(y))
-
-
-def models(kind: str) -> torch.nn.Module:
-    """Twin of ``models`` in scripts/sparseml_fixtures/steps.py."""
-    if kind == "mlp":
-        return torch.nn.Sequential(torch.nn.Linear(16, 16), torch.nn.ReLU(), torch.nn.Linear(16, 16))
-    if kind == "deep":
-        return torch.nn.Sequential(
-            torch.nn.Linear(16, 16), torch.nn.ReLU(), torch.nn.Linear(16, 16), torch.nn.ReLU(), torch.nn.Linear(16, 16)
-        )
-    if kind == "two_arg":
-        return TwoArg()
-    raise ValueError(kind)
 
 
 def load(topic: str, case: str) -> dict[str, Any]:

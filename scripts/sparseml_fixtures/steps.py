@@ -7,8 +7,8 @@ and, after every wrapped step: the parameters (those of swapped-out modules
 apart), the masks, the optimizer state
 tensors (momentum buffers, Adam moments), the loss, the module class at every
 module name and the ``state_dict`` keys; and the same after ``manager.finalize``.
-The models are rebuilt from ``models()`` here and from its twin in the tests, so
-keep them identical.
+The tests rebuild the models from ``models()`` here (tests/sparseml_steps.py
+imports it): this module imports only torch at the top, SparseML inside ``record``.
 """
 
 from __future__ import annotations
