@@ -84,17 +84,19 @@ def _color() -> bool:
     return sys.stdout.isatty() and "NO_COLOR" not in os.environ
 
 
-def _load_config(config_path: str | None) -> Any:
+def _load_config(config_path: str | None, stdin_filename: str | None = None) -> Any:
     from recipekit.lint.config import ConfigError, find_config, load_config
 
+    # Standard input is configured as the file it stands for (ruff's --stdin-filename).
+    start = os.path.dirname(os.path.abspath(stdin_filename)) if stdin_filename else os.getcwd()
     try:
-        return load_config(config_path or find_config(os.getcwd()))
+        return load_config(config_path or find_config(start))
     except ConfigError as error:
         raise click.UsageError(str(error)) from None
 
 
 @click.command("lint", context_settings={"help_option_names": ["-h", "--help"]})
-@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True))
+@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, allow_dash=True))
 @VAR_OPTION
 @click.option(
     "--format",
@@ -128,6 +130,11 @@ def _load_config(config_path: str | None) -> Any:
     metavar="GLOB",
     help="Skip files and directories matching GLOB (path or name) when walking a directory. Repeatable.",
 )
+@click.option(
+    "--stdin-filename",
+    metavar="PATH",
+    help="With `-`: the name of the recipe read from standard input (its suffix, per-file ignores, configuration).",
+)
 @click.version_option(__version__, prog_name="recipe-lint")
 @guarded
 def lint_command(
@@ -141,8 +148,9 @@ def lint_command(
     config_path: str | None,
     output: str | None,
     excludes: tuple[str, ...],
+    stdin_filename: str | None,
 ) -> None:
-    """Check recipes: files as given; directories walked for recipes.
+    """Check recipes: files as given; directories walked for recipes; `-` reads standard input.
 
     A walk skips hidden directories, virtual environments, git-ignored paths and --exclude
     globs, and checks only files that contain a modifier (see docs/ci.md); a file named here
@@ -152,18 +160,35 @@ def lint_command(
     from recipekit.diagnostics import Severity
     from recipekit.lint.driver import LintRun, lint_paths
 
-    config = _load_config(config_path)
+    if "-" in paths and (len(paths) > 1 or fix):
+        raise click.UsageError("`-` (standard input) is checked alone and without --fix (the fixed text would have nowhere to go)")
+    if stdin_filename is not None and "-" not in paths:
+        raise click.UsageError("--stdin-filename names the recipe read from `-`")
+    config = _load_config(config_path, stdin_filename)
     if steps_per_epoch is not None:
         config.steps_per_epoch = steps_per_epoch
     manifest = manifest or config.params
     params = _load_manifest_or_exit(manifest) if manifest is not None else None
     chosen = output_format or ("github" if os.environ.get("GITHUB_ACTIONS") == "true" else "text")
     run = LintRun(config, parse_vars(variables), params, chosen, fix, color=output is None and _color(), excludes=excludes)
+    if paths == ("-",):
+        from recipekit.lint.driver import lint_stdin
+
+        data = sys.stdin.buffer.read()
+        name = stdin_filename or "<stdin>"
+
+        def lint(stream: Any) -> Any:
+            return lint_stdin(name, data, run, stream)
+    else:
+
+        def lint(stream: Any) -> Any:
+            return lint_paths(paths, run, stream)
+
     if output is not None:
         with open_atomically(output) as stream:
-            report = lint_paths(paths, run, stream)
+            report = lint(stream)
     else:
-        report = lint_paths(paths, run, sys.stdout)
+        report = lint(sys.stdout)
     failing = {Severity.ERROR} | ({Severity.WARNING} if strict or config.strict else set())
     sys.exit(EXIT_ERRORS if report.any_of(failing) else EXIT_OK)
 
@@ -352,6 +377,26 @@ def schema_command(name: str | None, recipe_format: str) -> None:
         hint = did_you_mean(name, schema.schema_names())
         raise click.BadParameter(f"unknown modifier {name!r}{hint}", param_hint="--modifier")
     click.echo(json.dumps(document, indent=2))
+
+
+@main.command("lsp")
+@click.option(
+    "--editor-settings",
+    is_flag=True,
+    help="Print VS Code settings (yaml.customTags for every modifier tag, yaml.yamlVersion) as JSON, and exit.",
+)
+@guarded
+def lsp_command(editor_settings: bool) -> None:
+    """Run the recipe language server on standard input and output (docs/editors.md)."""
+    if editor_settings:
+        from recipekit.lsp.editor_settings import vscode_settings
+
+        click.echo(json.dumps(vscode_settings(), indent=2))
+        return
+    _require("pygls", "recipekit lsp runs on pygls", "'recipekit[lsp]'")
+    from recipekit.lsp.boot import serve
+
+    serve()
 
 
 @main.command("params")

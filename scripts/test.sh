@@ -3,7 +3,7 @@
 # This is the README's test command and exactly what CI runs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/setup.sh dev,torch,onnx,transformers,lightning
+bash scripts/setup.sh dev,torch,onnx,transformers,lightning,lsp
 .venv/bin/ruff check .
 .venv/bin/ruff format --check .
 .venv/bin/mypy

@@ -94,12 +94,33 @@ def is_recipe(path: Path) -> bool:
             text = handle.read(limits.MAX_FILE_BYTES).decode("utf-8", errors="replace")
     except OSError:
         return True  # unreadable: let the linter say so (P100)
-    if path.suffix.lower() == ".md":
+    return is_recipe_text(text, path.suffix.lower() == ".md")
+
+
+def is_recipe_text(text: str, markdown: bool) -> bool:
+    """:func:`is_recipe` on text already in memory (an editor's buffer)."""
+    if markdown:
         match = _FRONT_MATTER.search(text)
         if match is None:
             return False
         text = match.group(1)
     return _MARKER.search(text) is not None
+
+
+def walk_skips(root: Path, file: Path) -> bool:
+    """Whether a walk of ``root`` would never reach ``file``: a skipped directory on the way, or git ignores it."""
+    parts = file.relative_to(root).parts
+    walk = Walk()
+    for index in range(1, len(parts)):
+        if walk._skip_dir(root.joinpath(*parts[:index]), "/".join(parts[:index])):
+            return True
+    import subprocess
+
+    try:
+        ignored = subprocess.run(["git", "-C", str(root), "check-ignore", "-q", "--", "/".join(parts)], capture_output=True, timeout=60, check=False)
+    except (OSError, subprocess.SubprocessError):
+        return False  # no git: nothing is ignored
+    return ignored.returncode == 0
 
 
 def _parents(relative: str) -> Iterator[str]:

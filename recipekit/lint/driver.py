@@ -75,3 +75,23 @@ def _fix(path: str | os.PathLike[str], source: Any, found: list[Any], run: LintR
     if outcome.source is not None and outcome.source.text != original:
         write_fixed(path, outcome.source)
     return outcome.source, outcome.diagnostics + outcome.reverted, outcome.fixed
+
+
+def lint_stdin(name: str, data: bytes, run: LintRun, stream: TextIO) -> ReportWriter:
+    """`recipe-lint -`: standard input's bytes, linted as the file ``name`` (``--stdin-filename``), never written."""
+    from recipekit.lint.linter import lint_source
+    from recipekit.source import RECIPE_SUFFIXES, Source, Span, source_from_bytes
+
+    report = ReportWriter(stream, run.output_format, color=run.color, sarif_root=os.getcwd())
+    suffix = os.path.splitext(name)[1].lower()
+    if name != "<stdin>" and suffix not in RECIPE_SUFFIXES:
+        message = f"unsupported file extension {suffix or '(none)'!r} in --stdin-filename; recipes are .yaml, .yml or .md files"
+        source, found = None, [Source(name, "").diag("P100", Span(0, 0), message)]
+    else:
+        source, found = source_from_bytes(data, name, markdown=suffix == ".md")
+    source, found = lint_source(source, found, name, run.config, run.variables, run.params)
+    if source is None:
+        source = Source(name, data.decode("utf-8", errors="replace"))
+    report.add_file(found, source)
+    report.finish()
+    return report
