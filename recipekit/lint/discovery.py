@@ -117,7 +117,9 @@ def walk_skips(root: Path, file: Path) -> bool:
     import subprocess
 
     try:
-        ignored = subprocess.run(["git", "-C", str(root), "check-ignore", "-q", "--", "/".join(parts)], capture_output=True, timeout=60, check=False)
+        ignored = subprocess.run(
+            ["git", "-C", str(root), "check-ignore", "-q", "--", "/".join(parts)], capture_output=True, timeout=60, check=False
+        )
     except (OSError, subprocess.SubprocessError):
         return False  # no git: nothing is ignored
     return ignored.returncode == 0

@@ -8,23 +8,23 @@ from lsprotocol import types as lsp
 
 from recipekit.diagnostics import Diagnostic
 from recipekit.lsp.analysis import Linted, fix_all
+from recipekit.lsp.capabilities import FIX_ALL_KIND
 from recipekit.lsp.convert import lsp_range, text_edits, to_lsp
 from recipekit.lsp.positions import units
 
-FIX_ALL_KIND = "source.fixAll.recipe-lint"
 #: The comment the linter reads (lint/suppressions.py); a trailing one silences its own line.
 _TRAILING = re.compile(r"#\s*recipe-lint:\s*disable\s*=\s*([A-Za-z0-9_, ]+)$")
 _UNSUPPRESSIBLE = frozenset({"L300"})  # silencing "this suppression is unused" would hide nothing useful
 
 
 def _overlaps(a: lsp.Range, b: lsp.Range) -> bool:
-    def key(p: lsp.Position) -> tuple[int, int]:
-        return (p.line, p.character)
-
-    return key(a.start) <= key(b.end) and key(b.start) <= key(a.end)
+    """By lines: a cursor anywhere on a diagnostic's line offers its actions (as editors' lightbulbs do)."""
+    return a.start.line <= b.end.line and b.start.line <= a.end.line
 
 
-def code_actions(linted: Linted, uri: str, wanted: lsp.Range, only: list[str] | None, encoding: str, rules: frozenset[str]) -> list[lsp.CodeAction]:
+def code_actions(
+    linted: Linted, uri: str, wanted: lsp.Range, only: list[str] | None, encoding: str, rules: frozenset[str]
+) -> list[lsp.CodeAction]:
     source = linted.source
     actions: list[lsp.CodeAction] = []
     want_quickfix = only is None or any(lsp.CodeActionKind.QuickFix.value.startswith(kind) for kind in only)

@@ -87,17 +87,16 @@ def completions(text: str, line: int, character: int, variables: dict[str, Any])
     inside_eval = _EVAL.search(before)
     if inside_eval is not None:
         word = _WORD.search(inside_eval.group(1))
-        typed = len(word.group(0)) if word else 0
-        items = _edit_items(sorted(variables), line, character, typed, lsp.CompletionItemKind.Variable)
-        for item in items:
-            item.detail = f"= {variables[item.label]!r}"
+        items = _edit_items(sorted(variables), line, character, len(word.group(0)) if word else 0, lsp.CompletionItemKind.Variable)
+        for variable in items:
+            variable.detail = f"= {variables[variable.label]!r}"
         return items
     chain = parents(lines, line, character)
     value = _VALUE.match(before)
     if value is not None:
-        key, typed = value.group(1), value.group(2)
+        key, written = value.group(1), value.group(2)
         prop = _property(chain, key)
-        return _edit_items(list(schemas.enum_values(key, prop)), line, character, len(typed), lsp.CompletionItemKind.EnumMember)
+        return _edit_items(list(schemas.enum_values(key, prop)), line, character, len(written), lsp.CompletionItemKind.EnumMember)
     if before.strip() and not _WORD.fullmatch(before.strip()):
         return []
     typed = len(before.strip())
@@ -108,10 +107,10 @@ def completions(text: str, line: int, character: int, variables: dict[str, Any])
     if item is not None:
         name = schemas.tag_name("!" + item.group(2))
         return [] if name is None else _key_items(schemas.v1_schema(name), parent.siblings, line, character, typed)
-    key = _KEY_LINE.match(parent.line)
-    if key is None:
+    parent_key = _KEY_LINE.match(parent.line)
+    if parent_key is None:
         return []
-    written = key.group(2)
+    written = parent_key.group(2)
     if written.endswith("modifiers") and "!" not in parent.line:
         taken = parent.siblings
         names = [n for n in schemas.v2_names() if n not in taken]

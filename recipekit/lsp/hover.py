@@ -83,7 +83,9 @@ def _key_doc(spot: Spot, recipe: Recipe | None, steps_per_epoch: float | None) -
         if name in EPOCH_KEYS:
             lines.append(epoch_step(param.value, steps_per_epoch))
         elif name == "update_frequency" and isinstance(param.value, (int, float)) and steps_per_epoch and param.value > 0:
-            lines.append(f"- {_show(param.value)} epochs = {param.value * steps_per_epoch:g} optimizer steps at steps_per_epoch={steps_per_epoch:g}")
+            lines.append(
+                f"- {_show(param.value)} epochs = {param.value * steps_per_epoch:g} optimizer steps at steps_per_epoch={steps_per_epoch:g}"
+            )
     elif built is None and spot.v2_modifier is None and recipe is None:
         lines.append("- effective value: not known while the recipe has errors")
     return "\n".join(lines)

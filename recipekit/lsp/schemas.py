@@ -97,10 +97,18 @@ def default_text(prop: dict[str, Any]) -> str | None:
 
 def modifier_doc(name: str, schema: dict[str, Any], origin: str) -> str:
     """Markdown: what the modifier does and its parameters with types and defaults."""
-    lines = [f"**{name}** ({origin})", "", str(schema.get("description", "")).strip(), "", "| parameter | type | default |", "|---|---|---|"]
+    lines = [
+        f"**{name}** ({origin})",
+        "",
+        str(schema.get("description", "")).strip(),
+        "",
+        "| parameter | type | default |",
+        "|---|---|---|",
+    ]
     required = set(schema.get("required", ()))
     for key, prop in schema.get("properties", {}).items():
         default = default_text(prop)
         shown = "*required*" if key in required else f"`{default}`" if default is not None else ""
-        lines.append(f"| `{key}` | {type_text(prop).replace('|', '\\|')} | {shown} |")
+        kind = type_text(prop).replace("|", "\\|")  # a bare | would end the table cell
+        lines.append(f"| `{key}` | {kind} | {shown} |")
     return "\n".join(lines)

@@ -17,7 +17,8 @@ from pygls.lsp.server import LanguageServer
 from pygls.uris import to_fs_path
 
 from recipekit.lsp import analysis
-from recipekit.lsp.actions import FIX_ALL_KIND, code_actions
+from recipekit.lsp.actions import code_actions
+from recipekit.lsp.capabilities import FIX_ALL_KIND, TRIGGER_CHARACTERS
 from recipekit.lsp.convert import to_lsp
 from recipekit.lsp.positions import to_offset, units
 from recipekit.version import VERSION
@@ -203,7 +204,7 @@ def _hover(ls: RecipeServer, params: lsp.HoverParams) -> lsp.Hover | None:
     return lsp.Hover(lsp.MarkupContent(lsp.MarkupKind.Markdown, text))
 
 
-@server.feature(lsp.TEXT_DOCUMENT_COMPLETION, lsp.CompletionOptions(trigger_characters=["!", "(", " "]))
+@server.feature(lsp.TEXT_DOCUMENT_COMPLETION, lsp.CompletionOptions(trigger_characters=TRIGGER_CHARACTERS))
 def _completion(ls: RecipeServer, params: lsp.CompletionParams) -> lsp.CompletionList:
     from recipekit.lsp.complete import completions, text_variables
 
