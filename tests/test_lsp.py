@@ -246,6 +246,33 @@ def test_open_and_change_a_broken_recipe(server: Session, workspace: Path) -> No
     assert found[0].code_description is not None and found[0].code_description.href.endswith("docs/rules.md#l360")
 
 
+MARKDOWN = """\
+---
+modifiers:
+  - !EpochRangeModifier
+    start_epoch: 0.0
+    end_epoch: 1.0
+    end_epoch: 2.0
+---
+
+# A recipe in Markdown: SparseML reads the front matter
+"""
+
+
+def test_markdown_recipe_with_related_locations_and_save(server: Session, workspace: Path) -> None:
+    path = workspace / "recipe.md"
+    path.write_text(MARKDOWN, encoding="utf-8")
+    found = server.open(path, MARKDOWN)
+    assert shown(found) == expected(path, workspace)
+    assert [(d.code, d.range.start.line) for d in found] == [("P111", 5)]
+    related = found[0].related_information or []
+    assert [(r.message, r.location.uri, r.location.range.start.line) for r in related] == [("first defined here", path.as_uri(), 4)]
+    # Saving publishes again (for the text the client holds).
+    server.published.pop(path.as_uri())
+    server.client.text_document_did_save(lsp.DidSaveTextDocumentParams(lsp.TextDocumentIdentifier(path.as_uri())))
+    assert shown(server.diagnostics(path.as_uri(), 1)) == shown(found)
+
+
 @pytest.mark.parametrize("encoding", ["utf-16", "utf-8", "utf-32"])
 def test_positions_after_a_non_bmp_character_in_each_encoding(server: Session, workspace: Path, encoding: str) -> None:
     # The encoding is negotiated once per session: UTF-8 and UTF-32 get servers of their own.
@@ -267,6 +294,13 @@ def test_positions_after_a_non_bmp_character_in_each_encoding(server: Session, w
             active.client.text_document_hover_async(lsp.HoverParams(lsp.TextDocumentIdentifier(path.as_uri()), lsp.Position(2, start + 1)))
         )
         assert hover is not None and "**L321 invalid-regex**" in hover.contents.value
+        # An incremental change in the client's units lands where the client meant: `re:conv(` becomes `re:conv()`.
+        close = lsp.Position(2, start + len("re:conv(") + 1)
+        change = lsp.TextDocumentContentChangePartial(range=lsp.Range(close, close), text=")")
+        identifier = lsp.VersionedTextDocumentIdentifier(version=2, uri=path.as_uri())
+        active.versions[path.as_uri()] = 2
+        active.client.text_document_did_change(lsp.DidChangeTextDocumentParams(identifier, [change]))
+        assert active.diagnostics(path.as_uri(), 2) == []
     finally:
         if session is not None:
             session.close()
@@ -443,6 +477,20 @@ def test_completion_of_v2_modifier_names_and_schemes(server: Session, workspace:
     assert "QuantizationModifier" in names and "GPTQModifier" not in names
     schemes = [i.label for i in complete(server, path, 4, len("      scheme: W4"))]
     assert "W4A16" in schemes
+    assert hover(server, path, 2, 6).startswith("**GPTQModifier** (llm-compressor ")
+    assert hover(server, path, 4, 7).startswith("**scheme** (GPTQModifier): string | object | null")
+
+
+def test_completion_of_enumerated_values(server: Session, workspace: Path) -> None:
+    path = workspace / "values.yaml"
+    text = PRUNING.replace("    lr_func: linear\n", "    lr_func: \n").replace("    inter_func: cubic\n", "")
+    text = text.replace("    update_frequency: 1.0\n", "    update_frequency: 1.0\n    mask_type: \n")
+    server.open(path, text)
+    lines = text.splitlines()
+    mask = [i.label for i in complete(server, path, lines.index("    mask_type: "), len("    mask_type: "))]
+    assert mask[:3] == ["unstructured", "block4", "tensorrt"] and "2:4" in mask
+    lr_func = [i.label for i in complete(server, path, lines.index("    lr_func: "), len("    lr_func: "))]
+    assert lr_func == ["linear", "cosine", "cyclic_linear"]
 
 
 def test_outline_lists_each_modifier_with_its_epochs(server: Session, workspace: Path) -> None:
