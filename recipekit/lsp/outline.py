@@ -23,8 +23,9 @@ def symbols(source: Source, tree: Node | None, recipe: Recipe | None, encoding: 
 
     def modifier(item: Node) -> lsp.DocumentSymbol | None:
         name = tag_name(item.tag)
-        if name is None:
+        if name is None and (item.tag is None or not item.tag.startswith("!")):
             return None
+        name = name or str(item.tag)[1:]  # an unknown tag (a typo) is listed as written
         params = built.get(item.tag_span or item.span)
         start = params.value("start_epoch") if params is not None and "start_epoch" in params.params else _written(item, "start_epoch")
         end = params.value("end_epoch") if params is not None and "end_epoch" in params.params else _written(item, "end_epoch")
