@@ -75,7 +75,13 @@ class RecipeServer(LanguageServer):
         if uri not in self.workspace.text_documents:
             return
         document = self.workspace.get_text_document(uri)
-        linted = self.lint(uri, document.source)
+        try:
+            linted = self.lint(uri, document.source)
+        except Exception as error:  # noqa: BLE001 - a bug must be said, not kill the server or pass silently
+            message = f"recipekit lsp: internal error linting {uri}: {type(error).__name__}: {error}"
+            message += "\nThis is a bug in recipekit, not in your recipe; please report it."
+            self.window_show_message(lsp.ShowMessageParams(lsp.MessageType.Error, message))
+            return
         found = [] if linted is None else [to_lsp(d, linted.source, uri, self.encoding, self.rule_codes) for d in linted.diagnostics]
         self.text_document_publish_diagnostics(lsp.PublishDiagnosticsParams(uri=uri, diagnostics=found, version=document.version))
 
