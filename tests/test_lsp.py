@@ -433,6 +433,11 @@ def test_hover_modifier_key_effective_value_and_epoch_step(server: Session, work
     assert "- epoch 8 = optimizer step 800 at steps_per_epoch=100" in end
     start = hover(server, path, 7, 18)  # on the value
     assert "- epoch 2.5 = optimizer step 250 at steps_per_epoch=100" in start
+    # Another modifier's error does not hide this one's effective values.
+    broken = PRUNING + "  - !ConstantPruningModifier\n    params: __ALL__\n    start_epoch: -5\n    end_epoch: 3\n"
+    assert [d.code for d in server.change(path, broken)] == ["S206"]
+    assert "- effective value (what SparseML uses): `8.0`" in hover(server, path, 8, 5)
+    assert "- effective value: not known while this modifier has errors" in hover(server, path, 20, 6)
 
 
 def complete(session: Session, path: Path, line: int, character: int) -> list[lsp.CompletionItem]:

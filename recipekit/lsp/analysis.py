@@ -154,8 +154,30 @@ def fix_all(linted: Linted) -> str | None:
 
 
 def load_recipe(source: Source) -> Recipe | None:
-    """The recipe's IR (effective values), when the front-end loads it without errors."""
+    """The recipe's IR (effective values); while the file has errors, the modifiers that built cleanly.
+
+    The front-end returns no recipe while any error remains, but a buffer being edited nearly
+    always has one; hover still wants the effective values of the modifiers that are fine. So
+    the v1 front-end's own stages (compiler/__init__.py: load_source) are run again here,
+    keeping what they built: a modifier with an error of its own is not built by them.
+    """
     from recipekit.compiler import load_source
 
     recipe, _ = load_source(source)
-    return recipe
+    if recipe is not None:
+        return recipe
+    from recipekit.compiler.layout import find_layout
+    from recipekit.compiler.modifiers import build_modifiers
+    from recipekit.compiler.v2.detect import V1, detect_format
+    from recipekit.compiler.variables import Evaluator, evaluate_variables
+    from recipekit.compiler.yaml_tree import compose
+    from recipekit.ir import Recipe
+
+    tree, _ = compose(source)
+    if tree is None or detect_format(tree, source)[0] != V1:
+        return None
+    layout, _ = find_layout(tree, source)
+    evaluator = Evaluator(source)
+    root, stages, variables = evaluate_variables(layout, source, evaluator)
+    modifiers, _ = build_modifiers(layout.groups, root, stages, evaluator)
+    return Recipe(source, tuple(modifiers), variables, tuple(layout.stages), tree)

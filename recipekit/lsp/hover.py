@@ -86,8 +86,8 @@ def _key_doc(spot: Spot, recipe: Recipe | None, steps_per_epoch: float | None) -
             lines.append(
                 f"- {_show(param.value)} epochs = {param.value * steps_per_epoch:g} optimizer steps at steps_per_epoch={steps_per_epoch:g}"
             )
-    elif built is None and spot.v2_modifier is None and recipe is None:
-        lines.append("- effective value: not known while the recipe has errors")
+    elif built is None and spot.v2_modifier is None:
+        lines.append("- effective value: not known while this modifier has errors")
     return "\n".join(lines)
 
 
