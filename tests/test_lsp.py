@@ -272,6 +272,24 @@ def test_markdown_recipe_with_related_locations_and_save(server: Session, worksp
     assert shown(server.diagnostics(path.as_uri(), 1)) == shown(found)
 
 
+V2 = """\
+quant_stage:
+  quant_modifiers:
+    GPTQModifier:
+      targets: Linear
+      scheme: W4A16
+      blocksize: 128
+"""
+
+
+def test_v2_recipe_diagnostics_match_recipe_lint(server: Session, workspace: Path) -> None:
+    path = workspace / "v2-recipe.yml"
+    path.write_text(V2, encoding="utf-8")
+    found = server.open(path, V2)
+    assert shown(found) == expected(path, workspace)
+    assert [(d.code, d.range.start.line) for d in found] == [("S227", 2), ("S223", 5)]
+
+
 @pytest.mark.parametrize("encoding", ["utf-16", "utf-8", "utf-32"])
 def test_positions_after_a_non_bmp_character_in_each_encoding(server: Session, workspace: Path, encoding: str) -> None:
     # The encoding is negotiated once per session: UTF-8 and UTF-32 get servers of their own.
