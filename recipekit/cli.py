@@ -385,8 +385,9 @@ def schema_command(name: str | None, recipe_format: str) -> None:
     is_flag=True,
     help="Print VS Code settings (yaml.customTags for every modifier tag, yaml.yamlVersion) as JSON, and exit.",
 )
+@click.option("--stdio", is_flag=True, help="Accepted for clients that pass it; standard input and output is the only transport.")
 @guarded
-def lsp_command(editor_settings: bool) -> None:
+def lsp_command(editor_settings: bool, stdio: bool) -> None:
     """Run the recipe language server on standard input and output (docs/editors.md)."""
     if editor_settings:
         from recipekit.lsp.editor_settings import vscode_settings

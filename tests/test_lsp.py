@@ -451,6 +451,7 @@ def test_hover_modifier_key_effective_value_and_epoch_step(server: Session, work
     assert "- epoch 8 = optimizer step 800 at steps_per_epoch=100" in end
     start = hover(server, path, 7, 18)  # on the value
     assert "- epoch 2.5 = optimizer step 250 at steps_per_epoch=100" in start
+    assert hover(server, path, 1, 1) == "**end** (recipe variable)\n\n- value: `8`\n- computed from `eval(num_epochs - 2)`"
     # Another modifier's error does not hide this one's effective values.
     broken = PRUNING + "  - !ConstantPruningModifier\n    params: __ALL__\n    start_epoch: -5\n    end_epoch: 3\n"
     assert [d.code for d in server.change(path, broken)] == ["S206"]

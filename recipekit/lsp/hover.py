@@ -23,7 +23,7 @@ def hover_markdown(
     tree = parse(source)
     if tree is not None:
         spot = locate(tree, offset)
-        found = _tag_doc(spot) or _v2_modifier_doc(spot) or _key_doc(spot, recipe, steps_per_epoch)
+        found = _tag_doc(spot) or _v2_modifier_doc(spot) or _key_doc(spot, recipe, steps_per_epoch) or _variable_doc(spot, recipe)
         if found:
             parts.append(found)
     parts.extend(rule_explanation(code) for code in dict.fromkeys(diagnostic_codes))
@@ -88,6 +88,20 @@ def _key_doc(spot: Spot, recipe: Recipe | None, steps_per_epoch: float | None) -
             )
     elif built is None and spot.v2_modifier is None:
         lines.append("- effective value: not known while this modifier has errors")
+    return "\n".join(lines)
+
+
+def _variable_doc(spot: Spot, recipe: Recipe | None) -> str | None:
+    """A recipe variable's key: its value after ``eval()`` and ``--var``-free evaluation."""
+    key = spot.key
+    if recipe is None or key is None or not isinstance(key.value, str):
+        return None
+    variable = recipe.variables.get(key.value)
+    if variable is None or variable.key_span != key.span:
+        return None
+    lines = [f"**{variable.name}** (recipe variable)", "", f"- value: `{_show(variable.value)}`"]
+    if variable.expression is not None:
+        lines.append(f"- computed from `{variable.expression}`")
     return "\n".join(lines)
 
 
