@@ -633,3 +633,16 @@ def test_boot_answers_without_pygls_and_the_server_never_imports_torch() -> None
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout == "False False\nFalse False\n"
+
+
+@pytest.mark.parametrize(("encoding", "after_emoji"), [("utf-16", 5), ("utf-8", 7), ("utf-32", 4)])
+def test_positions_convert_both_ways_on_crlf_lines(encoding: str, after_emoji: int) -> None:
+    from recipekit.lsp.positions import to_offset, to_units
+    from recipekit.source import Source
+
+    source = Source("r.yaml", "a: 1\r\nb: \U0001f600x\r\nc\n")
+    offset = source.text.index("x")
+    line, column = source.line_col(offset)
+    assert to_units(source, line, column, encoding) == (1, after_emoji)
+    assert to_offset(source, 1, after_emoji, encoding) == offset
+    assert to_offset(source, 9, 0, encoding) == len(source.text)  # past the end: clamped, no error
