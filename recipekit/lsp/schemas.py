@@ -20,8 +20,7 @@ def tag_name(tag: str | None) -> str | None:
     if tag is None or not tag.startswith("!"):
         return None
     name = tag[1:].removeprefix(_PREFIX)
-    name = v1.RENAMED_MODIFIERS.get(name, name)
-    return name if name in v1.modifier_types() else None
+    return name if name in v1.modifier_types() else None  # a renamed one (S202) is not its successor
 
 
 def v1_schema(name: str) -> dict[str, Any]:
