@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import json
 import re
+import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -646,3 +647,24 @@ def test_positions_convert_both_ways_on_crlf_lines(encoding: str, after_emoji: i
     assert to_units(source, line, column, encoding) == (1, after_emoji)
     assert to_offset(source, 1, after_emoji, encoding) == offset
     assert to_offset(source, 9, 0, encoding) == len(source.text)  # past the end: clamped, no error
+
+
+def test_walk_skips_what_git_ignores_and_virtual_environments(tmp_path: Path) -> None:
+    from recipekit.lint.discovery import Walk, walk_skips
+
+    if shutil.which("git") is None:
+        pytest.skip("git is not installed")
+    subprocess.run(["git", "init", "-q", str(tmp_path)], check=True)
+    (tmp_path / ".gitignore").write_text("generated/\n", encoding="utf-8")
+    (tmp_path / "env").mkdir()
+    (tmp_path / "env" / "pyvenv.cfg").write_text("", encoding="utf-8")
+    for relative in ("generated/r.yaml", "env/r.yaml", "recipes/r.yaml", "build/r.yaml"):
+        (tmp_path / relative).parent.mkdir(exist_ok=True)
+        (tmp_path / relative).write_text(BROKEN, encoding="utf-8")
+    skipped = {
+        relative: walk_skips(tmp_path, tmp_path / relative)
+        for relative in ("generated/r.yaml", "env/r.yaml", "recipes/r.yaml", "build/r.yaml")
+    }
+    assert skipped == {"generated/r.yaml": True, "env/r.yaml": True, "recipes/r.yaml": False, "build/r.yaml": True}
+    # The same answer as a `recipe-lint DIRECTORY` walk.
+    assert [p.relative_to(tmp_path).as_posix() for p in Walk().walk(tmp_path)] == ["recipes/r.yaml"]
