@@ -159,13 +159,14 @@ def _digest(value: Any) -> str:
 def _settings() -> Iterator[None]:
     """The fixtures are made and replayed on one thread, so is the fingerprint; and the same whatever the caller set."""
     threads, deterministic = torch.get_num_threads(), torch.are_deterministic_algorithms_enabled()
+    warn_only = torch.is_deterministic_algorithms_warn_only_enabled()
     torch.set_num_threads(1)
     torch.use_deterministic_algorithms(True)
     try:
         yield
     finally:
         torch.set_num_threads(threads)
-        torch.use_deterministic_algorithms(deterministic)
+        torch.use_deterministic_algorithms(deterministic, warn_only=warn_only)
 
 
 def fingerprint() -> dict[str, Any]:

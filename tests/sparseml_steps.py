@@ -17,6 +17,8 @@ from recipekit.runtime import GradSampler, PlanRunner, attach
 from scripts.sparseml_fixtures.steps import models  # the very models the fixtures were made with
 from tests import fixture_compare
 
+FIXTURES = fixture_compare.FIXTURES  # the fixtures root (RECIPEKIT_FIXTURES overrides it)
+
 
 def load(topic: str, case: str) -> dict[str, Any]:
     return fixture_compare.topic(topic).load(f"{case}.pt")  # type: ignore[no-any-return]
@@ -89,6 +91,8 @@ def replay(fixture: dict[str, Any], **kwargs: Any) -> tuple[dict[str, Any], list
 
 def assert_same(topic: str, mine: dict[str, Any], theirs: dict[str, Any], where: object) -> None:
     """Everything SparseML recorded at one point (a step, attach, finalize) of a case of ``topic``."""
+    if not isinstance(topic, str):  # the old signature, (mine, theirs, where)
+        raise TypeError("assert_same(topic, mine, theirs, where): name the fixture topic first (tests/fixture_compare.py)")
     fix = fixture_compare.topic(topic)
     fix.exact(mine["modules"], theirs["modules"], (where, "modules"))
     fix.exact(mine["state_dict_keys"], theirs["state_dict_keys"], (where, "state_dict_keys"))
