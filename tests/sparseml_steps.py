@@ -8,7 +8,6 @@ optimizer and runs the same loop; ``assert_same`` compares with ``torch.equal``.
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import torch
@@ -16,16 +15,17 @@ import torch
 import recipekit
 from recipekit.runtime import GradSampler, PlanRunner, attach
 from scripts.sparseml_fixtures.steps import models  # the very models the fixtures were made with
+from tests import fixture_compare
 
-FIXTURES = Path(__file__).resolve().parent / "fixtures" / "sparseml"
+FIXTURES = fixture_compare.FIXTURES  # the fixtures root (RECIPEKIT_FIXTURES overrides it)
 
 
 def load(topic: str, case: str) -> dict[str, Any]:
-    return torch.load(FIXTURES / topic / f"{case}.pt", weights_only=True)  # type: ignore[no-any-return]
+    return fixture_compare.topic(topic).load(f"{case}.pt")  # type: ignore[no-any-return]
 
 
 def cases(topic: str) -> list[str]:
-    return sorted(p.stem for p in (FIXTURES / topic).glob("*.pt"))
+    return fixture_compare.topic(topic).cases()
 
 
 class Run:
@@ -89,17 +89,20 @@ def replay(fixture: dict[str, Any], **kwargs: Any) -> tuple[dict[str, Any], list
     return attached, ours, run.snapshot()
 
 
-def assert_same(mine: dict[str, Any], theirs: dict[str, Any], where: object) -> None:
-    """``torch.equal`` on everything SparseML recorded at one point (a step, attach, finalize)."""
-    assert mine["modules"] == theirs["modules"], where
-    assert mine["state_dict_keys"] == theirs["state_dict_keys"], where
+def assert_same(topic: str, mine: dict[str, Any], theirs: dict[str, Any], where: object) -> None:
+    """Everything SparseML recorded at one point (a step, attach, finalize) of a case of ``topic``."""
+    if not isinstance(topic, str):  # the old signature, (mine, theirs, where)
+        raise TypeError("assert_same(topic, mine, theirs, where): name the fixture topic first (tests/fixture_compare.py)")
+    fix = fixture_compare.topic(topic)
+    fix.exact(mine["modules"], theirs["modules"], (where, "modules"))
+    fix.exact(mine["state_dict_keys"], theirs["state_dict_keys"], (where, "state_dict_keys"))
     for part in ("params", "removed_params", "optimizer_state"):
-        assert mine[part].keys() == theirs[part].keys(), (where, part)
+        fix.exact(sorted(mine[part]), sorted(theirs[part]), (where, part))
         for name, value in theirs[part].items():
-            assert torch.equal(mine[part][name], value), (where, part, name, (mine[part][name] - value).abs().max())
+            fix.floats(mine[part][name], value, (where, part, name))
     if "loss" in theirs:
-        assert torch.equal(mine["loss"], theirs["loss"]), where
+        fix.floats(mine["loss"], theirs["loss"], (where, "loss"))
     if "masks" in theirs:
         for name, mask in theirs["masks"].items():
             # SparseML holds all-ones masks from initialize; ours exist from the first update.
-            assert torch.equal(mine["masks"].get(name, torch.ones_like(mask)), mask), (where, name)
+            fix.exact(mine["masks"].get(name, torch.ones_like(mask)), mask, (where, "mask", name))

@@ -2,8 +2,9 @@
 
 Fixtures: scripts/sparseml_fixtures/layer_pruning.py (SparseML itself, by hand). At attach,
 after every step and after finalize, the module class at every name, the ``state_dict``
-keys, the parameters (those of removed layers, still in the optimizer, too), the momentum
-buffers and the loss equal SparseML's with ``torch.equal``.
+keys equal SparseML's, and the parameters (those of removed layers, still in the optimizer,
+too), the momentum buffers and the loss equal them bit for bit where this machine computes
+floats as the fixture's did (tests/fixture_compare.py, within its tolerance elsewhere).
 """
 
 from __future__ import annotations
@@ -36,10 +37,10 @@ def one_thread() -> Iterator[None]:
 def test_structure_and_weights_equal_sparseml(case: str) -> None:
     fixture = load("layer_pruning", case)
     attached, ours, final = replay(fixture)
-    assert_same(attached, fixture["attached"], "attach")
+    assert_same("layer_pruning", attached, fixture["attached"], "attach")
     for step, (mine, theirs) in enumerate(zip(ours, fixture["steps"], strict=True)):
-        assert_same(mine, theirs, step)
-    assert_same(final, fixture["final"], "finalize")
+        assert_same("layer_pruning", mine, theirs, step)
+    assert_same("layer_pruning", final, fixture["final"], "finalize")
 
 
 def test_the_swap_happens_after_the_steps_backward() -> None:
@@ -74,9 +75,9 @@ def test_resume_before_during_and_after_removal_equals_the_unbroken_run(stop: in
     resumed.model.load_state_dict(saved[1])
     resumed.optimizer.load_state_dict(saved[2])
     for k in range(stop, len(fixture["batches"])):
-        assert_same(resumed.step(runner, k), fixture["steps"][k], k)
+        assert_same("layer_pruning", resumed.step(runner, k), fixture["steps"][k], k)
     runner.finalize()
-    assert_same(resumed.snapshot(), fixture["final"], "finalize")
+    assert_same("layer_pruning", resumed.snapshot(), fixture["final"], "finalize")
 
 
 RECIPE = """
