@@ -8,8 +8,8 @@ enabled, the weights and the SGD momentum buffers; the final weights; the manage
 
 The runs: two GMPruning modifiers with the same schedule and different targets (the lower
 first in the manager's order, and the higher first, as in yolact.pruned.perf.md), two with different update frequencies and windows, one
-whose lower target comes later and is released (``leave_enabled: false``), and a
-ConstantPruning + GMPruning pair each way round.
+whose lower target comes later and is released (``leave_enabled: false``), Movement + GMPruning,
+AC/DC + GMPruning, and a ConstantPruning + GMPruning pair each way round.
 """
 
 from __future__ import annotations
@@ -53,6 +53,10 @@ def _constant(params: str, start: float, end: float) -> str:
 """
 
 
+def _other(kind: str, params: str, body: str) -> str:
+    return f"  - !{kind}\n    params: {params}\n{body}"
+
+
 BOTH = '["0.weight", "2.weight"]'
 FIRST = '["0.weight"]'
 
@@ -67,6 +71,19 @@ RECIPES = {
     "lower target later, released": _RANGE
     + _gm(FIRST, 0.2, 0.7, 0.0, 2.0, 0.5)
     + _gm(BOTH, 0.1, 0.4, 1.0, 3.5, 0.5, "    leave_enabled: false\n"),
+    # Other algorithms SparseML let overlap: each modifier's scorer sees its own masks.
+    "movement and GM": _RANGE
+    + _other(
+        "MovementPruningModifier",
+        BOTH,
+        "    init_sparsity: 0.1\n    final_sparsity: 0.6\n    start_epoch: 0.0\n    end_epoch: 3.0\n    update_frequency: 0.5\n",
+    )
+    + _gm(FIRST, 0.3, 0.8, 0.5, 2.5, 0.5),
+    "AC/DC and GM": _RANGE
+    + _other(
+        "ACDCPruningModifier", BOTH, "    compression_sparsity: 0.6\n    start_epoch: 0.0\n    end_epoch: 3.0\n    update_frequency: 1.0\n"
+    )
+    + _gm(FIRST, 0.3, 0.8, 0.5, 2.5, 0.5),
     "constant, then GM": _RANGE + _constant(FIRST, 0.0, 3.0) + _gm(BOTH, 0.3, 0.7, 0.5, 2.5, 0.5),
     "GM released, then constant": _RANGE + _gm(FIRST, 0.1, 0.6, 0.0, 2.0, 0.5, "    leave_enabled: false\n") + _constant(BOTH, 1.0, 3.5),
 }
