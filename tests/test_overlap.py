@@ -26,7 +26,7 @@ TRAINING: dict[str, Any] = torch.load(FIXTURE, weights_only=True)
 RUNS = TRAINING["runs"]
 
 
-def _sparseml_mask(run: dict[str, Any], param: str, k: int) -> torch.Tensor | None:
+def _sparseml_mask(run: dict[str, Any], param: str, k: int) -> Any:
     """The product of the enabled modifiers' masks on ``param`` after step k (None: no mask enabled)."""
     steps = run["steps"]
     enabled = [per[param][k] for per, on in zip(steps["masks"], steps["enabled"], strict=True) if param in per and on[k]]
