@@ -38,6 +38,7 @@ TOPICS = {
     "acdc": "sparseml_fixtures.acdc",
     "layer_pruning": "sparseml_fixtures.layer_pruning",
     "mfac": "sparseml_fixtures.mfac",
+    "overlap": "sparseml_fixtures.overlap",
 }
 
 

@@ -82,6 +82,9 @@ class _State:
     masks: dict[str, torch.Tensor] = field(default_factory=dict)
     #: requires_grad values to restore, by parameter name.
     trainable_restore: dict[str, bool] = field(default_factory=dict)
+    #: Each mask instruction's own keep-mask (by plan index) on a parameter that two or more of them
+    #: select; ``masks`` then holds their product (SparseML kept one mask per modifier: see _set_mask).
+    owned: dict[str, dict[int, torch.Tensor]] = field(default_factory=dict)
 
 
 class PlanRunner:
@@ -125,8 +128,18 @@ class PlanRunner:
         self._prune_of = {id(p.instruction): p for p in self._prunes}
         self._scorers = self._make_scorers(grad_sampler)
         self._quantization = self._plan_quantization()
-        # Each instruction with its handler (`_prune` for op "prune", ...), in plan (step) order.
-        self._handlers = [(i, getattr(self, "_" + i["op"])) for i in plan.instructions]
+        # Each instruction with its handler (`_prune` for op "prune", ...), in plan (step) order; the
+        # mask instructions apart, in the manager's order: SparseML updated every modifier's mask in
+        # that order within a step, and a mask made later sees the weights the earlier ones zeroed.
+        self._handlers = [(i, getattr(self, "_" + i["op"])) for i in plan.instructions if _mask_selector(i) is None]
+        self._mask_handlers = sorted(
+            ((i, getattr(self, "_" + i["op"])) for i in plan.instructions if _mask_selector(i) is not None),
+            key=lambda pair: pair[0]["origin"]["order"],
+        )
+        #: Plan index of each mask instruction: the key of its own masks in ``_State.owned``.
+        self._index = {id(i): index for index, i in enumerate(plan.instructions)}
+        #: Parameters two or more mask instructions select (the overlapping-pruners lint rule warns of them).
+        self._shared = _shared_names(plan, self._selected)
         #: The step whose instructions already ran (by :meth:`before_step` or the pre-hook), so they run once.
         self._prepared = -1
         self._hooks: list[Any] = [optimizer.register_step_post_hook(self._after_step)]
@@ -545,6 +558,9 @@ class PlanRunner:
                 if instruction["step"] > k:
                     break
                 handler(instruction, k, epoch)
+            for instruction, handler in self._mask_handlers:
+                if instruction["step"] <= k:
+                    handler(instruction, k, epoch)
             if watch is not None:
                 watch.remember(self.optimizer.param_groups)
             masks = self._state.masks
@@ -608,8 +624,21 @@ class PlanRunner:
             if name not in skip:
                 sharded.local(self._params[name].data).mul_(mask)
 
-    def _set_mask(self, name: str, mask: torch.Tensor) -> None:
-        """Enable a new keep-mask: the weight is masked now, and the optimizer state if it holds the zeros."""
+    def _set_mask(self, name: str, mask: torch.Tensor, owner: Instruction) -> None:
+        """Enable ``owner``'s new keep-mask: the weight is masked now, and the optimizer state if it holds the zeros.
+
+        Two or more mask instructions on one parameter run as SparseML ran them (its
+        ModuleParamPruningMask, one per modifier): each keeps its own mask, made when its own
+        schedule says, from the weights as they are then (already zeroed by every mask applied
+        so far, the masks updated earlier in this step's manager order included), and each
+        masks the gradient in backward and the weight after the step. The masks are 0/1, so
+        applying them one after the other is applying their product: the zeros are the union
+        of the enabled masks' zeros, and the weight's zeros stay a superset of it between steps.
+        """
+        if name in self._shared:
+            own = self._state.owned.setdefault(name, {})
+            own[self._index[id(owner)]] = mask
+            mask = _product(own)
         old = self._state.masks.get(name)
         self._state.masks[name] = mask
         param = self._params[name]
@@ -623,6 +652,24 @@ class PlanRunner:
             for value in self.optimizer.state.get(param, {}).values():
                 if isinstance(value, torch.Tensor) and value.shape == param.shape:
                     sharded.local(value).mul_(mask)
+
+    def _drop_mask(self, name: str, owner: Instruction) -> None:
+        """``owner`` lets go of ``name``: the other instructions' masks on it, if any, stay in force."""
+        own = self._state.owned.get(name)
+        if own is not None:
+            own.pop(self._index[id(owner)], None)
+            if own:
+                self._state.masks[name] = _product(own)
+                return
+            del self._state.owned[name]
+        self._state.masks.pop(name, None)
+
+    def _own_mask(self, name: str, owner: Instruction) -> torch.Tensor | None:
+        """``owner``'s own mask on ``name`` (what SparseML's scorers were given), None before its first update."""
+        own = self._state.owned.get(name)
+        if name in self._shared:
+            return None if own is None else own.get(self._index[id(owner)])
+        return self._state.masks.get(name)
 
     def _warn_revived(self, name: str) -> None:
         if name not in self._warned_revived:
@@ -698,7 +745,7 @@ class PlanRunner:
                 [self._params[n].detach() for n in names], target, instruction["mask_type"], instruction["global_sparsity"]
             )
             for name, keep in zip(names, created, strict=True):
-                self._set_mask(name, keep.to(self._params[name].dtype))
+                self._set_mask(name, keep.to(self._params[name].dtype), instruction)
             # After this step's optimizer update, as SparseML's optimizer_post_step did.
             self._momentum_reset |= reset
         index = next(i for i, other in enumerate(self.plan.instructions) if other is instruction)
@@ -706,7 +753,7 @@ class PlanRunner:
             self._acdc_released.add(index)
             self._apply_masks()
             for name in names:
-                self._state.masks.pop(name, None)
+                self._drop_mask(name, instruction)
 
     def _replace_modules(self, instruction: ReplaceModulesOp, k: int, epoch: float) -> None:
         if k > 0:  # step 0's swap happened at attach
@@ -740,15 +787,24 @@ class PlanRunner:
         )
 
     def _hold_mask(self, instruction: HoldMaskOp, k: int, epoch: float) -> None:
-        for change in ops.hold_at(instruction, k):
-            names = self._selected[instruction["selector"]]
+        names = self._selected[instruction["selector"]]
+        events = ops.hold_at(instruction, k)
+        end = instruction["end_step"]
+        if "hold" not in events and self._shared and (end is None or k < end):
+            # SparseML rebuilt a ConstantPruning mask at every step (``weight != 0``). Alone, that is
+            # the mask it holds; where another modifier also masks the parameter, the rebuilt mask
+            # takes in the other's new zeros and keeps them after that modifier lets go of them.
+            for name in self._shared.intersection(names):
+                param = self._params[name]
+                self._set_mask(name, sharded.local(param.detach() != 0).to(param.dtype), instruction)
+        for change in events:
             if change == "hold":
                 for name in names:
                     param = self._params[name]
-                    self._set_mask(name, sharded.local(param.detach() != 0).to(param.dtype))
+                    self._set_mask(name, sharded.local(param.detach() != 0).to(param.dtype), instruction)
             else:
                 for name in names:
-                    self._state.masks.pop(name, None)
+                    self._drop_mask(name, instruction)
 
     def _prune(self, instruction: PruneOp, k: int, epoch: float) -> None:
         prune = self._prune_of[id(instruction)]
@@ -758,7 +814,7 @@ class PlanRunner:
             prune.done = True
             self._apply_masks()
             for name in prune.names:
-                self._state.masks.pop(name, None)
+                self._drop_mask(name, instruction)
 
     def _update_masks(self, prune: _Prune, epoch: float) -> None:
         instruction = prune.instruction
@@ -769,9 +825,9 @@ class PlanRunner:
             targets[name] = ops.prune_target(instruction, epoch, start_value, prune.finals[name])
         scorer = self._scorers.get(id(instruction))
         if scorer is not None:
-            created = scorer.update([targets[n] for n in prune.names], self._state.masks.get)
+            created = scorer.update([targets[n] for n in prune.names], lambda name: self._own_mask(name, instruction))
             for name, keep in zip(prune.names, created, strict=True):
-                self._set_mask(name, keep.to(self._params[name].dtype))
+                self._set_mask(name, keep.to(self._params[name].dtype), instruction)
             return
         # One call for all of the modifier's tensors, as SparseML's mask creator (a [1, -1] block
         # takes its width from the first tensor); global sparsity with differing targets (from
@@ -788,7 +844,7 @@ class PlanRunner:
             created = masks.create(tensors, [targets[n] for n in names], instruction["mask_type"], instruction["global_sparsity"])
             del tensors
             for name, keep in zip(names, created, strict=True):
-                self._set_mask(name, sharded.shard_like(keep.to(self._params[name].dtype), self._params[name]))
+                self._set_mask(name, sharded.shard_like(keep.to(self._params[name].dtype), self._params[name]), instruction)
 
     # -- lifecycle ------------------------------------------------------------------
     def state_dict(self) -> dict[str, Any]:
@@ -797,6 +853,8 @@ class PlanRunner:
             "plan_sha256": self.plan.sha256,
             "step": self._state.step,
             "masks": self.masks(),
+            # Each instruction's own mask on a parameter several mask (the masks above are their products).
+            "owned_masks": {name: {index: m.bool() for index, m in own.items()} for name, own in self._state.owned.items()},
             "trainable_restore": dict(self._state.trainable_restore),
             "released": [i for i, p in enumerate(self._prunes) if p.done],
             "acdc_released": sorted(self._acdc_released),
@@ -826,6 +884,15 @@ class PlanRunner:
             raise RuntimeRefusal(wrong)
         saved_masks = {n: m.to(self._params[n].device, self._params[n].dtype) for n, m in state["masks"].items()}
         self._state = _State(int(state["step"]), saved_masks, dict(state["trainable_restore"]))
+        for name, own in (state.get("owned_masks") or {}).items():
+            if name in self._shared and name in saved_masks:
+                like = saved_masks[name]
+                self._state.owned[name] = {int(index): m.to(like.device, like.dtype) for index, m in own.items()}
+        for name in self._shared.intersection(saved_masks).difference(self._state.owned):
+            # Saved without each instruction's own mask (an older recipekit): their product stands in for
+            # the first one's until each instruction's next update.
+            first = min(self._index[id(i)] for i, _ in self._mask_handlers if name in self._selected[cast(str, _mask_selector(i))])
+            self._state.owned[name] = {first: saved_masks[name]}
         self._prepared = -1
         for index in state.get("released", []):
             self._prunes[index].done = True
@@ -925,6 +992,28 @@ def _may_loosen(plan: Plan, selected: dict[str, list[str]]) -> set[str]:
             if init == "__FROM_PARAM__" or any(f < float(init) for f in finals):
                 loosen |= set(names)
     return loosen
+
+
+def _shared_names(plan: Plan, selected: dict[str, list[str]]) -> set[str]:
+    """Parameters that two or more mask instructions (prune, acdc, hold_mask) select."""
+    seen: set[str] = set()
+    shared: set[str] = set()
+    for instruction in plan.instructions:
+        selector = _mask_selector(instruction)
+        if selector is not None:
+            names = set(selected[selector])
+            shared |= seen & names
+            seen |= names
+    return shared
+
+
+def _product(masks: dict[int, torch.Tensor]) -> torch.Tensor:
+    """The keep-mask of several 0/1 masks applied one after the other (in plan order; the order changes no bit)."""
+    ordered = [masks[index] for index in sorted(masks)]
+    product = ordered[0].clone() if len(ordered) > 1 else ordered[0]
+    for mask in ordered[1:]:
+        product.mul_(mask)
+    return product
 
 
 def _mask_selector(instruction: Instruction) -> str | None:
