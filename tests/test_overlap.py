@@ -3,7 +3,8 @@
 tests/fixtures/sparseml/overlap/ was written by SparseML itself (``scripts/make_sparseml_fixtures.py
 overlap``): each modifier kept its own mask, computed from the weights as the modifiers before it
 in the manager's order had left them, and applied them one after the other, so the zeros are the
-union of the enabled masks' zeros. Every comparison here is bit for bit (``torch.equal``).
+union of the enabled masks' zeros. Masks and zero counts are compared exactly; weights and momentum
+through ``tests/fixture_compare.py`` (bit for bit where the fixture's machine fingerprint matches).
 """
 
 from __future__ import annotations
@@ -20,9 +21,10 @@ torch = pytest.importorskip("torch")
 from torch import nn  # noqa: E402
 
 from recipekit.runtime import attach  # noqa: E402
+from tests import fixture_compare  # noqa: E402
 
-FIXTURE = Path(__file__).parent / "fixtures" / "sparseml" / "overlap" / "training.pt"
-TRAINING: dict[str, Any] = torch.load(FIXTURE, weights_only=True)
+FIX = fixture_compare.topic("overlap")
+TRAINING: dict[str, Any] = FIX.load("training.pt")
 RUNS = TRAINING["runs"]
 
 
@@ -89,17 +91,17 @@ def test_overlapping_pruners_equal_sparseml(name: str, exact_optimizer_state: bo
             # No mask in force keeps everything (AC/DC's decompressed phases keep an all-ones mask enabled).
             ones = torch.ones_like(weights[param], dtype=torch.bool)
             theirs = _sparseml_mask(run, param, k)
-            assert torch.equal(masks.get(param, ones), ones if theirs is None else theirs), (k, param)
+            FIX.exact(masks.get(param, ones), ones if theirs is None else theirs, (k, param))
             zeros = int((weights[param] == 0).sum())
             assert zeros == int((run["steps"]["weights"][param][k] == 0).sum()), (k, param, zeros)
         for param in weights:
-            assert torch.equal(weights[param], run["steps"]["weights"][param][k]), (k, param)
+            FIX.floats(weights[param], run["steps"]["weights"][param][k], (k, param))
             # The fast path clears the optimizer state at weights a held mask prunes (never at a shared tensor's).
             full = exact_optimizer_state or param == "0.weight"
             kept = ... if full else masks.get(param, torch.ones_like(momentum[param], dtype=torch.bool))
-            assert torch.equal(momentum[param][kept], run["steps"]["momentum"][param][k][kept]), (k, param)
+            FIX.floats(momentum[param][kept], run["steps"]["momentum"][param][k][kept], (k, param))
     for param, value in model.named_parameters():
-        assert torch.equal(value.detach(), run["final"][param]), param
+        FIX.floats(value.detach(), run["final"][param], param)
 
 
 @pytest.mark.parametrize("name", ["different update frequencies", "lower target later, released", "GM released, then constant"])
@@ -132,4 +134,4 @@ def test_resumed_run_equals_sparseml(name: str, tmp_path: Path) -> None:
             runner.detach()
     runner.finalize()
     for param, value in model.named_parameters():
-        assert torch.equal(value.detach(), run["final"][param]), param
+        FIX.floats(value.detach(), run["final"][param], param)
