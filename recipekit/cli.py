@@ -80,6 +80,27 @@ def _positive(ctx: click.Context, param: click.Parameter, value: float | None) -
     return value
 
 
+class _ExistingPath(click.Path):
+    """``click.Path(exists=True)`` that recognizes recipe or plan text pasted where a path belongs."""
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if isinstance(value, str) and _looks_like_text(value) and not os.path.exists(value):
+            kind = "plan JSON" if value.lstrip().startswith("{") else "recipe text"
+            self.fail(
+                f"this is {kind}, not a path: save it to a file and pass the file's path "
+                "(the Python API, recipekit.compile_recipe, also takes recipe text)",
+                param,
+                ctx,
+            )
+        return super().convert(value, param, ctx)
+
+
+def _looks_like_text(value: str) -> bool:
+    # A line break, a JSON object, YAML front matter or a modifier tag: no file name looks like that.
+    stripped = value.lstrip()
+    return "\n" in value or "\r" in value or stripped.startswith(("{", "---", "modifiers:")) or "Modifier" in value and ": " in value
+
+
 def _color() -> bool:
     return sys.stdout.isatty() and "NO_COLOR" not in os.environ
 
@@ -94,7 +115,7 @@ def _load_config(config_path: str | None) -> Any:
 
 
 @click.command("lint", context_settings={"help_option_names": ["-h", "--help"]})
-@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True))
+@click.argument("paths", nargs=-1, required=True, type=_ExistingPath(exists=True))
 @VAR_OPTION
 @click.option(
     "--format",
@@ -128,6 +149,11 @@ def _load_config(config_path: str | None) -> Any:
     metavar="GLOB",
     help="Skip files and directories matching GLOB (path or name) when walking a directory. Repeatable.",
 )
+@click.option(
+    "--only-recipes",
+    is_flag=True,
+    help="Check named files only if they look like recipes, as a directory walk does (the pre-commit hooks use it).",
+)
 @click.version_option(__version__, prog_name="recipe-lint")
 @guarded
 def lint_command(
@@ -141,6 +167,7 @@ def lint_command(
     config_path: str | None,
     output: str | None,
     excludes: tuple[str, ...],
+    only_recipes: bool,
 ) -> None:
     """Check recipes: files as given; directories walked for recipes.
 
@@ -158,7 +185,8 @@ def lint_command(
     manifest = manifest or config.params
     params = _load_manifest_or_exit(manifest) if manifest is not None else None
     chosen = output_format or ("github" if os.environ.get("GITHUB_ACTIONS") == "true" else "text")
-    run = LintRun(config, parse_vars(variables), params, chosen, fix, color=output is None and _color(), excludes=excludes)
+    color = output is None and _color()
+    run = LintRun(config, parse_vars(variables), params, chosen, fix, color=color, excludes=excludes, only_recipes=only_recipes)
     if output is not None:
         with open_atomically(output) as stream:
             report = lint_paths(paths, run, stream)
@@ -178,7 +206,7 @@ main.add_command(lint_command)
 
 
 @main.command("normalize")
-@click.argument("recipe", type=click.Path(exists=True, dir_okay=False))
+@click.argument("recipe", type=_ExistingPath(exists=True, dir_okay=False))
 @VAR_OPTION
 @guarded
 def normalize_command(recipe: str, variables: tuple[str, ...]) -> None:
@@ -205,7 +233,7 @@ def _report_errors(diagnostics: list[Diagnostic], path: str) -> None:
 
 
 @main.command("compile")
-@click.argument("recipe", type=click.Path(exists=True, dir_okay=False))
+@click.argument("recipe", type=_ExistingPath(exists=True, dir_okay=False))
 @click.option("--steps-per-epoch", type=float, required=True, callback=_positive, help="Optimizer steps per epoch (may be fractional).")
 @VAR_OPTION
 @click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write the plan here (atomically) instead of stdout.")
@@ -259,17 +287,19 @@ def _load_plan_or_exit(path: str) -> Any:
 def _load_manifest_or_exit(path: str | os.PathLike[str]) -> list[dict[str, Any]]:
     from pathlib import Path
 
-    from recipekit.plan.manifest import ManifestError, load_manifest
+    from recipekit.plan.manifest import BinaryManifestError, ManifestError, load_manifest
 
     try:
         return load_manifest(Path(path))
+    except BinaryManifestError as error:
+        raise click.BadParameter(str(error), param_hint="--params") from None
     except ManifestError as error:
         click.echo(f"{path}: error: {error}", err=True)
         sys.exit(EXIT_ERRORS)
 
 
 @main.command("expand")
-@click.argument("plan_path", metavar="PLAN", type=click.Path(exists=True, dir_okay=False))
+@click.argument("plan_path", metavar="PLAN", type=_ExistingPath(exists=True, dir_okay=False))
 @click.option(
     "--params",
     "manifest",
@@ -282,7 +312,7 @@ def _load_manifest_or_exit(path: str | os.PathLike[str]) -> list[dict[str, Any]]
 @click.option("--optimizer-weight-decay", type=float, default=0.0, show_default=True, help="The optimizer's own weight decay.")
 @guarded
 def expand_command(plan_path: str, manifest: str, param_groups: int, optimizer_lr: float, optimizer_weight_decay: float) -> None:
-    """Print the plan's state per step as JSON lines (change points only, as in the goldens)."""
+    """Print the plan's state per step as JSON lines: one line per step where something changes."""
     from recipekit.plan.simulate import expand
 
     plan = _load_plan_or_exit(plan_path)
@@ -292,7 +322,7 @@ def expand_command(plan_path: str, manifest: str, param_groups: int, optimizer_l
 
 
 @main.command("show")
-@click.argument("path", metavar="RECIPE|PLAN", type=click.Path(exists=True, dir_okay=False))
+@click.argument("path", metavar="RECIPE|PLAN", type=_ExistingPath(exists=True, dir_okay=False))
 @click.option("--steps-per-epoch", type=float, callback=_positive, help="Needed when showing a recipe.")
 @VAR_OPTION
 @click.option(
@@ -357,23 +387,35 @@ def schema_command(name: str | None, recipe_format: str) -> None:
 @main.command("params")
 @click.option("--model", "model_spec", metavar="PACKAGE.MODULE:FACTORY", help="Build the model by calling this factory.")
 @click.option("--checkpoint", type=click.Path(exists=True, dir_okay=False), help="Read a state dict (weights_only).")
+@click.option(
+    "--buffers",
+    is_flag=True,
+    help="With --checkpoint: list buffers too (running_mean, running_var, num_batches_tracked, integer tensors).",
+)
 @click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write the manifest here (atomically) instead of stdout.")
 @guarded
-def params_command(model_spec: str | None, checkpoint: str | None, output: str | None) -> None:
-    """Write a parameter manifest for `recipe-lint --params` (needs torch)."""
+def params_command(model_spec: str | None, checkpoint: str | None, buffers: bool, output: str | None) -> None:
+    """Write a parameter manifest for `recipe-lint --params` (needs torch).
+
+    With --model, the manifest also lists the model's modules (what a QuantizationModifier's
+    `ignore` names); a checkpoint names tensors only.
+    """
     from recipekit.atomic import write_atomically
     from recipekit.plan.manifest import ManifestError, from_factory
 
     if (model_spec is None) == (checkpoint is None):
         raise click.UsageError("give exactly one of --model and --checkpoint")
-    _require("torch", "recipekit params builds the model or reads the checkpoint with PyTorch", "torch numpy")
+    if buffers and checkpoint is None:
+        raise click.UsageError("--buffers applies to --checkpoint (a model's manifest lists its parameters and modules)")
+    # The version the tests ran with; an unpinned `pip install torch` pulls whatever is newest (and CUDA wheels).
+    _require("torch", "recipekit params builds the model or reads the checkpoint with PyTorch", "torch==2.13.0 numpy")
     try:
         if model_spec is not None:
-            manifest = from_factory(model_spec)
+            manifest: Any = from_factory(model_spec)
         else:
             from recipekit.runtime.checkpoint import manifest_from_checkpoint
 
-            manifest = manifest_from_checkpoint(checkpoint)  # type: ignore[arg-type]
+            manifest = manifest_from_checkpoint(checkpoint, buffers=buffers)  # type: ignore[arg-type]
     except ManifestError as error:
         click.echo(f"error: {error}", err=True)
         sys.exit(EXIT_ERRORS)
