@@ -275,13 +275,20 @@ def _as_steps(value: float) -> float:
 
 
 def _load_plan_or_exit(path: str) -> Any:
-    from recipekit.plan.model import PlanError, load_plan
+    import warnings
+
+    from recipekit.plan.model import PlanError, PlanWarning, load_plan
 
     try:
-        return load_plan(path)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", PlanWarning)
+            plan = load_plan(path)
     except PlanError as error:
         click.echo(f"{path}: error: {error}", err=True)
         sys.exit(EXIT_ERRORS)
+    for warning in caught:
+        click.echo(f"{path}: warning: {warning.message}", err=True)
+    return plan
 
 
 def _load_manifest_or_exit(path: str | os.PathLike[str]) -> list[dict[str, Any]]:
