@@ -98,7 +98,7 @@ class _ExistingPath(click.Path):
 def _looks_like_text(value: str) -> bool:
     # A line break, a JSON object, YAML front matter or a modifier tag: no file name looks like that.
     stripped = value.lstrip()
-    return "\n" in value or "\r" in value or stripped.startswith(("{", "---", "modifiers:")) or "Modifier" in value and ": " in value
+    return "\n" in value or "\r" in value or stripped.startswith(("{", "---", "modifiers:")) or ("Modifier" in value and ": " in value)
 
 
 def _color() -> bool:

@@ -376,7 +376,8 @@ def test_a_hand_edited_plan_is_refused_naming_the_field(tmp_path: Path) -> None:
     plan_path.write_text(text.replace('"final_sparsity": 0.8,', '"final_sparsity": 0.9,'))
     with pytest.raises(PlanError) as raised:
         recipekit.load_plan(plan_path)
-    assert "not what compile wrote: final_sparsity of instruction 1 (prune, GMPruningModifier at line 6 of the recipe)." in str(raised.value)
+    expected = "not what compile wrote: final_sparsity of instruction 1 (prune, GMPruningModifier at line 6 of the recipe)."
+    assert expected in str(raised.value)
     result = CliRunner().invoke(cli.main, ["show", str(plan_path)])
     assert result.exit_code == 1 and "the plan was edited after compile" in result.output
     for edit in (

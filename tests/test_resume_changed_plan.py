@@ -98,7 +98,7 @@ def test_a_changed_set_of_pruners_cannot_continue(tmp_path: Path) -> None:
     _, _, runner = resumed(state, RECIPE + extra)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RecipeRuntimeWarning)
-        with pytest.raises(RuntimeRefusal, match="GMPruningModifier at line 15 is new .*cannot carry over"):
+        with pytest.raises(RuntimeRefusal, match=r"GMPruningModifier at line 15 is new .*cannot carry over"):
             runner.load_state_dict(state["runner"], allow_changed_plan=True)  # type: ignore[attr-defined]
 
 

@@ -36,7 +36,9 @@ from recipekit.source import RECIPE_SUFFIXES
 EXCLUDED_NAMES = frozenset(
     {"__pypackages__", "_build", "buck-out", "build", "dist", "node_modules", "site-packages", "venv", "__pycache__"}
 )
-_MARKER = re.compile(r"!(?:pytorch\.)?[A-Za-z_]\w*Modif|^[ \t]*-?[ \t]*[A-Za-z_]\w*Modifier[ \t]*:|^\w*modifiers[ \t]*:[ \t]*(?:#.*)?$", re.M)
+_MARKER = re.compile(
+    r"!(?:pytorch\.)?[A-Za-z_]\w*Modif|^[ \t]*-?[ \t]*[A-Za-z_]\w*Modifier[ \t]*:|^\w*modifiers[ \t]*:[ \t]*(?:#.*)?$", re.M
+)
 # SparseML's front-matter pattern (source.py): only what it reads counts.
 _FRONT_MATTER = re.compile(r"^\s*(?:---|\+\+\+)(.*?)(?:---|\+\+\+)", re.S | re.M)
 

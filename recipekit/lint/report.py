@@ -69,7 +69,8 @@ class ReportWriter:
                 self.stream.write(f"Fixed {fixed} problem{'s' if fixed != 1 else ''}.\n")
             self.stream.write(render.summary(self.counts, self.files))
             if skipped:
-                they = "file that is not a recipe (no modifier in it)" if skipped == 1 else "files that are not recipes (no modifier in them)"
+                one = "file that is not a recipe (no modifier in it)"
+                they = one if skipped == 1 else "files that are not recipes (no modifier in them)"
                 anyway = "without --only-recipes, name a file" if only_recipes else "name a file"
                 self.stream.write(f"Skipped {skipped} {they}; {anyway} to check it anyway.\n")
 

@@ -17,6 +17,8 @@ DERIVED = frozenset({"step", "updates"})
 
 def _derived(name: str) -> bool:
     return name in DERIVED or name.endswith("_step")
+
+
 _TOP = ("steps_per_epoch", "max_epochs", "total_steps")
 
 
@@ -54,14 +56,13 @@ def plan_changes(before: dict[str, Any], after: dict[str, Any]) -> list[str]:
             continue
         old = paired.pop(0)
         fields = []
-        for name in sorted((old.keys() | instruction.keys()) - {"origin", "op"}):
-            was, now = old.get(name), instruction.get(name)
-            if name == "selector":
+        for field in sorted((old.keys() | instruction.keys()) - {"origin", "op"}):
+            was, now = old.get(field), instruction.get(field)
+            if field == "selector":  # the recipe's params, not the plan's selector ids
                 was = (old_selectors.get(was) or {}).get("patterns", was)
                 now = (new_selectors.get(now) or {}).get("patterns", now)
-                name = "params"
             if was != now:
-                fields.append((name, was, now))
+                fields.append(("params" if field == "selector" else field, was, now))
         chosen = [f for f in fields if not _derived(f[0])] or fields
         changes.extend(f"{name} {_show(was)} → {_show(now)} in {_where(instruction)}" for name, was, now in chosen)
     for left in olds.values():

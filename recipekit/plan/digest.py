@@ -60,7 +60,7 @@ def changed_fields(document: dict[str, Any]) -> list[str] | None:
         return [*changes, "the instructions"]
     if len(before) != len(now["instructions"]):
         changes.append(f"the number of instructions ({len(now['instructions'])}; compile wrote {len(before)})")
-    for index, (old, new) in enumerate(zip(before, now["instructions"])):
+    for index, (old, new) in enumerate(zip(before, now["instructions"], strict=False)):  # the count is reported above
         if not isinstance(old, dict):
             changes.append(f"instruction {index}")
             continue

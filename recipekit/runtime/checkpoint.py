@@ -16,7 +16,6 @@ from recipekit.plan.diff import plan_changes
 from recipekit.plan.manifest import ManifestError
 from recipekit.plan.model import Plan
 
-
 #: Buffers a state dict holds beside the parameters (BatchNorm's); no recipe prunes or quantizes them.
 BUFFER_NAMES = frozenset({"running_mean", "running_var", "num_batches_tracked"})
 

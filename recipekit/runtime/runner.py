@@ -108,6 +108,7 @@ class PlanRunner:
         if strict and skipped:
             instruction, reason = skipped[0]
             raise RuntimeRefusal(f"{_where(instruction)}: strict: the runtime does not execute this modifier: {reason}")
+        misuse.check_qat_names(plan.instructions, model, RuntimeRefusal)
         self._selected = self._resolve_all()
         self._removals = self._resolve_removals()
         self._check_groups()
