@@ -312,7 +312,7 @@ def _load_manifest_or_exit(path: str | os.PathLike[str]) -> list[dict[str, Any]]
     "manifest",
     type=click.Path(exists=True, dir_okay=False),
     required=True,
-    help="Parameter manifest (JSON list of {name, shape, module_type}, or one name per line).",
+    help="Parameter manifest (what `recipekit params` writes, a JSON list of {name, shape, module_type}, or one name per line).",
 )
 @click.option("--param-groups", type=click.IntRange(min=1), default=1, show_default=True, help="Number of optimizer param groups.")
 @click.option("--optimizer-lr", type=float, default=0.1, show_default=True, help="The optimizer's own LR before any modifier sets it.")

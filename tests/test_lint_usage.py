@@ -153,16 +153,6 @@ def test_expand_help_speaks_to_users() -> None:
     assert "one line per step where something changes" in output
 
 
-def test_the_missing_torch_hint_pins_the_tested_torch(monkeypatch: pytest.MonkeyPatch) -> None:
-    import importlib.util
-
-    real = importlib.util.find_spec
-    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "torch" else real(name, *a))
-    result = CliRunner().invoke(cli.main, ["params", "--checkpoint", str(ROOT / "pyproject.toml")])
-    assert result.exit_code == 1
-    assert "pip install torch==2.13.0 numpy" in result.output
-
-
 INSTALL = re.compile(r"pip install ([^\n`|]*)")
 
 
