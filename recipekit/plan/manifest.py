@@ -64,11 +64,12 @@ def load_manifest(path: Path) -> list[dict[str, Any]]:
         modules = None
         if isinstance(document, dict):
             modules = document.get("modules")
-            if not isinstance(modules, list) or not all(isinstance(m, dict) and isinstance(m.get("name"), str) for m in modules):
+            listed = isinstance(modules, list) and all(isinstance(m, dict) and isinstance(m.get("name"), str) for m in modules)
+            if modules is not None and not listed:
                 raise ManifestError('expected "modules": a JSON list of {"name", "type"} objects')
             document = document.get("params")
         if not isinstance(document, list) or not all(isinstance(p, dict) and isinstance(p.get("name"), str) for p in document):
-            raise ManifestError('expected a JSON list of {"name", "shape", "module_type"} objects')
+            raise ManifestError('expected a JSON list of {"name", "shape", "module_type"} objects, or {"params": that list, "modules": …}')
         manifest = Manifest(document)
         manifest.modules = modules
         return manifest
