@@ -2,10 +2,11 @@
 
 A comment at the end of a line silences that line; a comment on a line of its
 own silences the next line. ``# recipe-lint: disable-file=CODE`` silences the
-whole file. Each entry is what the configuration's ``select``/``ignore`` accept: a code
-(``L330``), a code prefix (``L33``), a rule name (``qat-during-ramp``) or ``ALL``; several are
-separated by commas, and text after them (``-- why``) is a free comment. A suppression that silences nothing is itself reported (L300), so
-stale ones do not pile up.
+whole file. Each entry is what the configuration's ``select``/``ignore`` accept:
+a code (``L330``), a code prefix (``L33``), a rule name (``qat-during-ramp``) or
+``ALL``; several are separated by commas, and text after them (``-- why``) is a
+free comment. A suppression that silences nothing, or names no code, is itself
+reported (L300), so stale and misspelled ones do not pile up.
 """
 
 from __future__ import annotations
