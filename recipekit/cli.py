@@ -80,6 +80,27 @@ def _positive(ctx: click.Context, param: click.Parameter, value: float | None) -
     return value
 
 
+class _ExistingPath(click.Path):
+    """``click.Path(exists=True)`` that recognizes recipe or plan text pasted where a path belongs."""
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if isinstance(value, str) and _looks_like_text(value) and not os.path.exists(value):
+            kind = "plan JSON" if value.lstrip().startswith("{") else "recipe text"
+            self.fail(
+                f"this is {kind}, not a path: save it to a file and pass the file's path "
+                "(the Python API, recipekit.compile_recipe, also takes recipe text)",
+                param,
+                ctx,
+            )
+        return super().convert(value, param, ctx)
+
+
+def _looks_like_text(value: str) -> bool:
+    # A line break, a JSON object, YAML front matter or a modifier tag: no file name looks like that.
+    stripped = value.lstrip()
+    return "\n" in value or "\r" in value or stripped.startswith(("{", "---", "modifiers:")) or ("Modifier" in value and ": " in value)
+
+
 def _color() -> bool:
     return sys.stdout.isatty() and "NO_COLOR" not in os.environ
 
@@ -96,7 +117,7 @@ def _load_config(config_path: str | None, stdin_filename: str | None = None) -> 
 
 
 @click.command("lint", context_settings={"help_option_names": ["-h", "--help"]})
-@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, allow_dash=True))
+@click.argument("paths", nargs=-1, required=True, type=_ExistingPath(exists=True, allow_dash=True))
 @VAR_OPTION
 @click.option(
     "--format",
@@ -135,6 +156,11 @@ def _load_config(config_path: str | None, stdin_filename: str | None = None) -> 
     metavar="PATH",
     help="With `-`: the name of the recipe read from standard input (its suffix, per-file ignores, configuration).",
 )
+@click.option(
+    "--only-recipes",
+    is_flag=True,
+    help="Check named files only if they look like recipes, as a directory walk does (the pre-commit hooks use it).",
+)
 @click.version_option(__version__, prog_name="recipe-lint")
 @guarded
 def lint_command(
@@ -149,6 +175,7 @@ def lint_command(
     output: str | None,
     excludes: tuple[str, ...],
     stdin_filename: str | None,
+    only_recipes: bool,
 ) -> None:
     """Check recipes: files as given; directories walked for recipes; `-` reads standard input.
 
@@ -170,7 +197,8 @@ def lint_command(
     manifest = manifest or config.params
     params = _load_manifest_or_exit(manifest) if manifest is not None else None
     chosen = output_format or ("github" if os.environ.get("GITHUB_ACTIONS") == "true" else "text")
-    run = LintRun(config, parse_vars(variables), params, chosen, fix, color=output is None and _color(), excludes=excludes)
+    color = output is None and _color()
+    run = LintRun(config, parse_vars(variables), params, chosen, fix, color=color, excludes=excludes, only_recipes=only_recipes)
     if paths == ("-",):
         from recipekit.lint.driver import lint_stdin
 
@@ -203,7 +231,7 @@ main.add_command(lint_command)
 
 
 @main.command("normalize")
-@click.argument("recipe", type=click.Path(exists=True, dir_okay=False))
+@click.argument("recipe", type=_ExistingPath(exists=True, dir_okay=False))
 @VAR_OPTION
 @guarded
 def normalize_command(recipe: str, variables: tuple[str, ...]) -> None:
@@ -230,7 +258,7 @@ def _report_errors(diagnostics: list[Diagnostic], path: str) -> None:
 
 
 @main.command("compile")
-@click.argument("recipe", type=click.Path(exists=True, dir_okay=False))
+@click.argument("recipe", type=_ExistingPath(exists=True, dir_okay=False))
 @click.option("--steps-per-epoch", type=float, required=True, callback=_positive, help="Optimizer steps per epoch (may be fractional).")
 @VAR_OPTION
 @click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write the plan here (atomically) instead of stdout.")
@@ -272,42 +300,51 @@ def _as_steps(value: float) -> float:
 
 
 def _load_plan_or_exit(path: str) -> Any:
-    from recipekit.plan.model import PlanError, load_plan
+    import warnings
+
+    from recipekit.plan.model import PlanError, PlanWarning, load_plan
 
     try:
-        return load_plan(path)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", PlanWarning)
+            plan = load_plan(path)
     except PlanError as error:
         click.echo(f"{path}: error: {error}", err=True)
         sys.exit(EXIT_ERRORS)
+    for warning in caught:
+        click.echo(f"{path}: warning: {warning.message}", err=True)
+    return plan
 
 
 def _load_manifest_or_exit(path: str | os.PathLike[str]) -> list[dict[str, Any]]:
     from pathlib import Path
 
-    from recipekit.plan.manifest import ManifestError, load_manifest
+    from recipekit.plan.manifest import BinaryManifestError, ManifestError, load_manifest
 
     try:
         return load_manifest(Path(path))
+    except BinaryManifestError as error:
+        raise click.BadParameter(str(error), param_hint="--params") from None
     except ManifestError as error:
         click.echo(f"{path}: error: {error}", err=True)
         sys.exit(EXIT_ERRORS)
 
 
 @main.command("expand")
-@click.argument("plan_path", metavar="PLAN", type=click.Path(exists=True, dir_okay=False))
+@click.argument("plan_path", metavar="PLAN", type=_ExistingPath(exists=True, dir_okay=False))
 @click.option(
     "--params",
     "manifest",
     type=click.Path(exists=True, dir_okay=False),
     required=True,
-    help="Parameter manifest (JSON list of {name, shape, module_type}, or one name per line).",
+    help="Parameter manifest (what `recipekit params` writes, a JSON list of {name, shape, module_type}, or one name per line).",
 )
 @click.option("--param-groups", type=click.IntRange(min=1), default=1, show_default=True, help="Number of optimizer param groups.")
 @click.option("--optimizer-lr", type=float, default=0.1, show_default=True, help="The optimizer's own LR before any modifier sets it.")
 @click.option("--optimizer-weight-decay", type=float, default=0.0, show_default=True, help="The optimizer's own weight decay.")
 @guarded
 def expand_command(plan_path: str, manifest: str, param_groups: int, optimizer_lr: float, optimizer_weight_decay: float) -> None:
-    """Print the plan's state per step as JSON lines (change points only, as in the goldens)."""
+    """Print the plan's state per step as JSON lines: one line per step where something changes."""
     from recipekit.plan.simulate import expand
 
     plan = _load_plan_or_exit(plan_path)
@@ -317,7 +354,7 @@ def expand_command(plan_path: str, manifest: str, param_groups: int, optimizer_l
 
 
 @main.command("show")
-@click.argument("path", metavar="RECIPE|PLAN", type=click.Path(exists=True, dir_okay=False))
+@click.argument("path", metavar="RECIPE|PLAN", type=_ExistingPath(exists=True, dir_okay=False))
 @click.option("--steps-per-epoch", type=float, callback=_positive, help="Needed when showing a recipe.")
 @VAR_OPTION
 @click.option(
@@ -403,23 +440,35 @@ def lsp_command(editor_settings: bool, stdio: bool) -> None:
 @main.command("params")
 @click.option("--model", "model_spec", metavar="PACKAGE.MODULE:FACTORY", help="Build the model by calling this factory.")
 @click.option("--checkpoint", type=click.Path(exists=True, dir_okay=False), help="Read a state dict (weights_only).")
+@click.option(
+    "--buffers",
+    is_flag=True,
+    help="With --checkpoint: list buffers too (running_mean, running_var, num_batches_tracked, integer tensors).",
+)
 @click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write the manifest here (atomically) instead of stdout.")
 @guarded
-def params_command(model_spec: str | None, checkpoint: str | None, output: str | None) -> None:
-    """Write a parameter manifest for `recipe-lint --params` (needs torch)."""
+def params_command(model_spec: str | None, checkpoint: str | None, buffers: bool, output: str | None) -> None:
+    """Write a parameter manifest for `recipe-lint --params` (needs torch).
+
+    With --model, the manifest also lists the model's modules (what a QuantizationModifier's
+    `ignore` names); a checkpoint names tensors only.
+    """
     from recipekit.atomic import write_atomically
     from recipekit.plan.manifest import ManifestError, from_factory
 
     if (model_spec is None) == (checkpoint is None):
         raise click.UsageError("give exactly one of --model and --checkpoint")
-    _require("torch", "recipekit params builds the model or reads the checkpoint with PyTorch", "torch numpy")
+    if buffers and checkpoint is None:
+        raise click.UsageError("--buffers applies to --checkpoint (a model's manifest lists its parameters and modules)")
+    # The version the tests ran with; an unpinned `pip install torch` pulls whatever is newest (and CUDA wheels).
+    _require("torch", "recipekit params builds the model or reads the checkpoint with PyTorch", "torch==2.13.0 numpy")
     try:
         if model_spec is not None:
-            manifest = from_factory(model_spec)
+            manifest: Any = from_factory(model_spec)
         else:
             from recipekit.runtime.checkpoint import manifest_from_checkpoint
 
-            manifest = manifest_from_checkpoint(checkpoint)  # type: ignore[arg-type]
+            manifest = manifest_from_checkpoint(checkpoint, buffers=buffers)  # type: ignore[arg-type]
     except ManifestError as error:
         click.echo(f"error: {error}", err=True)
         sys.exit(EXIT_ERRORS)

@@ -105,9 +105,17 @@ def render_sarif(diagnostics: list[Diagnostic], codes: Mapping[str, Code], root:
 
     from recipekit.version import VERSION
 
-    def uri(path: str) -> str:
-        relative = os.path.relpath(path, root) if root and os.path.isabs(path) else path
-        return relative.replace(os.sep, "/")
+    def location(path: str) -> dict[str, str]:
+        # Relative to the project root (%SRCROOT%), wherever recipe-lint ran; a file outside it keeps its absolute URI.
+        if root is None:
+            return {"uri": path.replace(os.sep, "/"), "uriBaseId": "%SRCROOT%"}
+        absolute = os.path.abspath(path)
+        relative = os.path.relpath(absolute, root)
+        if relative == os.pardir or relative.startswith(os.pardir + os.sep):
+            import pathlib
+
+            return {"uri": pathlib.Path(absolute).as_uri()}
+        return {"uri": relative.replace(os.sep, "/"), "uriBaseId": "%SRCROOT%"}
 
     def region(loc: Any) -> dict[str, int]:
         return {
@@ -143,7 +151,7 @@ def render_sarif(diagnostics: list[Diagnostic], codes: Mapping[str, Code], root:
             "locations": [
                 {
                     "physicalLocation": {
-                        "artifactLocation": {"uri": uri(d.location.path), "uriBaseId": "%SRCROOT%"},
+                        "artifactLocation": location(d.location.path),
                         "region": region(d.location),
                     }
                 }
@@ -154,7 +162,7 @@ def render_sarif(diagnostics: list[Diagnostic], codes: Mapping[str, Code], root:
                 "id": i,
                 "message": {"text": note.message},
                 "physicalLocation": {
-                    "artifactLocation": {"uri": uri(note.location.path), "uriBaseId": "%SRCROOT%"},
+                    "artifactLocation": location(note.location.path),
                     "region": region(note.location),
                 },
             }
@@ -169,7 +177,7 @@ def render_sarif(diagnostics: list[Diagnostic], codes: Mapping[str, Code], root:
                     "description": {"text": d.fix.message},
                     "artifactChanges": [
                         {
-                            "artifactLocation": {"uri": uri(d.location.path), "uriBaseId": "%SRCROOT%"},
+                            "artifactLocation": location(d.location.path),
                             "replacements": [
                                 {"deletedRegion": region(e.location), "insertedContent": {"text": e.text}} for e in d.fix.edits
                             ],

@@ -4,6 +4,7 @@ determinism, the plan contract, and the compile/expand/show commands."""
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -364,3 +365,44 @@ def test_expand_folds_conv_bn_only_for_siblings_as_sparseml_and_the_runtime_do()
 
     assert bn_frozen("block.conv", "block.bn") is False
     assert bn_frozen("stem.conv", "head.bn") is None  # consecutive, but not in the same parent: never fused
+
+
+def test_a_hand_edited_plan_is_refused_naming_the_field(tmp_path: Path) -> None:
+    # Issue 21, item 11: final_sparsity 0.8 → 0.9 in the plan file loaded and ran.
+    recipe = GM.format(inter="cubic", mask="unstructured")
+    text = recipekit.compile_recipe(recipe, 4).to_json()
+    assert '"final_sparsity": 0.8,' in text
+    plan_path = tmp_path / "plan.json"
+    plan_path.write_text(text.replace('"final_sparsity": 0.8,', '"final_sparsity": 0.9,'))
+    with pytest.raises(PlanError) as raised:
+        recipekit.load_plan(plan_path)
+    expected = "not what compile wrote: final_sparsity of instruction 1 (prune, GMPruningModifier at line 6 of the recipe)."
+    assert expected in str(raised.value)
+    result = CliRunner().invoke(cli.main, ["show", str(plan_path)])
+    assert result.exit_code == 1 and "the plan was edited after compile" in result.output
+    for edit in (
+        lambda t: re.sub(r'"total_steps": (\d+)', r'"total_steps": 1\1', t),
+        lambda t: t.replace('"max_epochs": 4,', '"max_epochs": 5,'),
+    ):
+        with pytest.raises(PlanError, match="edited after compile"):
+            plan_from_json(edit(text))
+    assert plan_from_json(text).to_json() == text
+
+
+def test_a_plan_without_a_digest_loads_with_a_warning(tmp_path: Path) -> None:
+    from recipekit.plan.model import PlanWarning
+
+    document = json.loads(recipekit.compile_recipe(EXAMPLE, 3).to_json())
+    del document["digest"]  # as an older recipekit wrote it
+    plan_path = tmp_path / "plan.json"
+    plan_path.write_text(json.dumps(document))
+    with pytest.warns(PlanWarning, match="no digest"):
+        plan = recipekit.load_plan(plan_path)
+    assert plan.total_steps == document["total_steps"]
+    result = CliRunner().invoke(cli.main, ["show", str(plan_path)])
+    assert result.exit_code == 0 and f"{plan_path}: warning: this plan has no digest" in result.output
+
+
+def test_plan_text_given_to_load_plan_says_so() -> None:
+    with pytest.raises(PlanError, match="this is plan JSON text: use plan_from_json"):
+        recipekit.load_plan(recipekit.compile_recipe(EXAMPLE, 3).to_json())

@@ -22,7 +22,7 @@ def test_params_without_torch_gives_the_install_hint(tmp_path: Path, monkeypatch
         assert result.stdout == ""
         assert result.stderr == (
             "Error: recipekit params builds the model or reads the checkpoint with PyTorch, which is not installed here; "
-            "install it with: pip install torch numpy\n"
+            "install it with: pip install torch==2.13.0 numpy\n"
         )
 
 

@@ -26,7 +26,16 @@ def test_manifest_from_a_model_factory(tmp_path: Path, monkeypatch: pytest.Monke
     monkeypatch.chdir(tmp_path)
     result = CliRunner().invoke(cli.main, ["params", "--model", "mymodels:build", "-o", "params.json"])
     assert result.exit_code == 0, result.output
-    manifest = json.loads((tmp_path / "params.json").read_text())
+    document = json.loads((tmp_path / "params.json").read_text())
+    # The modules beside the parameters: a QuantizationModifier's `ignore` names them (Flatten has no parameter).
+    assert document["modules"] == [
+        {"name": "", "type": "Sequential"},
+        {"name": "0", "type": "Conv2d"},
+        {"name": "1", "type": "BatchNorm2d"},
+        {"name": "2", "type": "Flatten"},
+        {"name": "3", "type": "Linear"},
+    ]
+    manifest = document["params"]
     assert manifest[0] == {"name": "0.weight", "shape": [8, 3, 3, 3], "module_type": "Conv2d"}
     assert [p["module_type"] for p in manifest] == ["Conv2d", "Conv2d", "BatchNorm2d", "BatchNorm2d", "Linear", "Linear"]
     recipe = tmp_path / "r.yaml"
@@ -44,6 +53,17 @@ def test_manifest_from_a_checkpoint(tmp_path: Path) -> None:
         {"name": "weight", "shape": [2, 4], "module_type": None},
         {"name": "bias", "shape": [2], "module_type": None},
     ]
+
+
+def test_a_checkpoint_manifest_lists_parameters_not_buffers(tmp_path: Path) -> None:
+    model = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3), torch.nn.BatchNorm2d(4))
+    torch.save(model.state_dict(), tmp_path / "model.pt")
+    result = CliRunner().invoke(cli.main, ["params", "--checkpoint", str(tmp_path / "model.pt")])
+    assert result.exit_code == 0, result.output
+    assert [p["name"] for p in json.loads(result.output)] == ["0.weight", "0.bias", "1.weight", "1.bias"]
+    result = CliRunner().invoke(cli.main, ["params", "--checkpoint", str(tmp_path / "model.pt"), "--buffers"])
+    assert [p["name"] for p in json.loads(result.output)][4:] == ["1.running_mean", "1.running_var", "1.num_batches_tracked"]
+    assert CliRunner().invoke(cli.main, ["params", "--model", "x:y", "--buffers"]).exit_code == 2
 
 
 def test_bad_inputs(tmp_path: Path) -> None:
@@ -72,7 +92,7 @@ def test_one_manifest_for_params_lint_expand_and_the_runtime(tmp_path: Path, mon
     monkeypatch.chdir(tmp_path)
     result = CliRunner().invoke(cli.main, ["params", "--model", "attention:build"])
     assert result.exit_code == 0, result.output
-    manifest = json.loads(result.output)
+    manifest = json.loads(result.output)["params"]
     assert {p["name"]: p["module_type"] for p in manifest}["0.out_proj.weight"] == "Linear"
     assert match_pattern("__ALL_PRUNABLE__", manifest) == ["0.out_proj.weight", "1.weight"]
 

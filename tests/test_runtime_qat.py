@@ -206,7 +206,7 @@ QAT_ONLY = "modifiers:\n  - !QuantizationModifier\n    start_epoch: 0.0\n"
     ("extra", "message"),
     [
         ("    submodules: [features, head]\n", r"<recipe>:2:5 \(QuantizationModifier\): submodules \['head'\] are not modules"),
-        ("    ignore: [Dropout]\n", r"scheme_overrides/ignore name no module of the model \(strict: true\): \['Dropout'\]"),
+        ("    ignore: [Dropout]\n", r"<recipe>:2:5 \(QuantizationModifier\): ignore entry 'Dropout' matches no module name"),
         ("    model_fuse_fn_name: fuse_model\n", "model_fuse_fn_name 'fuse_model' names a function of your model"),
         ("    num_calibration_steps: 10\n", "num_calibration_steps needs a calibration data loader"),
         ("    scheme: {weights: {num_bits: 8, kwargs: {foo: 1}}}\n", r"observer options \['foo'\] are not simulated"),

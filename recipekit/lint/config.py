@@ -40,13 +40,34 @@ class LintConfig(MutableRecord):
         #: The file it was read from.
         self.path = path
 
-    def enabled(self, code: str, file: str) -> bool:
+    def enabled(self, code: str, file: str, name: str | None = None) -> bool:
+        """Whether ``code`` (kebab-case ``name``) is reported in ``file`` (a path as given on the command line)."""
+
         def matches(patterns: list[str]) -> bool:
-            return any(p == "ALL" or code.startswith(p) for p in patterns)
+            return any(selects(p, code, name) for p in patterns)
 
         if not matches(self.select) or matches(self.ignore):
             return False
-        return not any(fnmatch.fnmatch(file, glob) and matches(codes) for glob, codes in self.per_file_ignores.items())
+        if not self.per_file_ignores:
+            return True
+        relative = self.relative(file)
+        return not any(fnmatch.fnmatch(relative, glob) and matches(codes) for glob, codes in self.per_file_ignores.items())
+
+    def root(self) -> str:
+        """The project root: the folder of the configuration file, else the working directory."""
+        return os.path.dirname(os.path.abspath(self.path)) if self.path is not None else os.getcwd()
+
+    def relative(self, file: str) -> str:
+        """``file`` relative to :meth:`root`, '/'-separated: what per-file-ignores globs match, wherever recipe-lint runs."""
+        relative = os.path.relpath(os.path.abspath(file), self.root())
+        return relative.replace(os.sep, "/")
+
+
+def selects(pattern: str, code: str, name: str | None) -> bool:
+    """Whether a configuration or suppression entry names ``code``: ``ALL``, a code or code prefix
+    (``L33`` is L330-L339), or the code's kebab-case name (``qat-during-ramp``)."""
+    upper = pattern.upper()
+    return upper == "ALL" or code.startswith(upper) or (name is not None and pattern.lower() == name)
 
 
 def find_config(start: str | os.PathLike[str]) -> Path | None:

@@ -8,12 +8,17 @@ recipe suffix whose YAML (for Markdown, the front matter SparseML reads) contain
 
 * a modifier tag, ``!GMPruningModifier`` or ``!pytorch.GMPruningModifier`` (a v1 recipe;
   ``Modif`` is enough, so a misspelled ``!GMPruningModifer`` is still checked), or
-* a mapping key naming a modifier, ``SparseGPTModifier:`` (the v2 stage layout).
+* a mapping key naming a modifier, ``SparseGPTModifier:`` (the v2 stage layout), or
+* a top-level block modifier list, ``modifiers:`` or ``training_modifiers:`` then a new line (a v1 recipe whose
+  modifiers are broken beyond a recognizable tag is still a recipe, and still an error).
 
 This is one regular expression over the file's text, no YAML parsing, so a walk over a whole
 repository costs little more than reading it.  Every other YAML or Markdown file (a GitHub
 workflow, a config, a README) is counted as skipped in the summary.  A file named on the
-command line is always checked in full, whatever it holds and wherever it is.
+command line is always checked in full, whatever it holds and wherever it is, except with
+``--only-recipes`` (the pre-commit hooks: pre-commit names every file its ``files:`` pattern
+matches, ``recipes/README.md`` and ``recipes/train_config.yaml`` included), which applies the
+same test to named files.
 """
 
 from __future__ import annotations
@@ -31,7 +36,9 @@ from recipekit.source import RECIPE_SUFFIXES
 EXCLUDED_NAMES = frozenset(
     {"__pypackages__", "_build", "buck-out", "build", "dist", "node_modules", "site-packages", "venv", "__pycache__"}
 )
-_MARKER = re.compile(r"!(?:pytorch\.)?[A-Za-z_]\w*Modif|^[ \t]*-?[ \t]*[A-Za-z_]\w*Modifier[ \t]*:", re.M)
+_MARKER = re.compile(
+    r"!(?:pytorch\.)?[A-Za-z_]\w*Modif|^[ \t]*-?[ \t]*[A-Za-z_]\w*Modifier[ \t]*:|^\w*modifiers[ \t]*:[ \t]*(?:#.*)?$", re.M
+)
 # SparseML's front-matter pattern (source.py): only what it reads counts.
 _FRONT_MATTER = re.compile(r"^\s*(?:---|\+\+\+)(.*?)(?:---|\+\+\+)", re.S | re.M)
 
@@ -39,11 +46,13 @@ _FRONT_MATTER = re.compile(r"^\s*(?:---|\+\+\+)(.*?)(?:---|\+\+\+)", re.S | re.M
 class Walk:
     """The files of one `recipe-lint` run, and how many a directory walk skipped as not recipes."""
 
-    __slots__ = ("excludes", "skipped")
+    __slots__ = ("excludes", "skipped", "only_recipes")
 
-    def __init__(self, excludes: tuple[str, ...] = ()) -> None:
+    def __init__(self, excludes: tuple[str, ...] = (), only_recipes: bool = False) -> None:
         self.excludes = excludes
         self.skipped = 0
+        #: Named files too are checked only if they look like recipes (``--only-recipes``).
+        self.only_recipes = only_recipes
 
     def paths(self, paths: tuple[Path, ...]) -> Iterator[Path]:
         for path in paths:
@@ -53,6 +62,8 @@ class Walk:
                         yield found
                     else:
                         self.skipped += 1
+            elif self.only_recipes and not is_recipe(path):
+                self.skipped += 1
             else:
                 yield path
 

@@ -18,7 +18,7 @@ from recipekit.source import snippet_source
 class LintRun:
     """What one `recipe-lint` invocation checks and how it reports."""
 
-    __slots__ = ("config", "variables", "params", "output_format", "fix", "color", "excludes")
+    __slots__ = ("config", "variables", "params", "output_format", "fix", "color", "excludes", "only_recipes")
 
     def __init__(
         self,
@@ -29,6 +29,7 @@ class LintRun:
         fix: bool = False,
         color: bool = False,
         excludes: tuple[str, ...] = (),
+        only_recipes: bool = False,
     ) -> None:
         self.config = config
         self.variables = variables
@@ -38,21 +39,23 @@ class LintRun:
         self.color = color
         #: --exclude globs for directory walks (a file named on the command line is always checked).
         self.excludes = excludes
+        #: --only-recipes: named files that do not look like recipes are skipped as a walk skips them.
+        self.only_recipes = only_recipes
 
 
 def lint_paths(paths: tuple[str | os.PathLike[str], ...], run: LintRun, stream: TextIO) -> ReportWriter:
     """Lint every file, writing the report to ``stream`` file by file; returns the writer's counts."""
     from recipekit.lint.linter import lint_file
 
-    report = ReportWriter(stream, run.output_format, color=run.color, sarif_root=os.getcwd())
+    report = ReportWriter(stream, run.output_format, color=run.color, sarif_root=run.config.root())
     fixed = 0
     walk = None
-    if any(os.path.isdir(path) for path in paths):
+    if run.only_recipes or any(os.path.isdir(path) for path in paths):
         from pathlib import Path  # like the walker's patterns (~1 ms): only directory walks pay
 
         from recipekit.lint.discovery import Walk
 
-        walk = Walk(run.excludes)
+        walk = Walk(run.excludes, run.only_recipes)
         paths = tuple(Path(path) for path in paths)
     for path in walk.paths(paths) if walk is not None else paths:  # type: ignore[arg-type]
         source, found = lint_file(path, run.config, run.variables, run.params)
@@ -62,7 +65,7 @@ def lint_paths(paths: tuple[str | os.PathLike[str], ...], run: LintRun, stream: 
         if found and source is None:
             source = snippet_source(path)
         report.add_file(found, source)
-    report.finish(fixed, walk.skipped if walk is not None else 0)
+    report.finish(fixed, walk.skipped if walk is not None else 0, run.only_recipes)
     return report
 
 

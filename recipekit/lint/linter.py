@@ -29,7 +29,7 @@ def run_rules(ctx: LintContext, config: LintConfig) -> list[Diagnostic]:
     # A recipe the v2 front-end read has no v1 modifiers (a v1 one without any does not load).
     runnable = rules_for(params=ctx.params is not None, steps=ctx.steps_per_epoch is not None, v2=not ctx.recipe.modifiers)
     for rule in runnable:
-        if not config.enabled(rule.CODE, path):
+        if not config.enabled(rule.CODE, path, rule.NAME):
             continue
         for finding in rule.check(ctx):
             diagnostics.append(_stamp(ctx.source, rule, finding))
@@ -49,7 +49,7 @@ def configure(diagnostics: list[Diagnostic], config: LintConfig, path: str) -> l
     """Drop disabled codes and apply severity overrides."""
     result = []
     for diagnostic in diagnostics:
-        if not config.enabled(diagnostic.code, path):
+        if not config.enabled(diagnostic.code, path, diagnostic.name):
             continue
         severity = config.severity.get(diagnostic.code)
         if severity is not None and severity is not diagnostic.severity:

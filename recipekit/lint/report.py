@@ -56,7 +56,7 @@ class ReportWriter:
             sources = {source.path: source} if source is not None else {}
             self.stream.write(render.render_text(found, sources, color=self.color))
 
-    def finish(self, fixed: int = 0, skipped: int = 0) -> None:
+    def finish(self, fixed: int = 0, skipped: int = 0, only_recipes: bool = False) -> None:
         if self.output_format == "json":
             self.stream.write("\n]\n" if self._json_items else "[]\n")
         elif self.output_format == "sarif":
@@ -69,8 +69,10 @@ class ReportWriter:
                 self.stream.write(f"Fixed {fixed} problem{'s' if fixed != 1 else ''}.\n")
             self.stream.write(render.summary(self.counts, self.files))
             if skipped:
-                they = "file that is" if skipped == 1 else "files that are"
-                self.stream.write(f"Skipped {skipped} {they} not recipes (no modifier in them); name a file to check it anyway.\n")
+                one = "file that is not a recipe (no modifier in it)"
+                they = one if skipped == 1 else "files that are not recipes (no modifier in them)"
+                anyway = "without --only-recipes, name a file" if only_recipes else "name a file"
+                self.stream.write(f"Skipped {skipped} {they}; {anyway} to check it anyway.\n")
 
     def any_of(self, severities: set[Severity]) -> bool:
         return any(self.counts[severity] for severity in severities)

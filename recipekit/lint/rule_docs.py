@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 _FENCE = re.compile(r"^(Bad|Good):\s*\n\s*\n```yaml\n(.*?)```", re.S | re.M)
-_CONTEXT = re.compile(r"^(Parameters|Steps per epoch):\s*(.+)$", re.M)
+_CONTEXT = re.compile(r"^(Parameters|Modules|Steps per epoch):\s*(.+)$", re.M)
 
 
 @dataclass
@@ -29,11 +29,20 @@ def parse_rule_doc(doc: str) -> RuleDoc:
     body = rest[: rest.find("Bad:")].strip() if "Bad:" in rest else rest.strip()
     params = None
     steps = None
+    modules = None
     for kind, value in _CONTEXT.findall(body):
         if kind == "Parameters":
             params = [_param(item.strip()) for item in re.split(r",\s*(?![^\[]*\])", value)]
+        elif kind == "Modules":
+            # "features.0 Conv2d, features.1 ReLU": the modules a `recipekit params --model` manifest lists.
+            modules = [dict(zip(("name", "type"), item.split(), strict=True)) for item in value.split(",")]
         else:
             steps = float(value)
+    if params is not None and modules is not None:
+        from recipekit.plan.manifest import Manifest
+
+        params = Manifest(params)
+        params.modules = modules
     body = _CONTEXT.sub("", body).strip()
     return RuleDoc(summary.strip(), body, examples.get("Bad", ""), examples.get("Good", ""), params, steps)
 

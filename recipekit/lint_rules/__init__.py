@@ -66,6 +66,7 @@ REGISTRY: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("qat_never_observes", ()),
     ("legacy_embedding_observers", ("params",)),
     ("qat_not_exportable", ()),
+    ("qat_unmatched_modules", ("params",)),
     ("lr_kwargs", ()),
     ("milestones", ()),
     ("conflicting_lr", ()),

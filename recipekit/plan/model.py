@@ -24,7 +24,11 @@ PLAN_VERSION = 1
 
 
 class PlanError(ValueError):
-    """A plan file that cannot be used: truncated, tampered with, or of an unknown version."""
+    """A plan file that cannot be used: truncated, edited after compile, or of an unknown version."""
+
+
+class PlanWarning(UserWarning):
+    """A plan file that loads but cannot be checked: it has no digest (written before recipekit recorded one)."""
 
 
 @dataclass
@@ -53,6 +57,10 @@ class Plan:
             "selectors": self.selectors,
             "instructions": self.instructions,
         }
+        from recipekit.plan.digest import digest
+
+        # Recorded when the plan is written, checked when it is read (plan_from_json).
+        document["digest"] = digest(document)
         return json.dumps(document, indent=1, sort_keys=True, ensure_ascii=False, allow_nan=False) + "\n"
 
     @property
@@ -81,6 +89,7 @@ def plan_from_json(text: str) -> Plan:
     problems = check_plan_document(document)
     if problems:
         raise PlanError("invalid plan: " + "; ".join(problems[:5]))
+    _check_digest(document)
     recipe = document["recipe"]
     return Plan(
         recipe_path=recipe["path"],
@@ -94,7 +103,31 @@ def plan_from_json(text: str) -> Plan:
     )
 
 
+def _check_digest(document: dict[str, Any]) -> None:
+    from recipekit.plan.digest import changed_fields
+
+    if "digest" not in document:
+        import warnings
+
+        warnings.warn(
+            "this plan has no digest (it was written before recipekit recorded one), so hand edits cannot be found in it; "
+            "it is used as it is: recompile its recipe to get a plan that is checked",
+            PlanWarning,
+            stacklevel=4,
+        )
+        return
+    changes = changed_fields(document)
+    if changes:
+        shown = "; ".join(changes[:3]) + (f"; and {len(changes) - 3} more" if len(changes) > 3 else "")
+        raise PlanError(
+            f"the plan was edited after compile; its digest says these are not what compile wrote: {shown}. "
+            "Change the recipe and recompile it (recipekit compile) instead of editing the plan"
+        )
+
+
 def load_plan(path: str | os.PathLike[str]) -> Plan:
+    if isinstance(path, str) and path.lstrip().startswith("{"):
+        raise PlanError("load_plan takes the path of a plan file, and this is plan JSON text: use plan_from_json(text)")
     try:
         text = Path(path).read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as error:

@@ -179,3 +179,18 @@ def end_of_run_message(step: int, total_steps: int, steps_per_epoch: float) -> s
             "steps ceil(batches / accumulation) times per epoch) or stop at the plan's end (`runner.done`)"
         )
     return None
+
+
+def check_qat_names(instructions: list[Any], model: torch.nn.Module, refuse: Callable[[str], Exception]) -> None:
+    """Refuse, before anything changes, a QuantizationModifier ``ignore``/``scheme_overrides`` entry that
+    names no module: SparseML raised only when QAT started (``recipekit.plan.qat_names``, shared with lint's L338)."""
+    from recipekit.plan import qat_names
+
+    modules = [(name, type(module).__name__) for name, module in model.named_modules()]
+    for instruction in instructions:
+        if instruction["op"] != "qat" or instruction.get("flavour") == "legacy":
+            continue
+        for key, entry in qat_names.unmatched_in_config(instruction["config"], modules):
+            origin = instruction.get("origin") or {}
+            where = f"{origin.get('path')}:{origin.get('line')}:{origin.get('column')} ({origin.get('modifier')})"
+            raise refuse(f"{where}: {qat_names.message(key, entry, modules)}; set strict: false to let it match nothing")

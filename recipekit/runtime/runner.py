@@ -43,7 +43,7 @@ from recipekit.plan.ops import (
     SetWeightDecayOp,
 )
 from recipekit.plan.schedule import epoch_at
-from recipekit.runtime import layers, masks, misuse, scorers, sharded
+from recipekit.runtime import checkpoint, layers, masks, misuse, scorers, sharded
 from recipekit.runtime.algorithms import distill
 from recipekit.runtime.algorithms.sampling import GradSampler
 from recipekit.runtime.qat import QatConfigError, Quantization, plan_quantization
@@ -111,6 +111,7 @@ class PlanRunner:
         if strict and skipped:
             instruction, reason = skipped[0]
             raise RuntimeRefusal(f"{_where(instruction)}: strict: the runtime does not execute this modifier: {reason}")
+        misuse.check_qat_names(plan.instructions, model, RuntimeRefusal)
         self._selected = self._resolve_all()
         self._removals = self._resolve_removals()
         self._check_groups()
@@ -848,9 +849,10 @@ class PlanRunner:
 
     # -- lifecycle ------------------------------------------------------------------
     def state_dict(self) -> dict[str, Any]:
-        """Everything needed to resume: step, masks, what to restore, and the plan's hash."""
+        """Everything needed to resume: step, masks, what to restore, and the plan (its hash, and itself to name edits)."""
         return {
             "plan_sha256": self.plan.sha256,
+            "plan": self.plan.to_json(),
             "step": self._state.step,
             "masks": self.masks(),
             # Each instruction's own mask on a parameter several mask (the masks above are their products).
@@ -868,9 +870,12 @@ class PlanRunner:
             ],
         }
 
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        if state.get("plan_sha256") != self.plan.sha256:
-            raise RuntimeRefusal("this runner state was saved with a different plan; resume with the plan it was made for")
+    def load_state_dict(self, state: dict[str, Any], allow_changed_plan: bool = False) -> None:
+        """Resume from :meth:`state_dict`; a state saved with another plan is refused, naming what changed,
+        unless ``allow_changed_plan`` (then the changes are warned about and this plan runs from the saved step)."""
+        changes = checkpoint.check_resumed_plan(state, self.plan, allow_changed_plan, RuntimeRefusal)
+        if changes:
+            warnings.warn(f"resuming with a changed plan, on purpose: {'; '.join(changes)}", misuse.RecipeRuntimeWarning, stacklevel=2)
         unknown = [name for name in state["masks"] if name not in self._params]
         if unknown:
             raise RuntimeRefusal(f"saved masks name parameters this model does not have: {unknown[:3]}")
