@@ -409,7 +409,7 @@ def rule_command(code: str) -> None:
     import inspect
 
     from recipekit.diagnostics import RENUMBERED
-    from recipekit.lint_rules import all_rules, codes
+    from recipekit.lint_rules import all_rules, codes, compile_decision
     from recipekit.suggest import did_you_mean
 
     rules = all_rules()
@@ -420,6 +420,7 @@ def rule_command(code: str) -> None:
         rule = rules[key]
         click.echo(f"{key} {rule.NAME} ({rule.SEVERITY.value})\n")
         click.echo(inspect.cleandoc(rule.__doc__ or ""))
+        click.echo(f"\n{compile_decision(rule)}")
     elif key in table:
         info = table[key]
         click.echo(f"{key} {info.name} ({info.severity.value})\n\n{info.summary}")

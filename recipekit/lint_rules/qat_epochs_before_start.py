@@ -35,6 +35,7 @@ from recipekit.lint_rules._context import Finding, LintContext
 CODE = refusals.QAT_EPOCHS_BEFORE_START
 NAME = refusals.NAMES[CODE]
 SEVERITY = Severity.ERROR
+COMPILE = "refuses"
 
 
 def check(ctx: LintContext) -> Iterator[Finding]:

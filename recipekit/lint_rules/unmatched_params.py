@@ -47,6 +47,8 @@ from recipekit.suggest import did_you_mean
 CODE = "L320"
 NAME = "unmatched-params"
 SEVERITY = Severity.ERROR
+COMPILE = "—"
+COMPILE_NOTE = "it needs the model: SparseML refused it at initialize, and `recipekit expand --params` and `attach` refuse it"
 
 
 def _ddp_variant(name: str) -> str:
