@@ -206,7 +206,7 @@ _TABLE = [
     Code("S220", "v2-unknown-modifier", _E, "A v2 modifier class name the library does not have."),
     Code("S221", "v2-arguments-not-mapping", _E, "A v2 modifier whose arguments are not a mapping."),
     Code("S222", "v2-unknown-argument", _E, "An argument a v2 modifier does not have, which the library refuses."),
-    Code("S223", "v2-ignored-argument", _E, "An argument a v2 modifier does not have, which SparseML silently drops (a warning where another library or version has it)."),
+    Code("S223", "v2-ignored-argument", _E, "An argument a v2 modifier lacks, which SparseML drops (a warning if another version has it)."),
     Code("S224", "v2-missing-argument", _E, "A required argument of a v2 modifier is missing."),
     Code("S225", "v2-wrong-value", _E, "A v2 modifier argument of the wrong type, choice or range."),
     Code("S226", "v2-unknown-scheme", _E, "A `scheme` that is not one of the library's preset scheme names."),

@@ -199,7 +199,7 @@ def test_steps_per_epoch_enables_step_checks(tmp_path: Path) -> None:
     assert run(str(path)) == (0, "Checked 1 file: no problems.\n")
     _, output = run("--steps-per-epoch", "4", "--format", "concise", str(path))
     assert output.splitlines()[0] == (
-        f"{path}:7:16: L350 end_epoch 2.9 falls between steps at 4 steps per epoch: it takes effect at step 12 (epoch 3)"
+        f"{path}:7:16: L350 end_epoch 2.9 falls between steps at 4 steps per epoch: it takes effect at step 12 (epoch 3); write 3 to say so"
     )
 
 

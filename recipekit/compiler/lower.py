@@ -113,17 +113,13 @@ class Lowering:
 
     def refuse(self, code: str, problems: Iterator[refusals.Problem]) -> bool:
         """Report SparseML-crash problems (``compiler/refusals.py``) under their one code; True when there were any."""
-        found = [
-            Diagnostic(code, Severity.ERROR, message, self.source.location(span), name=_name(code)) for span, message in problems
-        ]
+        found = [Diagnostic(code, Severity.ERROR, message, self.source.location(span), name=_name(code)) for span, message in problems]
         self.diagnostics.extend(found)
         return bool(found)
 
     def trap(self, code: str, problems: Iterator[refusals.Problem]) -> bool:
         """Report SparseML's silent traps (``compiler/traps.py``) as warnings under their one code; True when there were any."""
-        found = [
-            Diagnostic(code, Severity.WARNING, message, self.source.location(span), name=_name(code)) for span, message in problems
-        ]
+        found = [Diagnostic(code, Severity.WARNING, message, self.source.location(span), name=_name(code)) for span, message in problems]
         self.diagnostics.extend(found)
         return bool(found)
 

@@ -85,11 +85,13 @@ def end_before_start(modifier: Modifier) -> Iterator[Problem]:
         return
     start, end = modifier.value("start_epoch"), modifier.value("end_epoch")
     if end == -1 and modifier.type in NEEDS_AN_END:
-        yield span_of(modifier, "end_epoch"), f"{modifier.type} needs an end_epoch after start_epoch ({start}), not -1: SparseML refuses the recipe when it loads"
+        message = f"{modifier.type} needs an end_epoch after start_epoch ({start}), not -1: SparseML refuses the recipe when it loads"
+        yield span_of(modifier, "end_epoch"), message
     elif end != -1 and end < start:
         yield (
             span_of(modifier, "end_epoch"),
-            f"end_epoch ({end}) is before start_epoch ({start}): SparseML refuses the recipe when it loads; swap them or use -1 to never end",
+            f"end_epoch ({end}) is before start_epoch ({start}): SparseML refuses the recipe when it loads; "
+            "swap them or use -1 to never end",
         )
 
 

@@ -41,6 +41,7 @@ Matcher = Callable[[Modifier], "set[str] | None"]
 def _no_model(modifier: Modifier) -> set[str] | None:
     return None
 
+
 SAMPLING_PRUNERS = ("OBSPruningModifier", "MFACPruningModifier")
 
 

@@ -104,7 +104,10 @@ class _Checker:
                     )
                 else:
                     hint = did_you_mean(name, properties)
-                    message = f"{owner} has no argument {name!r}{hint}; {self.where} ignores it without a word, so it has no effect: remove or rename it"
+                    message = (
+                        f"{owner} has no argument {name!r}{hint}; {self.where} ignores it without a word, so it has no effect: "
+                        "remove or rename it"
+                    )
                 problems.append(("S223", key.span, message))
         for name in schema.get("required", []):
             if node.get(name) is None and node.key_node(name) is None:
