@@ -8,6 +8,9 @@ Bad:
 
 ```yaml
 modifiers:
+  - !EpochRangeModifier
+    start_epoch: 0.0
+    end_epoch: 10.0
   - !QuantizationModifier
     start_epoch: 5.0
     disable_quantization_observer_epoch: 3.0
@@ -17,6 +20,9 @@ Good:
 
 ```yaml
 modifiers:
+  - !EpochRangeModifier
+    start_epoch: 0.0
+    end_epoch: 10.0
   - !QuantizationModifier
     start_epoch: 5.0
     disable_quantization_observer_epoch: 8.0

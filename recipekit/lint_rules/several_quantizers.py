@@ -11,6 +11,9 @@ Bad:
 
 ```yaml
 modifiers:
+  - !EpochRangeModifier
+    start_epoch: 0.0
+    end_epoch: 10.0
   - !QuantizationModifier
     start_epoch: 5.0
   - !QuantizationModifier
@@ -21,6 +24,9 @@ Good:
 
 ```yaml
 modifiers:
+  - !EpochRangeModifier
+    start_epoch: 0.0
+    end_epoch: 10.0
   - !QuantizationModifier
     start_epoch: 5.0
 ```
