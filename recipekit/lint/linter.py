@@ -97,7 +97,8 @@ def lint_source(
 ) -> tuple[Source | None, list[Diagnostic]]:
     recipe = None
     if source is not None:
-        recipe, problems = load_source(source, variables)
+        # Partial: a schema error in one modifier does not hide the rules on the others (one run reports everything).
+        recipe, problems = load_source(source, variables, partial=True)
         diagnostics = diagnostics + problems
     if recipe is not None:
         ctx = LintContext(recipe, params=params, steps_per_epoch=config.steps_per_epoch)

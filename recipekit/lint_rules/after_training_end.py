@@ -73,10 +73,7 @@ def check(ctx: LintContext) -> Iterator[Finding]:
     if ranges and ranges[-1].value("end_epoch") >= 0 and float(ranges[-1].value("end_epoch")) != length:
         last = ranges[-1]
         end = float(last.value("end_epoch"))
-        if modifier is last:
-            cause = "SparseML rounds its end up"
-        else:
-            cause = f"{where}; fit that modifier into {end:g} epochs, or"
+        cause = "SparseML rounds its end up;" if modifier is last else f"{where}; fit that modifier into {end:g} epochs, or"
         message = f"the EpochRangeModifier ends at epoch {end:g}, but {LENGTH.format(length=length)}: {cause} set end_epoch: {length:g}"
         yield Finding(ctx.span_of(last, "end_epoch"), message, setter_note if modifier is not last else ())
     spe = ctx.steps_per_epoch
