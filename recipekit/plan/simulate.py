@@ -185,6 +185,23 @@ def _has_conv_bn(params: list[dict[str, Any]]) -> bool:
     return bool(param_match.conv_bn_pairs(list(dict.fromkeys(modules))))
 
 
+def unmatched(plan: Plan, params: list[dict[str, Any]]) -> list[tuple[dict[str, Any], str, str]]:
+    """(selector, pattern, hint) for each pattern of a selector the plan uses that matches no parameter.
+
+    The runtime refuses such a plan at attach and `recipe-lint --params` reports it (L320); `expand`
+    reports it the same way instead of printing an empty ``target_sparsity``.
+    """
+    names = [p["name"] for p in params]
+    used = {i["selector"] for i in plan.instructions if "selector" in i}
+    found = []
+    for selector in plan.selectors:
+        if selector["id"] not in used:
+            continue
+        _, missing = param_match.resolve(selector["patterns"], params)
+        found.extend((selector, pattern, param_match.unmatched_hint(pattern, names)) for pattern in missing)
+    return found
+
+
 def expand(
     plan: Plan, params: list[dict[str, Any]], param_groups: int = 1, optimizer_lr: float = 0.1, optimizer_weight_decay: float = 0.0
 ) -> list[dict[str, Any]]:
