@@ -70,10 +70,8 @@ def test_a_known_prefix_that_would_match_is_named(tmp_path: Path) -> None:
     plan, manifest = _plan(tmp_path, "features.0.weight"), _manifest(tmp_path, "backbone.")
     result = CliRunner().invoke(cli.main, ["expand", str(plan), "--params", str(manifest)])
     assert result.exit_code == 1
-    assert (
-        "'features.0.weight' matches no parameter of the model; the model's name is 'backbone.features.0.weight': add the 'backbone.' prefix"
-        in result.stderr
-    )
+    hint = "; the model's name is 'backbone.features.0.weight': add the 'backbone.' prefix"
+    assert f"'features.0.weight' matches no parameter of the model{hint}" in result.stderr
     assert unmatched_hint("model.features.0.weight", NAMES) == "; the model's name is 'features.0.weight': drop the 'model.' prefix"
     assert (
         unmatched_hint("re:features", ["model." + n for n in NAMES])
@@ -91,7 +89,9 @@ def test_expand_of_a_matching_plan_is_unchanged(tmp_path: Path) -> None:
 
 
 def test_attach_gives_the_same_hint(tmp_path: Path) -> None:
-    torch = pytest.importorskip("torch")
+    pytest.importorskip("torch")
+    import torch
+
     from recipekit.runtime import RuntimeRefusal, attach
 
     class Net(torch.nn.Module):

@@ -104,7 +104,7 @@ def _closest(pattern: str, names: Sequence[str]) -> list[str]:
     import difflib  # only when a name matched nothing
 
     # Compared without a known prefix on either side, so `features.0.weigth` finds `model.features.0.weight`.
-    bare = {}
+    bare: dict[str, str] = {}
     for name in names:
         stripped = name
         for prefix in KNOWN_PREFIXES:

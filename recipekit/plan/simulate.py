@@ -192,8 +192,8 @@ def unmatched(plan: Plan, params: list[dict[str, Any]]) -> list[tuple[dict[str, 
     reports it the same way instead of printing an empty ``target_sparsity``.
     """
     names = [p["name"] for p in params]
-    used = {i["selector"] for i in plan.instructions if "selector" in i}
-    found = []
+    used = {str(dict(i)["selector"]) for i in plan.instructions if "selector" in i}
+    found: list[tuple[dict[str, Any], str, str]] = []
     for selector in plan.selectors:
         if selector["id"] not in used:
             continue
