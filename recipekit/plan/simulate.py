@@ -56,10 +56,15 @@ class Simulation:
         self.bn_frozen: bool | None = None
         self.frozen: set[str] = set()
         self.has_conv_bn = _has_conv_bn(params)
-        for instruction in plan.instructions:
+        #: Which pruning instruction's target each parameter reports: SparseML's ``applied_sparsity`` of the
+        #: modifier owning it, the last in manager order that selects it (an AC/DC followed by a pruner on the
+        #: same weights reports the pruner's None through every AC/DC phase, as SparseML did).
+        self.owner: dict[str, int] = {}
+        for instruction in sorted(plan.instructions, key=lambda i: i["origin"]["order"]):
             if instruction["op"] in ("prune", "acdc"):
                 for name in self.select(instruction["selector"]):
                     self.target[name] = None
+                    self.owner[name] = instruction["origin"]["order"]
 
     def select(self, selector_id: str) -> list[str]:
         if selector_id not in self.names:
@@ -114,6 +119,8 @@ class Simulation:
         # Without weights, "the sparsity the weights have" is that of a dense model.
         initial = 0.0 if isinstance(init, str) else init
         for name in self.select(instruction["selector"]):
+            if self.owner[name] != instruction["origin"]["order"]:
+                continue
             target_final = final if not isinstance(final, dict) else _final_for(name, final, self.params)
             self.target[name] = ops.prune_target(instruction, epoch, initial, target_final)
 
@@ -121,7 +128,8 @@ class Simulation:
         target, _ = ops.acdc_at(instruction, k)
         if target is not None:
             for name in self.select(instruction["selector"]):
-                self.target[name] = target
+                if self.owner[name] == instruction["origin"]["order"]:
+                    self.target[name] = target
 
     def apply_replace_modules(self, instruction: ReplaceModulesOp, k: int, epoch: float) -> None:
         """Swapping modules changes no scheduled value."""
