@@ -67,3 +67,10 @@ def test_a_broken_yaml_value_does_not_feed_the_rules() -> None:
     """An undefined alias reads as null: the rules would misjudge it, so they wait for the fix."""
     text = RECIPE.replace("    inter_func: cubicc\n", "").replace("learning_rate: 0.1", "learning_rate: *lr")
     assert [code for _, _, code in _lint(text)] == ["P108", "S203"]
+
+
+def test_a_value_the_front_end_refused_is_reported_once() -> None:
+    """`5e-2` is S208 (a string to SparseML where a number is needed): not L360 again at the same place."""
+    text = RECIPE.replace("    inter_func: cubicc\n", "").replace("init_sparsity: 0.05", "init_sparsity: 5e-2")
+    found = _lint(text)
+    assert (7, 20, "S208") in found and not any(code == "L360" for _, _, code in found)
