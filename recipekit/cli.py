@@ -342,13 +342,27 @@ def _load_manifest_or_exit(path: str | os.PathLike[str]) -> list[dict[str, Any]]
 @click.option("--param-groups", type=click.IntRange(min=1), default=1, show_default=True, help="Number of optimizer param groups.")
 @click.option("--optimizer-lr", type=float, default=0.1, show_default=True, help="The optimizer's own LR before any modifier sets it.")
 @click.option("--optimizer-weight-decay", type=float, default=0.0, show_default=True, help="The optimizer's own weight decay.")
+@click.option(
+    "--allow-unmatched", is_flag=True, help="Expand although a parameter pattern matches nothing in the manifest (a warning, not an error)."
+)
 @guarded
-def expand_command(plan_path: str, manifest: str, param_groups: int, optimizer_lr: float, optimizer_weight_decay: float) -> None:
+def expand_command(
+    plan_path: str, manifest: str, param_groups: int, optimizer_lr: float, optimizer_weight_decay: float, allow_unmatched: bool
+) -> None:
     """Print the plan's state per step as JSON lines: one line per step where something changes."""
-    from recipekit.plan.simulate import expand
+    from recipekit.plan.simulate import expand, unmatched
 
     plan = _load_plan_or_exit(plan_path)
     params = _load_manifest_or_exit(manifest)
+    # As recipe-lint --params (L320) and attach: a pattern that matches nothing is not silently an empty selection.
+    missing = unmatched(plan, params)
+    severity = "warning" if allow_unmatched else "error"
+    for selector, pattern, hint in missing:
+        where = f"{selector.get('path')}:{selector.get('line')}:{selector.get('column')}"
+        click.echo(f"{where}: {severity}: L320 {pattern!r} matches no parameter of the model{hint}", err=True)
+    if missing and not allow_unmatched:
+        click.echo("expand stopped: the runtime refuses this plan at attach; fix the pattern or pass --allow-unmatched", err=True)
+        sys.exit(EXIT_ERRORS)
     for event in expand(plan, params, param_groups, optimizer_lr, optimizer_weight_decay):
         click.echo(json.dumps(event, allow_nan=False))
 
@@ -504,7 +518,7 @@ def rule_command(code: str) -> None:
     import inspect
 
     from recipekit.diagnostics import RENUMBERED
-    from recipekit.lint_rules import all_rules, codes
+    from recipekit.lint_rules import all_rules, codes, compile_decision
     from recipekit.suggest import did_you_mean
 
     rules = all_rules()
@@ -515,6 +529,7 @@ def rule_command(code: str) -> None:
         rule = rules[key]
         click.echo(f"{key} {rule.NAME} ({rule.SEVERITY.value})\n")
         click.echo(inspect.cleandoc(rule.__doc__ or ""))
+        click.echo(f"\n{compile_decision(rule)}")
     elif key in table:
         info = table[key]
         click.echo(f"{key} {info.name} ({info.severity.value})\n\n{info.summary}")

@@ -206,7 +206,7 @@ _TABLE = [
     Code("S220", "v2-unknown-modifier", _E, "A v2 modifier class name the library does not have."),
     Code("S221", "v2-arguments-not-mapping", _E, "A v2 modifier whose arguments are not a mapping."),
     Code("S222", "v2-unknown-argument", _E, "An argument a v2 modifier does not have, which the library refuses."),
-    Code("S223", "v2-ignored-argument", _W, "An argument a v2 modifier does not have, which the library silently drops."),
+    Code("S223", "v2-ignored-argument", _E, "An argument a v2 modifier lacks, which SparseML drops (a warning if another version has it)."),
     Code("S224", "v2-missing-argument", _E, "A required argument of a v2 modifier is missing."),
     Code("S225", "v2-wrong-value", _E, "A v2 modifier argument of the wrong type, choice or range."),
     Code("S226", "v2-unknown-scheme", _E, "A `scheme` that is not one of the library's preset scheme names."),
@@ -215,7 +215,6 @@ _TABLE = [
     Code("L300", "unused-suppression", _W, "A `# recipe-lint: disable=` comment that silences nothing."),
     Code("L399", "fix-reverted", _W, "A `--fix` that would add an error was not applied; the text is left as it was."),
     # -- C4xx: compilation ----------------------------------------------------
-    Code("C401", "empty-lr-range", _E, "A LearningRateFunctionModifier whose end_epoch is not after its start_epoch."),
     Code("C402", "step-below-one-step", _E, "A StepLR step_size shorter than one optimizer step at this steps_per_epoch."),
     Code("C405", "global-sparsity-mapping", _E, "Global sparsity with several final sparsities."),
     Code("C408", "inverse-cubic-overshoot", _E, "inverse_cubic past an end_epoch that is not on a step: SparseML crashes."),
@@ -238,6 +237,7 @@ CODES: dict[str, Code] = {code.code: code for code in _TABLE}
 #: or a trap it ran into silently (recipekit/compiler/traps.py) has one code, its lint rule's,
 #: reported by `recipe-lint` and by `recipekit compile` alike.
 RENUMBERED = {
+    "C401": "L301",
     "C403": "L341",
     "C404": "L331",
     "C406": "L302",

@@ -80,3 +80,46 @@ def test_acdc_no_longer_reports_not_executed() -> None:
 
     _, diagnostics = compile_source(Source("r.yaml", recipe), 2)
     assert [d.code for d in diagnostics if d.code == "C410"] == []
+
+
+CIFAR10_AC_DC = """\
+training_modifiers:
+  - !EpochRangeModifier
+    start_epoch: 0
+    end_epoch: 300
+pruning_modifiers:
+  - !ACDCPruningModifier
+    compression_sparsity: 0.6
+    start_epoch: 10
+    end_epoch: 250
+    update_frequency: 10
+    params: ['re:.*conv.*.weight']
+    global_sparsity: True
+  - !GMPruningModifier
+    init_sparsity: 0.6
+    final_sparsity: 0.6
+    start_epoch: 250
+    end_epoch: 300
+    update_frequency: 10
+    params: ['re:.*conv.*.weight']
+    mask_type: unstructured
+"""
+
+
+def test_expand_reports_the_owning_pruners_target_through_every_acdc_phase() -> None:
+    """Issue 21 item 4: the third-party cifar10_ac_dc.yaml (Godofnothing/SparseMLResearch) in SparseML 1.8.
+
+    Run by hand in the SparseML venv (1 step per epoch): the GMPruningModifier after the AC/DC owns the
+    weights, and SparseML's ``applied_sparsity`` for them is None through every AC/DC phase (the AC/DC's
+    own is 0.0 / 0.6), then 0.6 from epoch 250. expand printed 0.0 at the first, decompressed, step.
+    """
+    from recipekit.plan.simulate import expand
+
+    plan = recipekit.compile_recipe(CIFAR10_AC_DC, 1)
+    params = [
+        {"name": "conv1.weight", "shape": [8, 3, 3, 3], "module_type": "Conv2d"},
+        {"name": "conv2.weight", "shape": [8, 8, 3, 3], "module_type": "Conv2d"},
+        {"name": "fc.weight", "shape": [2, 8], "module_type": "Linear"},
+    ]
+    changes = [(e["step"], e["target_sparsity"]) for e in expand(plan, params) if "target_sparsity" in e]
+    assert changes == [(0, {"conv1.weight": None, "conv2.weight": None}), (250, {"conv1.weight": 0.6, "conv2.weight": 0.6})]

@@ -86,7 +86,7 @@ def _both(text: str, spe: float) -> tuple[list[tuple[int, int, str, str]], list[
         (MFAC.format(extra="\n    use_gradient_buffering: true"), 1, [(5, 5, "L381")]),
         (MFAC.format(extra=""), 2, [(11, 23, "L382")]),
         (DISTILL.format(start=0.0, end=0.0), 2, [(7, 16, "L383")]),
-        (DISTILL.format(start=2.0, end=1.0), 2, [(7, 16, "L383")]),
+        (DISTILL.format(start=2.0, end=1.0), 2, []),  # an end before the start: L301, refused by both
         (DISTILL.format(start=0.0, end=-1.0), 2, []),
         (DISTILL.format(start=0.0, end=2.0), 2, []),
     ],

@@ -49,10 +49,25 @@ def test_errors_exit_1_with_position_and_snippet(tmp_path: Path) -> None:
 
 
 def test_warnings_alone_exit_0(tmp_path: Path) -> None:
-    # SparseML 1.8 drops an unknown argument without a word (S223, a warning); llm-compressor refuses it.
-    text = "s_stage:\n  q_modifiers:\n    SparseGPTModifier:\n      sparsity: 0.5\n      percdamp: 0.01\n"
+    text = "unused: 3\nmodifiers:\n  - !EpochRangeModifier\n    start_epoch: 0.0\n    end_epoch: 2.0\n"
+    code, output = lint(str(write(tmp_path, "r.yaml", text)))
+    assert (code, "warning: L361" in output, "error" in output) == (0, True, False)
+
+
+def test_a_misspelled_v2_argument_is_an_error_in_both_dialects(tmp_path: Path) -> None:
+    """Issue 21 item 7: SparseML 1.8 drops `sparsty` silently, which is why it must not pass (it was a warning, exit 0)."""
+    text = "s_stage:\n  q_modifiers:\n    SparseGPTModifier:\n      sparsty: 0.5\n"
     code, output = lint(str(write(tmp_path, "v2.yaml", text)))
-    assert (code, "warning: S223" in output, "S212" in output) == (0, True, False)
+    assert code == 1
+    assert "v2.yaml:4:7: error: S223 SparseGPTModifier has no argument 'sparsty'; did you mean 'sparsity'?" in output
+    # S227 still says which library loads the file.
+    assert "info: S227 a v2 recipe, checked as SparseML 1.8.0's; llm-compressor 0.14.0.1 refuses it" in output
+    # An argument an earlier SparseML took (its own recipes still write it) is a warning that names the replacement.
+    text = "s_stage:\n  q_modifiers:\n    SparseGPTModifier:\n      sparsity: 0.5\n      percdamp: 0.01\n"
+    code, output = lint(str(write(tmp_path, "old.yaml", text)))
+    assert code == 0
+    assert "old.yaml:5:7: warning: S223 SparseGPTModifier has no argument 'percdamp' in SparseML 1.8.0" in output
+    assert "an earlier SparseML took it; use dampening_frac" in output
 
 
 def test_front_matter_warning_comes_with_the_error_it_causes(tmp_path: Path) -> None:

@@ -126,7 +126,7 @@ def test_lr_function_needs_a_range() -> None:
         "modifiers:\n  - !LearningRateFunctionModifier\n    lr_func: linear\n    init_lr: 0.1\n    final_lr: 0.01\n"
         "    start_epoch: 2.0\n    end_epoch: 2.0\n"
     )
-    assert compile_text(recipe)[1] == [(7, 16, "C401")]
+    assert compile_text(recipe)[1] == [(7, 16, "L302")]
 
 
 def test_missing_lr_kwargs() -> None:

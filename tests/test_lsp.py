@@ -234,9 +234,9 @@ def test_open_and_change_a_broken_recipe(server: Session, workspace: Path) -> No
     path.write_text(BROKEN, encoding="utf-8")
     found = server.open(path, BROKEN)
     assert shown(found) == expected(path, workspace)
-    assert [d.code for d in found] == ["S201"]
+    assert [d.code for d in found] == ["S201", "L360", "L306", "L360"]  # the rules run past a schema error (issue 21, item 5)
     assert found[0].code_description is not None and found[0].code_description.href.endswith("docs/diagnostics.md")
-    # Fixing the tag lets the rules run: the change publishes the new diagnostics.
+    # Fixing the tag: the change publishes the new diagnostics.
     repaired = BROKEN.replace("GMPruningModifer\n    start_epoch: 0", "EpochRangeModifier\n    start_epoch: 0\n    end_epoch: 1")
     found = server.change(path, repaired)
     path.write_text(repaired, encoding="utf-8")
@@ -584,7 +584,7 @@ def test_stdin_from_a_real_pipe_exits_like_a_file() -> None:
         [sys.executable, "-m", "recipekit", "lint", "-", "--format", "json"], input=BROKEN, capture_output=True, text=True, check=False
     )
     assert result.returncode == 1
-    assert [d["code"] for d in json.loads(result.stdout)] == ["S201"]
+    assert [d["code"] for d in json.loads(result.stdout)] == ["S201", "L360", "L306", "L360"]
 
 
 def test_editor_settings_list_every_modifier_tag() -> None:

@@ -50,7 +50,13 @@ def as_sparseml_ran(diagnostics: list[Diagnostic]) -> list[Diagnostic]:
     ]
 
 
-def load_source(source: Source, overrides: Mapping[str, Any] | None = None) -> Result:
+def load_source(source: Source, overrides: Mapping[str, Any] | None = None, *, partial: bool = False) -> Result:
+    """The recipe and every diagnostic; the recipe is None when there are errors, unless ``partial``.
+
+    ``partial`` (`recipe-lint`) returns the recipe whatever the errors, with every modifier the
+    schema could make sense of (a parameter that failed holds its default; the error is reported),
+    so the lint rules run on them and on the rest of the recipe in the same run.
+    """
     tree, diagnostics = compose(source)
     if tree is None:
         return None, sorted_diagnostics(diagnostics)
@@ -58,14 +64,14 @@ def load_source(source: Source, overrides: Mapping[str, Any] | None = None) -> R
     if recipe_format == V2:
         from recipekit.compiler.v2.front import load_v2  # a v1 recipe never needs the v2 front-end
 
-        return _v2_result(source, tree, load_v2(tree, source, diagnostics + problems))
+        return _v2_result(source, tree, load_v2(tree, source, diagnostics + problems), partial)
     embedded = None
     if recipe_format == NEITHER:
         from recipekit.compiler.v2.front import load_embedded
 
         embedded = load_embedded(tree, source)
     if embedded is not None:
-        return _v2_result(source, tree, diagnostics + embedded)
+        return _v2_result(source, tree, diagnostics + embedded, partial)
     layout, problems = find_layout(tree, source)
     diagnostics += problems
     if overrides:
@@ -75,10 +81,15 @@ def load_source(source: Source, overrides: Mapping[str, Any] | None = None) -> R
     diagnostics += apply_overrides(layout, overrides or {}, source)
     evaluator = Evaluator(source)
     root, stages, variables = evaluate_variables(layout, source, evaluator)
-    modifiers, problems = build_modifiers(layout.groups, root, stages, evaluator)
+    modifiers, problems = build_modifiers(layout.groups, root, stages, evaluator, lenient=partial)
+    # Partial only past schema errors in modifiers: an error in the YAML, the layout or an expression
+    # (an undefined alias reads as null) leaves values the rules would misjudge.
+    sound = not _blocking(diagnostics + evaluator.diagnostics)
     diagnostics += evaluator.diagnostics + problems
     recipe = Recipe(source, tuple(modifiers), variables, tuple(layout.stages), tree)
-    return (None if _blocking(diagnostics) else recipe), sorted_diagnostics(diagnostics)
+    # A partial v1 recipe needs a modifier: the linter reads a recipe without any as a v2 one.
+    keep = not _blocking(diagnostics) or (partial and sound and bool(modifiers))
+    return (recipe if keep else None), sorted_diagnostics(diagnostics)
 
 
 def _is_v2(tree: Node, source: Source) -> bool:
@@ -91,9 +102,9 @@ def _is_v2(tree: Node, source: Source) -> bool:
     return recipe_format == V2
 
 
-def _v2_result(source: Source, tree: Node, diagnostics: list[Diagnostic]) -> Result:
+def _v2_result(source: Source, tree: Node, diagnostics: list[Diagnostic], partial: bool = False) -> Result:
     recipe = Recipe(source, (), {}, (), tree)
-    return (None if has_errors(diagnostics) else recipe), sorted_diagnostics(diagnostics)
+    return (None if has_errors(diagnostics) and not partial else recipe), sorted_diagnostics(diagnostics)
 
 
 def compile_source(

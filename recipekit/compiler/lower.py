@@ -113,17 +113,13 @@ class Lowering:
 
     def refuse(self, code: str, problems: Iterator[refusals.Problem]) -> bool:
         """Report SparseML-crash problems (``compiler/refusals.py``) under their one code; True when there were any."""
-        found = [
-            Diagnostic(code, Severity.ERROR, message, self.source.location(span), name=refusals.NAMES[code]) for span, message in problems
-        ]
+        found = [Diagnostic(code, Severity.ERROR, message, self.source.location(span), name=_name(code)) for span, message in problems]
         self.diagnostics.extend(found)
         return bool(found)
 
     def trap(self, code: str, problems: Iterator[refusals.Problem]) -> bool:
         """Report SparseML's silent traps (``compiler/traps.py``) as warnings under their one code; True when there were any."""
-        found = [
-            Diagnostic(code, Severity.WARNING, message, self.source.location(span), name=traps.NAMES[code]) for span, message in problems
-        ]
+        found = [Diagnostic(code, Severity.WARNING, message, self.source.location(span), name=_name(code)) for span, message in problems]
         self.diagnostics.extend(found)
         return bool(found)
 
@@ -132,7 +128,13 @@ class Lowering:
 
     # -- modifiers ----------------------------------------------------------
     def lower(self) -> None:
+        # What SparseML ran silently, across modifiers: compiled as it ran, and said (lint reports the same code).
+        self.trap(traps.QAT_LOSES_SPARSITY, traps.qat_loses_sparsity(self.recipe.modifiers, self.source))
+        self.trap(traps.SEVERAL_QUANTIZERS, traps.several_quantizers(self.recipe.modifiers))
         for order, modifier in enumerate(manager_order(self.recipe.modifiers)):
+            # SparseML refused it when the recipe loaded.
+            if self.refuse(refusals.END_BEFORE_START, refusals.end_before_start(modifier)):
+                continue
             # SparseML raised re.error when the modifier initialised, after training had started.
             self.refuse(refusals.INVALID_REGEX, refusals.invalid_regex(modifier, self.source))
             handler = getattr(self, f"lower_{modifier.type}", None)
@@ -160,13 +162,8 @@ class Lowering:
 
     def lower_LearningRateFunctionModifier(self, modifier: Modifier, order: int) -> None:
         start, end = modifier.value("start_epoch"), modifier.value("end_epoch")
-        if end <= start:
-            self.error(
-                "C401",
-                modifier,
-                "end_epoch",
-                f"end_epoch ({end}) must be greater than start_epoch ({start}) for LearningRateFunctionModifier",
-            )
+        # An end before the start (or -1) is L301, refused before; an empty range is L302, as in recipe-lint.
+        if self.refuse(refusals.ZERO_LENGTH_RAMP, refusals.zero_length_ramp(modifier)):
             return
         self.add(LrFunctionOp(
             op="lr_function", step=self.start_step(start), origin=self.origin(modifier, order),
@@ -183,6 +180,7 @@ class Lowering:
             return
         if self.refuse(refusals.MILESTONES, refusals.milestones(modifier, crashes_only=True)):
             return
+        self.trap(refusals.MILESTONES, refusals.milestones_order(modifier))
         first = self.start_step(start)
         fields = LrSchedulerOp(
             op="lr_scheduler", step=first, origin=self.origin(modifier, order), lr_class=lr_class, init_lr=modifier.value("init_lr"),
@@ -440,6 +438,11 @@ class Lowering:
             self.error("C408", modifier, "end_epoch", message)
             return False
         return True
+
+
+def _name(code: str) -> str:
+    """A refusal's or a trap's rule name (one code, one name, in recipe-lint and compile alike)."""
+    return refusals.NAMES.get(code) or traps.NAMES[code]
 
 
 def _sparsity_key(key: Any) -> float | None:

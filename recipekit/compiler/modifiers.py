@@ -63,8 +63,15 @@ def _rename_fix(node: Node, source: Source, name: str, new: str) -> Fix | None:
 
 
 def build_modifiers(
-    groups: list[Group], root: Scope, stages: dict[str, Scope], evaluator: Evaluator
+    groups: list[Group], root: Scope, stages: dict[str, Scope], evaluator: Evaluator, *, lenient: bool = False
 ) -> tuple[list[Modifier], list[Diagnostic]]:
+    """The modifiers of every group, with their diagnostics.
+
+    ``lenient`` (for `recipe-lint`) keeps a modifier whose parameter failed validation, with that
+    parameter's default in its place (the error is reported), so the lint rules still see the
+    modifier and the rest of the recipe: one run reports everything. A modifier missing a required
+    parameter is left out either way.
+    """
     source = evaluator.source
     modifiers: list[Modifier] = []
     diagnostics: list[Diagnostic] = []
@@ -77,9 +84,9 @@ def build_modifiers(
             diagnostics.extend(problems)
             if name is None:
                 continue
-            built, problems = _build_one(name, item, scope, evaluator, group=group_name, stage=group.stage, index=index)
+            built, problems, complete = _build_one(name, item, scope, evaluator, group=group_name, stage=group.stage, index=index)
             diagnostics.extend(problems)
-            if built is not None:
+            if built is not None and (complete or lenient):
                 modifiers.append(built)
             index += 1
     return modifiers, diagnostics
@@ -96,11 +103,12 @@ def _entries(item: Node, source: Source, name: str) -> tuple[list[tuple[Scalar, 
 
 def _build_one(
     name: str, item: Node, scope: Scope, evaluator: Evaluator, *, group: str, stage: str | None, index: int
-) -> tuple[Modifier | None, list[Diagnostic]]:
+) -> tuple[Modifier | None, list[Diagnostic], bool]:
+    """The modifier, its diagnostics, and whether every parameter validated (else the failed ones hold their defaults)."""
     source = evaluator.source
     entries, diagnostics = _entries(item, source, name)
     if entries is None:
-        return None, diagnostics
+        return None, diagnostics, False
     stripped = tuple(key.text for key, _ in entries if key.value in STRIPPED_KEYS)
     entries = [(key, value) for key, value in entries if key.value not in STRIPPED_KEYS]
     schema_name, problems = _flavour(name, entries, source)
@@ -124,26 +132,31 @@ def _build_one(
             continue
         given[key_name] = (key, value)
     params: dict[str, Param] = {}
-    failed = False
+    failed = missing = False
+    required = schema.get("required", [])
     for field, field_schema in properties.items():
+        default = field_schema.get("x-forced", copy.deepcopy(field_schema.get("default")))
         if field not in given:
-            if field in schema.get("required", []):
+            if field in required:
                 message = f"{name} needs {field!r}: {field_schema.get('description', '')}".rstrip(": ")
                 diagnostics.append(source.diag("S204", item.tag_span or item.span, message))
-                failed = True
+                failed = missing = True
                 continue
-            default = field_schema.get("x-forced", copy.deepcopy(field_schema.get("default")))
             params[field] = Param(field, default)
             continue
         key, raw = given[field]
         node = evaluator.substitute(raw, scope)
         if isinstance(node, Scalar) and node.kind == "failed":
             failed = True
+            missing = missing or field in required
+            params[field] = Param(field, default)  # kept only for a lenient build (the error is reported)
             continue
         outcome = Validator(source, field, scope.names()).validate(node, field_schema)
         diagnostics.extend(outcome.diagnostics)
         if not outcome.ok:
             failed = True
+            missing = missing or field in required
+            params[field] = Param(field, default)
             continue
         if "x-forced" in field_schema:
             forced = field_schema["x-forced"]
@@ -152,11 +165,11 @@ def _build_one(
             )
             continue
         params[field] = Param(field, outcome.value, node.span, key.span, outcome.coerced_from, node.expression)
-    if failed:
-        return None, diagnostics
+    if missing:
+        return None, diagnostics, False
     flavour = "legacy" if schema_name == schemas.LEGACY_QUANTIZATION else None
     modifier = Modifier(name, index, item.tag_span or item.span, group, apply_quirks(name, flavour, params), stage, flavour, stripped)
-    return modifier, diagnostics
+    return modifier, diagnostics, not failed
 
 
 def _flavour(name: str, entries: list[tuple[Scalar, Node]], source: Source) -> tuple[str, list[Diagnostic]]:

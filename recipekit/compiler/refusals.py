@@ -21,6 +21,7 @@ from recipekit.suggest import did_you_mean
 
 Problem = tuple[Span, str]
 
+END_BEFORE_START = "L301"
 ZERO_LENGTH_RAMP = "L302"
 BAD_MASK_TYPE = "L313"
 NM_RAMP = "L314"
@@ -32,6 +33,7 @@ MILESTONES = "L341"
 
 #: Each code's kebab-case name; the rule modules take theirs from here, so there is one of each.
 NAMES = {
+    END_BEFORE_START: "end-before-start",
     ZERO_LENGTH_RAMP: "zero-length-ramp",
     BAD_MASK_TYPE: "bad-mask-type",
     NM_RAMP: "nm-ramp",
@@ -49,6 +51,8 @@ LR_KWARGS_NEEDED = {
     "ExponentialLR": ("gamma",),
     "CosineAnnealingWarmRestarts": ("lr_min", "cycle_epochs"),
 }
+#: The modifiers whose end must come after the start, -1 included (SparseML's ``end_comparator=1``).
+NEEDS_AN_END = ("LearningRateFunctionModifier", "GradualParamModifier")
 KNOWN_MASKS = ("unstructured", "block4", "tensorrt")
 #: OBS builds only these (SparseML's OBSPruningModifier raises ValueError at load for any other).
 OBS_MASKS = ("unstructured", "block4")
@@ -70,6 +74,25 @@ def written_patterns(modifier: Modifier) -> list[str]:
     if value == []:
         return ["__ALL_PRUNABLE__"]
     return [value] if isinstance(value, str) else list(value)
+
+
+def end_before_start(modifier: Modifier) -> Iterator[Problem]:
+    """An end_epoch before start_epoch: SparseML's ``validate_schedule`` raised ValueError when the recipe loaded.
+
+    -1 is not an epoch here: it means "never ends" (a parameter the modifier ignores is no end either).
+    """
+    if "start_epoch" not in modifier.params or "end_epoch" not in modifier.params or modifier.params["end_epoch"].ignored:
+        return
+    start, end = modifier.value("start_epoch"), modifier.value("end_epoch")
+    if end == -1 and modifier.type in NEEDS_AN_END:
+        message = f"{modifier.type} needs an end_epoch after start_epoch ({start}), not -1: SparseML refuses the recipe when it loads"
+        yield span_of(modifier, "end_epoch"), message
+    elif end != -1 and end < start:
+        yield (
+            span_of(modifier, "end_epoch"),
+            f"end_epoch ({end}) is before start_epoch ({start}): SparseML refuses the recipe when it loads; "
+            "swap them or use -1 to never end",
+        )
 
 
 def zero_length_ramp(modifier: Modifier) -> Iterator[Problem]:
@@ -198,7 +221,11 @@ def lr_kwargs(modifier: Modifier) -> Iterator[Problem]:
 
 
 def milestones(modifier: Modifier, *, crashes_only: bool = False) -> Iterator[Problem]:
-    """MultiStepLR milestones outside (start_epoch, end_epoch), where SparseML fails; not increasing, a trap only lint reports."""
+    """MultiStepLR milestones outside (start_epoch, end_epoch), where SparseML fails; not increasing, which SparseML ran.
+
+    ``crashes_only`` leaves out the order (`recipekit compile` refuses only what SparseML failed on,
+    and warns about the order through :func:`milestones_order`).
+    """
     if modifier.type != "LearningRateModifier" or modifier.value("lr_class") != "MultiStepLR":
         return
     values = modifier.value("lr_kwargs").get("milestones")
@@ -206,12 +233,27 @@ def milestones(modifier: Modifier, *, crashes_only: bool = False) -> Iterator[Pr
         return  # lr_kwargs() reports it
     span = span_of(modifier, "lr_kwargs")
     start, end = modifier.value("start_epoch"), modifier.value("end_epoch")
-    if not crashes_only and any(b <= a for a, b in pairwise(values)):
-        yield span, f"milestones {values} must increase strictly"
+    if not crashes_only:
+        yield from milestones_order(modifier)
     outside = [m for m in values if m <= start or (end >= 0 and m >= end)]
     if outside:
         bounds = f"after start_epoch {start}" + (f" and before end_epoch {end}" if end >= 0 else "")
         yield span, f"milestones {outside} must lie {bounds}; SparseML fails at the first scheduler step"
+
+
+def milestones_order(modifier: Modifier) -> Iterator[Problem]:
+    """MultiStepLR milestones that do not increase strictly: SparseML ran them (torch counts them), not as the list reads."""
+    if modifier.type != "LearningRateModifier" or modifier.value("lr_class") != "MultiStepLR":
+        return
+    values = modifier.value("lr_kwargs").get("milestones")
+    if not isinstance(values, list) or not all(_is_number(m) for m in values):
+        return
+    if any(b <= a for a, b in pairwise(values)):
+        message = (
+            f"milestones {values} must increase strictly: SparseML ran them as torch's MultiStepLR does, counting each one "
+            "in any order (a repeated milestone decays the LR twice); sort them and drop repeats"
+        )
+        yield span_of(modifier, "lr_kwargs"), message
 
 
 def _is_number(value: object) -> bool:

@@ -15,6 +15,7 @@ from typing import Any
 import torch
 
 from recipekit.plan.model import Plan, load_plan
+from recipekit.plan.schedule import LENGTH_RULE
 from recipekit.runtime import misuse
 from recipekit.runtime.runner import PlanRunner, RuntimeRefusal
 
@@ -91,6 +92,10 @@ def recipe_epochs(recipe: Any, variables: dict[str, Any] | None) -> float | None
     return float(plan.max_epochs)
 
 
+#: Said with every length mismatch, in the words recipe-lint's L305 and docs/plan-format.md use.
+_LENGTH = f"the recipe's length is {LENGTH_RULE}; recipe-lint's L305 names the modifier that sets it"
+
+
 def check_length(plan: Plan, trainer_steps: int, adjust: bool, fix: str) -> int | None:
     """Reconcile the plan's steps with the trainer's: None if equal, else the step to stop at (adjust) or a refusal."""
     if plan.total_steps == trainer_steps:
@@ -101,10 +106,12 @@ def check_length(plan: Plan, trainer_steps: int, adjust: bool, fix: str) -> int 
     )
     if adjust and plan.total_steps < trainer_steps:
         warnings.warn(
-            f"{what}: training stops after step {plan.total_steps}, where the recipe ends ({fix})", IntegrationWarning, stacklevel=3
+            f"{what}: training stops after step {plan.total_steps}, where the recipe ends ({fix}; {_LENGTH})",
+            IntegrationWarning,
+            stacklevel=3,
         )
         return plan.total_steps
-    raise RuntimeRefusal(f"{what}: {fix}")
+    raise RuntimeRefusal(f"{what}: {fix} ({_LENGTH})")
 
 
 def distills(plan: Plan, teacher: Any) -> bool:

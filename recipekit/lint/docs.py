@@ -49,7 +49,7 @@ def diagnostics_markdown() -> str:
 
 def rules_markdown() -> str:
     from recipekit.lint.rule_docs import parse_rule_doc
-    from recipekit.lint_rules import all_rules
+    from recipekit.lint_rules import all_rules, compile_decision
 
     rules = all_rules()
 
@@ -62,17 +62,24 @@ def rules_markdown() -> str:
         "Rules marked *manifest* need `--params`; rules marked *steps* need `--steps-per-epoch`.",
         "Silence one finding with `# recipe-lint: disable=CODE` on its line or the line before.",
         "",
-        "| code | name | severity | summary |",
-        "|---|---|---|---|",
+        "The *compile* column says what `recipekit compile` does with the same defect, under the same code: it",
+        "**refuses** what SparseML refused when it loaded the recipe or initialized, **warns** about what SparseML",
+        "ran but not as the recipe reads (and compiles it as SparseML ran it), and **—** leaves it to `recipe-lint`",
+        "(each rule's section says why for an error).",
+        "",
+        "| code | name | severity | compile | summary |",
+        "|---|---|---|---|---|",
     ]
     docs = {code: parse_rule_doc(rule.__doc__ or "") for code, rule in rules.items()}
     for code, rule in rules.items():
         doc = docs[code]
         needs = " (*manifest*)" if doc.params else " (*steps*)" if doc.steps_per_epoch else ""
-        lines.append(f"| [{code}](#{code.lower()}) | `{rule.NAME}` | {rule.SEVERITY.value} | {doc.summary}{needs} |")
+        decision = getattr(rule, "COMPILE", "—")
+        lines.append(f"| [{code}](#{code.lower()}) | `{rule.NAME}` | {rule.SEVERITY.value} | {decision} | {doc.summary}{needs} |")
     for code, rule in rules.items():
         doc = docs[code]
         lines += ["", f"## {code}", "", f"**{rule.NAME}** ({rule.SEVERITY.value}): {doc.summary}", "", doc.body, ""]
+        lines += [f"*{compile_decision(rule)}*", ""]
         if doc.params:
             names = ", ".join(f"`{p['name']}` ({p['module_type']})" for p in doc.params)
             lines += [f"Examples are checked against a model with {names}.", ""]

@@ -11,8 +11,8 @@ from __future__ import annotations
 import os
 from typing import TYPE_CHECKING, Any
 
-from recipekit.compiler import load_source
-from recipekit.diagnostics import Diagnostic, Edit, Fix, sorted_diagnostics
+from recipekit.compiler import REPRODUCED, load_source
+from recipekit.diagnostics import Diagnostic, Edit, Fix, Severity, sorted_diagnostics
 from recipekit.lint.config import LintConfig
 from recipekit.lint.suppressions import apply_suppressions
 from recipekit.lint_rules import rules_for
@@ -97,11 +97,16 @@ def lint_source(
 ) -> tuple[Source | None, list[Diagnostic]]:
     recipe = None
     if source is not None:
-        recipe, problems = load_source(source, variables)
+        # Partial: a schema error in one modifier does not hide the rules on the others (one run reports everything).
+        recipe, problems = load_source(source, variables, partial=True)
         diagnostics = diagnostics + problems
     if recipe is not None:
         ctx = LintContext(recipe, params=params, steps_per_epoch=config.steps_per_epoch)
-        diagnostics = diagnostics + run_rules(ctx, config)
+        # Past schema errors the rules run too (load_source(partial=True)); a value the front-end refused
+        # is reported once, by its error, not again by a rule at the same place.
+        refused = {(d.location.line, d.location.column) for d in diagnostics if d.severity is Severity.ERROR and d.code not in REPRODUCED}
+        found = run_rules(ctx, config)
+        diagnostics = diagnostics + [d for d in found if (d.location.line, d.location.column) not in refused]
     diagnostics = configure(diagnostics, config, path)
     if source is not None:
         diagnostics = apply_suppressions(diagnostics, source)

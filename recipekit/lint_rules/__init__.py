@@ -126,6 +126,19 @@ def codes() -> dict[str, Code]:
     return dict(sorted(table.items()))
 
 
+#: What `recipekit compile` does with a rule's defect (docs/rules.md): it refuses what SparseML refused at load
+#: or initialize (``compiler/refusals.py``), warns about what SparseML ran but not as the recipe reads
+#: (``compiler/traps.py``), or does not judge it ("—", with the reason where the rule is an error).
+COMPILE_DECISIONS = ("refuses", "warns", "—")
+
+
+def compile_decision(rule: Rule) -> str:
+    """``compile: refuses``, ``compile: warns (...)`` or ``compile: —``, from the rule's ``COMPILE`` and ``COMPILE_NOTE``."""
+    decision = getattr(rule, "COMPILE", "—")
+    note = getattr(rule, "COMPILE_NOTE", None)
+    return f"compile: {decision}" + (f" ({note})" if note else "")
+
+
 def get(code: str) -> Rule:
     try:
         return all_rules()[code.upper()]

@@ -69,17 +69,34 @@ class LintContext:
 
     @cached_property
     def training_end(self) -> float | None:
-        """The epoch training ends: the EpochRangeModifier's end, else SparseML's max_epochs."""
-        ranges = self.of_type("EpochRangeModifier")
-        if ranges and ranges[0].value("end_epoch") >= 0:
-            return float(ranges[0].value("end_epoch"))
-        epochs = [
+        """The epoch training ends: SparseML's ``manager.max_epochs``, as the plan has it (not the EpochRangeModifier's end).
+
+        SparseML 1.8 trains for the largest ``ceil(start_epoch)`` or ``ceil(end_epoch)`` (-1 left out)
+        over every modifier (``optim/manager.py: _max_modifier_epoch``); None when nothing sets it.
+        """
+        end = schedule.max_epochs(self._epochs())
+        return float(end) if end > 0 else None
+
+    @cached_property
+    def length_setter(self) -> tuple[Modifier, str] | None:
+        """The modifier whose start or end sets the training length, and which of the two (an end before a start)."""
+        end = self.training_end
+        if end is None:
+            return None
+        for name in ("end_epoch", "start_epoch"):
+            for modifier in self.recipe.modifiers:
+                if "start_epoch" in modifier.params and "end_epoch" in modifier.params:
+                    value = float(modifier.value(name))
+                    if value > -1 and math.ceil(value) == end:
+                        return modifier, name
+        return None
+
+    def _epochs(self) -> list[tuple[float, float]]:
+        return [
             (float(m.value("start_epoch")), float(m.value("end_epoch")))
             for m in self.recipe.modifiers
             if "start_epoch" in m.params and "end_epoch" in m.params
         ]
-        end = schedule.max_epochs(epochs)
-        return float(end) if end > 0 else None
 
     @cached_property
     def tree(self) -> Node | None:

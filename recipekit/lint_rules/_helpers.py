@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from recipekit.lint_rules._context import LintContext, TextEdit
 from recipekit.plan import selectors as param_match
 from recipekit.source import Source, Span
@@ -41,3 +43,19 @@ def folded_batchnorm_weights(ctx: LintContext) -> dict[str, str]:
         owners.setdefault(owner, kind if isinstance(kind, str) else "")
     pairs = param_match.conv_bn_pairs(list(owners.items()))
     return {f"{bn}.weight": conv for conv, bn in pairs.items()}
+
+
+def exact_text(value: float, expression: str | None, passes: Callable[[float], bool]) -> str:
+    """How a recipe writes ``value`` so that the rule that suggested it passes: a short decimal when one is
+    exact enough, else ``eval(expression)`` (evaluated as SparseML does, to the same float), else the float's repr."""
+    short = f"{value:.6g}"
+    if passes(float(short)):
+        return short
+    if expression is not None and passes(value):
+        return f"eval({expression})"
+    return repr(value)
+
+
+def number_text(value: float) -> str:
+    """A number as an expression operand: 3 rather than 3.0, the repr otherwise."""
+    return str(int(value)) if float(value).is_integer() else repr(float(value))

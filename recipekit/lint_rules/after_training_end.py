@@ -1,9 +1,15 @@
-"""A modifier that starts after training ends, or is cut short by it.
+"""An EpochRangeModifier that does not say how long SparseML trains, or a modifier that starts when training ends.
 
-Training lasts until the EpochRangeModifier's end_epoch (SparseML's integrations
-train for that many epochs). A modifier that starts at or after it never runs;
-one that ends after it never reaches its end (a pruner never reaches
-final_sparsity, an LR schedule is cut off).
+SparseML 1.8 trains for `manager.max_epochs`: the largest `ceil(start_epoch)` or
+`ceil(end_epoch)` (-1 left out) over every modifier (`optim/manager.py:
+_max_modifier_epoch`), not the EpochRangeModifier's end. A pruner that ends at 9
+with an EpochRangeModifier ending at 6 trains 9 epochs and completes: the
+EpochRangeModifier is the mistake, since readers (and the trainer arguments
+written from it) take it for the length. The plan (`recipekit compile`), `show`
+and the trainer callbacks use the same length. A modifier that starts where
+training ends (QAT or a pruner at the last epoch) trains for no step.
+Several EpochRangeModifiers (L307) say the length when the last one ends
+where training does.
 
 Bad:
 
@@ -11,10 +17,14 @@ Bad:
 modifiers:
   - !EpochRangeModifier
     start_epoch: 0.0
-    end_epoch: 10.0
-  - !SetLearningRateModifier
-    learning_rate: 0.01
-    start_epoch: 12.0
+    end_epoch: 6.0
+  - !GMPruningModifier
+    params: ["re:.*weight"]
+    init_sparsity: 0.05
+    final_sparsity: 0.8
+    start_epoch: 1.0
+    end_epoch: 9.0
+    update_frequency: 1.0
 ```
 
 Good:
@@ -23,10 +33,14 @@ Good:
 modifiers:
   - !EpochRangeModifier
     start_epoch: 0.0
-    end_epoch: 10.0
-  - !SetLearningRateModifier
-    learning_rate: 0.01
-    start_epoch: 8.0
+    end_epoch: 9.0
+  - !GMPruningModifier
+    params: ["re:.*weight"]
+    init_sparsity: 0.05
+    final_sparsity: 0.8
+    start_epoch: 1.0
+    end_epoch: 9.0
+    update_frequency: 1.0
 ```
 """
 
@@ -35,33 +49,45 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from recipekit.diagnostics import Severity
-from recipekit.lint_rules._context import Finding, LintContext
+from recipekit.lint_rules._context import PRUNERS, Finding, LintContext
+from recipekit.plan import schedule
 
 CODE = "L305"
 NAME = "after-training-end"
 SEVERITY = Severity.WARNING
 
+#: How SparseML's length is worded in every message (the callbacks' reconciliation says the same: schedule.LENGTH_RULE).
+LENGTH = "training lasts {length:g} epochs (" + schedule.LENGTH_RULE + ")"
+
 
 def check(ctx: LintContext) -> Iterator[Finding]:
-    ranges = ctx.of_type("EpochRangeModifier")
-    if not ranges or ranges[0].value("end_epoch") < 0:
+    length, setter = ctx.training_end, ctx.length_setter
+    if length is None or setter is None:
         return
-    end_of_training = float(ranges[0].value("end_epoch"))
-    related = (("training ends here", ctx.span_of(ranges[0], "end_epoch")),)
-    for modifier in ctx.recipe.modifiers:
-        if modifier.type == "EpochRangeModifier" or "start_epoch" not in modifier.params:
-            continue
-        start = modifier.value("start_epoch")
-        end = modifier.value("end_epoch") if "end_epoch" in modifier.params and not modifier.params["end_epoch"].ignored else -1
-        if start >= end_of_training:
-            yield Finding(
-                ctx.span_of(modifier, "start_epoch"),
-                f"{modifier.type} starts at epoch {start}, but training ends at {end_of_training}: it never runs",
-                related,
+    modifier, which = setter
+    line = ctx.source.line_col(modifier.span.start)[0]
+    where = f"{modifier.type} at line {line} {'ends' if which == 'end_epoch' else 'starts'} at {modifier.value(which):g}"
+    setter_note = (("this sets the training length", ctx.span_of(modifier, which)),)
+    # Several EpochRangeModifiers (L307) say the length when the last one ends where training does.
+    ranges = sorted(ctx.of_type("EpochRangeModifier"), key=lambda m: float(m.value("end_epoch")))
+    if ranges and ranges[-1].value("end_epoch") >= 0 and float(ranges[-1].value("end_epoch")) != length:
+        last = ranges[-1]
+        end = float(last.value("end_epoch"))
+        cause = "SparseML rounds its end up;" if modifier is last else f"{where}; fit that modifier into {end:g} epochs, or"
+        message = f"the EpochRangeModifier ends at epoch {end:g}, but {LENGTH.format(length=length)}: {cause} set end_epoch: {length:g}"
+        yield Finding(ctx.span_of(last, "end_epoch"), message, setter_note if modifier is not last else ())
+    spe = ctx.steps_per_epoch
+    for other in ctx.of_type("QuantizationModifier", *PRUNERS):
+        start = float(other.value("start_epoch"))
+        end = float(other.value("end_epoch")) if "end_epoch" in other.params else -1.0
+        if -1 < end < start:
+            continue  # end-before-start (L301): SparseML refused it at load
+        # The first step at or after start_epoch is past the last step: not one step runs (with the steps per
+        # epoch known, a start between the last step and the end counts too).
+        never = start >= length if spe is None else start > 0 and schedule.first_step_at(start, spe) >= round(length * spe)
+        if never:
+            message = (
+                f"{other.type} starts at epoch {start:g}, where {LENGTH.format(length=length).replace('lasts', 'ends after')}: "
+                "it trains for no step; start it earlier, or end a modifier later to train longer"
             )
-        elif end > end_of_training:
-            yield Finding(
-                ctx.span_of(modifier, "end_epoch"),
-                f"{modifier.type} ends at epoch {end}, after training ends at {end_of_training}: it is cut short",
-                related,
-            )
+            yield Finding(ctx.span_of(other, "start_epoch"), message, setter_note if other is not modifier else ())

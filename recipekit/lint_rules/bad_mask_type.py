@@ -46,6 +46,7 @@ from recipekit.lint_rules._context import Finding, LintContext
 CODE = refusals.BAD_MASK_TYPE
 NAME = refusals.NAMES[CODE]
 SEVERITY = Severity.ERROR
+COMPILE = "refuses"
 
 
 def check(ctx: LintContext) -> Iterator[Finding]:

@@ -45,6 +45,7 @@ from recipekit.lint_rules._context import Finding, LintContext
 CODE = traps.DIAGONAL_FISHER
 NAME = traps.NAMES[CODE]
 SEVERITY = Severity.WARNING
+COMPILE = "warns"
 
 
 def check(ctx: LintContext) -> Iterator[Finding]:

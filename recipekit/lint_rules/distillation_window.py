@@ -46,6 +46,7 @@ from recipekit.lint_rules._context import Finding, LintContext
 CODE = traps.DISTILLATION_WINDOW
 NAME = traps.NAMES[CODE]
 SEVERITY = Severity.WARNING
+COMPILE = "warns"
 
 
 def check(ctx: LintContext) -> Iterator[Finding]:

@@ -35,19 +35,19 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from recipekit.compiler import refusals
 from recipekit.diagnostics import Severity
 from recipekit.lint_rules._context import Finding, LintContext
 
-CODE = "L301"
-NAME = "end-before-start"
+# One check, two commands: `recipekit compile` refuses with this code too (compiler/refusals.py).
+CODE = refusals.END_BEFORE_START
+NAME = refusals.NAMES[CODE]
 SEVERITY = Severity.ERROR
+COMPILE = "refuses"
 
 
 def check(ctx: LintContext) -> Iterator[Finding]:
     for modifier in ctx.recipe.modifiers:
-        if "start_epoch" not in modifier.params or "end_epoch" not in modifier.params or modifier.params["end_epoch"].ignored:
-            continue
-        start, end = modifier.value("start_epoch"), modifier.value("end_epoch")
-        if end != -1 and end < start:
+        for span, message in refusals.end_before_start(modifier):
             related = (("start_epoch is set here", ctx.span_of(modifier, "start_epoch")),)
-            yield Finding(ctx.span_of(modifier, "end_epoch"), f"end_epoch ({end}) is before start_epoch ({start})", related)
+            yield Finding(span, message, related)

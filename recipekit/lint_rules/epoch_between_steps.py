@@ -36,9 +36,11 @@ modifiers:
 from __future__ import annotations
 
 from collections.abc import Iterator
+from functools import partial
 
 from recipekit.diagnostics import Severity
 from recipekit.lint_rules._context import Finding, LintContext
+from recipekit.lint_rules._helpers import exact_text
 from recipekit.plan import schedule
 
 CODE = "L350"
@@ -58,8 +60,22 @@ def check(ctx: LintContext) -> Iterator[Finding]:
             step = schedule.first_step_at(param.value, spe)
             actual = schedule.epoch_at(step, spe)
             if abs(actual - param.value) > 1e-9:
+                text = exact_text(actual, _expression(step, spe), partial(_on_step, step=step, spe=spe))
                 message = (
                     f"{name} {param.value} falls between steps at {spe:g} steps per epoch: "
-                    f"it takes effect at step {step} (epoch {actual:.6g})"
+                    f"it takes effect at step {step} (epoch {actual:.6g}); write {text} to say so"
                 )
                 yield Finding(param.span or modifier.span, message)
+
+
+def _on_step(value: float, step: int, spe: float) -> bool:
+    return schedule.first_step_at(value, spe) == step and abs(schedule.epoch_at(step, spe) - value) <= 1e-9
+
+
+def _expression(step: int, spe: float) -> str | None:
+    """``q + r/spe``, the epoch of ``step`` computed as SparseML's step wrapper does (whole steps per epoch only)."""
+    if not float(spe).is_integer():
+        return None
+    whole, rest = divmod(step, int(spe))
+    fraction = f"{rest}/{int(spe)}"
+    return fraction if whole == 0 else f"{whole} + {fraction}"

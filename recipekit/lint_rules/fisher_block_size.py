@@ -48,6 +48,7 @@ from recipekit.lint_rules._context import Finding, LintContext
 CODE = refusals.FISHER_BLOCK_SIZE
 NAME = refusals.NAMES[CODE]
 SEVERITY = Severity.ERROR
+COMPILE = "refuses"
 
 
 def check(ctx: LintContext) -> Iterator[Finding]:

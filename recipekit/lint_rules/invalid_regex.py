@@ -42,6 +42,7 @@ from recipekit.lint_rules._context import Finding, LintContext
 CODE = refusals.INVALID_REGEX
 NAME = refusals.NAMES[CODE]
 SEVERITY = Severity.ERROR
+COMPILE = "refuses"
 
 
 def check(ctx: LintContext) -> Iterator[Finding]:

@@ -41,6 +41,7 @@ from recipekit.lint_rules._context import Finding, LintContext
 CODE = refusals.LR_KWARGS
 NAME = refusals.NAMES[CODE]
 SEVERITY = Severity.ERROR
+COMPILE = "refuses"
 
 
 def check(ctx: LintContext) -> Iterator[Finding]:

@@ -1,8 +1,10 @@
 """MultiStepLR milestones out of order or outside the modifier's range.
 
 Milestones are epochs and must increase strictly, lie after start_epoch and,
-when end_epoch is set, before it. SparseML checks only at the first scheduler
-step, mid-training ("milestones ... all must be greater than start_epoch").
+when end_epoch is set, before it. SparseML checks the range only at the first
+scheduler step, mid-training ("milestones ... all must be greater than
+start_epoch"); milestones out of order it ran as torch's MultiStepLR counts them,
+in any order, a repeated one decaying twice.
 
 Bad:
 
@@ -10,9 +12,10 @@ Bad:
 modifiers:
   - !LearningRateModifier
     lr_class: MultiStepLR
-    lr_kwargs: {milestones: [30, 20], gamma: 0.1}
+    lr_kwargs: {milestones: [20, 30], gamma: 0.1}
     init_lr: 0.1
     start_epoch: 0.0
+    end_epoch: 25.0
 ```
 
 Good:
@@ -39,6 +42,8 @@ from recipekit.lint_rules._context import Finding, LintContext
 CODE = refusals.MILESTONES
 NAME = refusals.NAMES[CODE]
 SEVERITY = Severity.ERROR
+COMPILE = "refuses"
+COMPILE_NOTE = "milestones outside the range; it warns about milestones out of order, which SparseML ran"
 
 
 def check(ctx: LintContext) -> Iterator[Finding]:

@@ -45,6 +45,7 @@ from recipekit.lint_rules._context import Finding, LintContext
 CODE = refusals.NM_RAMP
 NAME = refusals.NAMES[CODE]
 SEVERITY = Severity.ERROR
+COMPILE = "refuses"
 
 
 def check(ctx: LintContext) -> Iterator[Finding]:

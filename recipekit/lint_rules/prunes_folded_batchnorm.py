@@ -59,6 +59,8 @@ from recipekit.lint_rules._helpers import folded_batchnorm_weights
 CODE = "L379"
 NAME = "prunes-folded-batchnorm"
 SEVERITY = Severity.ERROR
+COMPILE = "—"
+COMPILE_NOTE = "it needs the model: `attach` refuses it (SparseML trained into NaN outputs)"
 
 
 def check(ctx: LintContext) -> Iterator[Finding]:

@@ -8,6 +8,9 @@ Bad:
 
 ```yaml
 modifiers:
+  - !EpochRangeModifier
+    start_epoch: 0.0
+    end_epoch: 12.0
   - !GMPruningModifier
     params: ["re:.*weight"]
     init_sparsity: 0.05
@@ -23,6 +26,9 @@ Good:
 
 ```yaml
 modifiers:
+  - !EpochRangeModifier
+    start_epoch: 0.0
+    end_epoch: 12.0
   - !GMPruningModifier
     params: ["re:.*weight"]
     init_sparsity: 0.05

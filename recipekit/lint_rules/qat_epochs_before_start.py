@@ -8,6 +8,9 @@ Bad:
 
 ```yaml
 modifiers:
+  - !EpochRangeModifier
+    start_epoch: 0.0
+    end_epoch: 10.0
   - !QuantizationModifier
     start_epoch: 5.0
     disable_quantization_observer_epoch: 3.0
@@ -17,6 +20,9 @@ Good:
 
 ```yaml
 modifiers:
+  - !EpochRangeModifier
+    start_epoch: 0.0
+    end_epoch: 10.0
   - !QuantizationModifier
     start_epoch: 5.0
     disable_quantization_observer_epoch: 8.0
@@ -35,6 +41,7 @@ from recipekit.lint_rules._context import Finding, LintContext
 CODE = refusals.QAT_EPOCHS_BEFORE_START
 NAME = refusals.NAMES[CODE]
 SEVERITY = Severity.ERROR
+COMPILE = "refuses"
 
 
 def check(ctx: LintContext) -> Iterator[Finding]:

@@ -4,7 +4,8 @@ Quantization-aware training keeps updating every weight. Unless the pruning
 masks stay enforced from QAT start to the end of training (a pruner with
 `leave_enabled: true`, or a ConstantPruningModifier covering the same
 parameters from QAT start on), the zeros are trained away and the model is no
-longer sparse (sparseml PR #2281, llm-compressor #1051).
+longer sparse (sparseml PR #2281, llm-compressor #1051). SparseML ran such a
+recipe without a word; `recipekit compile` compiles it the same way and warns.
 
 Bad:
 
@@ -52,40 +53,18 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from recipekit.compiler import traps
 from recipekit.diagnostics import Severity
-from recipekit.lint_rules._context import GRADUAL_PRUNERS, Finding, LintContext
+from recipekit.lint_rules._context import Finding, LintContext
 
-CODE = "L332"
-NAME = "qat-loses-sparsity"
+# One check, two commands: `recipekit compile` warns with this code (compiler/traps.py).
+CODE = traps.QAT_LOSES_SPARSITY
+NAME = traps.NAMES[CODE]
 SEVERITY = Severity.ERROR
-
-
-def _holds(
-    ctx: LintContext, holder_patterns: set[str], holder_names: set[str] | None, pruned: set[str], pruned_names: set[str] | None
-) -> bool:
-    if holder_names is not None and pruned_names is not None:
-        return pruned_names <= holder_names
-    return "__ALL__" in holder_patterns or pruned <= holder_patterns
+COMPILE = "warns"
 
 
 def check(ctx: LintContext) -> Iterator[Finding]:
-    quantizers = ctx.of_type("QuantizationModifier")
-    if not quantizers:
-        return
-    qat = quantizers[0]
-    qat_start = max(float(qat.value("start_epoch")), 0.0)
-    for pruner in ctx.of_type(*GRADUAL_PRUNERS):
-        if pruner.value("leave_enabled") or pruner.value("start_epoch") >= qat_start:
-            continue
-        pruned, pruned_names = set(ctx.patterns(pruner)), ctx.matched(pruner)
-        held = False
-        for holder in ctx.of_type("ConstantPruningModifier"):
-            start, end = max(holder.value("start_epoch"), 0.0), holder.value("end_epoch")
-            if start <= qat_start and end == -1 and _holds(ctx, set(ctx.patterns(holder)), ctx.matched(holder), pruned, pruned_names):
-                held = True
-        if not held:
-            message = (
-                f"QAT starts at epoch {qat_start} but the masks of the pruner at line {ctx.source.line_col(pruner.span.start)[0]} are "
-                "not held through it: sparsity will be lost. Hold them with leave_enabled: true or a ConstantPruningModifier"
-            )
-            yield Finding(qat.span, message, (("the pruning modifier", pruner.span),))
+    problems = traps.qat_loses_sparsity(ctx.recipe.modifiers, ctx.source, ctx.matched)
+    for (span, message), (_, pruner) in zip(problems, traps.unheld_pruners(ctx.recipe.modifiers, ctx.matched), strict=True):
+        yield Finding(span, message, (("the pruning modifier", pruner.span),))

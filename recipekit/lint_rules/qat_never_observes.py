@@ -12,6 +12,9 @@ Bad:
 
 ```yaml
 modifiers:
+  - !EpochRangeModifier
+    start_epoch: 0.0
+    end_epoch: 4.0
   - !QuantizationModifier
     start_epoch: 2.0
     disable_quantization_observer_epoch: 2.0
@@ -21,6 +24,9 @@ Good:
 
 ```yaml
 modifiers:
+  - !EpochRangeModifier
+    start_epoch: 0.0
+    end_epoch: 4.0
   - !QuantizationModifier
     start_epoch: 2.0
     disable_quantization_observer_epoch: 3.0

@@ -42,6 +42,8 @@ from recipekit.source import Span
 CODE = "L338"
 NAME = "qat-unmatched-modules"
 SEVERITY = Severity.ERROR
+COMPILE = "—"
+COMPILE_NOTE = "it needs the model's modules: SparseML refused it at initialize, and `attach` refuses it"
 
 
 def check(ctx: LintContext) -> Iterator[Finding]:

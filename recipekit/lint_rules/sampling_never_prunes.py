@@ -48,6 +48,7 @@ from recipekit.lint_rules._context import Finding, LintContext
 CODE = traps.SAMPLING_NEVER_PRUNES
 NAME = traps.NAMES[CODE]
 SEVERITY = Severity.WARNING
+COMPILE = "warns"
 
 
 def check(ctx: LintContext) -> Iterator[Finding]:

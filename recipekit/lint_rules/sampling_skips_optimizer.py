@@ -52,6 +52,7 @@ from recipekit.lint_rules._context import Finding, LintContext
 CODE = traps.SAMPLING_SKIPS_OPTIMIZER
 NAME = traps.NAMES[CODE]
 SEVERITY = Severity.WARNING
+COMPILE = "warns"
 
 
 def check(ctx: LintContext) -> Iterator[Finding]:

@@ -42,11 +42,12 @@ from collections.abc import Iterator
 from recipekit.diagnostics import Severity
 from recipekit.lint_rules._context import Finding, LintContext
 from recipekit.plan import selectors as param_match
-from recipekit.suggest import did_you_mean
 
 CODE = "L320"
 NAME = "unmatched-params"
 SEVERITY = Severity.ERROR
+COMPILE = "—"
+COMPILE_NOTE = "it needs the model: SparseML refused it at initialize, and `recipekit expand --params` and `attach` refuse it"
 
 
 def _ddp_variant(name: str) -> str:
@@ -70,10 +71,7 @@ def check(ctx: LintContext) -> Iterator[Finding]:
                 continue
             if not pattern.startswith(("re:", "__")) and _ddp_variant(pattern) in names:
                 continue  # reported by ddp-prefix
-            if pattern.startswith("re:"):
-                searched = any(re.search(pattern[3:], n) for n in names)
-                hint = f"; `re:` matches at the start of names, write 're:.*{pattern[3:]}' to search" if searched else ""
-            else:
-                hint = did_you_mean(pattern, names)
+            # One wording with `recipekit expand` and `attach`: the closest names, or the known prefix that would match.
+            hint = param_match.unmatched_hint(pattern, names)
             span = ctx.source.item_span(ctx.span_of(modifier, "params"), pattern)
             yield Finding(span, f"{pattern!r} matches no parameter of the model{hint}")

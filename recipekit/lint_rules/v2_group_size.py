@@ -46,6 +46,8 @@ from recipekit.lint_rules.v2_unmatched_targets import matches
 CODE = "L378"
 NAME = "v2-group-size"
 SEVERITY = Severity.ERROR
+COMPILE = "—"
+COMPILE_NOTE = "a v2 recipe has no plan: `recipekit compile` refuses every v2 recipe (C415)"
 #: Group sizes of the group-wise presets (compressed-tensors' PRESET_SCHEMES).
 PRESET_GROUPS = {"W4A16": 128, "W4A16_ASYM": 128, "NVFP4": 16, "NVFP4A16": 16, "MXFP4": 32, "MXFP4A16": 32}
 

@@ -38,6 +38,8 @@ from recipekit.lint_rules._context import Finding, LintContext
 CODE = "L373"
 NAME = "v2-list-not-mapping"
 SEVERITY = Severity.ERROR
+COMPILE = "—"
+COMPILE_NOTE = "a v2 recipe has no plan: `recipekit compile` refuses every v2 recipe (C415)"
 
 
 def check(ctx: LintContext) -> Iterator[Finding]:

@@ -40,6 +40,8 @@ from recipekit.lint_rules._context import Finding, LintContext
 CODE = "L375"
 NAME = "v2-scheme-and-config-groups"
 SEVERITY = Severity.ERROR
+COMPILE = "—"
+COMPILE_NOTE = "a v2 recipe has no plan: `recipekit compile` refuses every v2 recipe (C415)"
 
 
 def check(ctx: LintContext) -> Iterator[Finding]:

@@ -37,6 +37,8 @@ from recipekit.lint_rules._context import Finding, LintContext
 CODE = "L370"
 NAME = "v2-stage-key"
 SEVERITY = Severity.ERROR
+COMPILE = "—"
+COMPILE_NOTE = "a v2 recipe has no plan: `recipekit compile` refuses every v2 recipe (C415)"
 
 
 def check(ctx: LintContext) -> Iterator[Finding]:

@@ -39,6 +39,8 @@ from recipekit.lint_rules._context import Finding, LintContext
 CODE = "L376"
 NAME = "v2-start-minus-one"
 SEVERITY = Severity.ERROR
+COMPILE = "—"
+COMPILE_NOTE = "a v2 recipe has no plan: `recipekit compile` refuses every v2 recipe (C415)"
 
 _MEANS = {
     "start": "a start before step 0 (it starts at once, as `start: 0` would say clearly)",

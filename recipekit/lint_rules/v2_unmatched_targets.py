@@ -45,6 +45,8 @@ from recipekit.suggest import did_you_mean
 CODE = "L377"
 NAME = "v2-unmatched-targets"
 SEVERITY = Severity.ERROR
+COMPILE = "—"
+COMPILE_NOTE = "a v2 recipe has no plan: `recipekit compile` refuses every v2 recipe (C415)"
 ARGS = ("targets", "ignore")
 
 

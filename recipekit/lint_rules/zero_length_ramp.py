@@ -9,6 +9,9 @@ Bad:
 
 ```yaml
 modifiers:
+  - !EpochRangeModifier
+    start_epoch: 0.0
+    end_epoch: 10.0
   - !GMPruningModifier
     params: ["re:.*weight"]
     init_sparsity: 0.05
@@ -22,6 +25,9 @@ Good:
 
 ```yaml
 modifiers:
+  - !EpochRangeModifier
+    start_epoch: 0.0
+    end_epoch: 10.0
   - !GMPruningModifier
     params: ["re:.*weight"]
     init_sparsity: 0.05
@@ -44,6 +50,8 @@ from recipekit.lint_rules._context import Finding, LintContext
 CODE = refusals.ZERO_LENGTH_RAMP
 NAME = refusals.NAMES[CODE]
 SEVERITY = Severity.ERROR
+COMPILE = "refuses"
+COMPILE_NOTE = "when the ramp updates at all; one that starts after training ends never crashed SparseML"
 
 
 def check(ctx: LintContext) -> Iterator[Finding]:

@@ -36,6 +36,10 @@ def first_step_at(epoch: float, steps_per_epoch: float) -> int:
     return step
 
 
+#: How every command words the training length (recipe-lint's L305, the trainer callbacks, docs/plan-format.md).
+LENGTH_RULE = "SparseML's manager.max_epochs: the latest start or end epoch of any modifier, rounded up"
+
+
 def max_epochs(epochs: list[tuple[float, float]]) -> int:
     """manager.max_epochs: ceil over every start and end that is not -1, or -1."""
     values = [math.ceil(v) for start, end in epochs for v in (start, end) if v > -1]

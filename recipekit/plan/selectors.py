@@ -71,3 +71,62 @@ def conv_bn_pairs(modules: Sequence[tuple[str, str]]) -> dict[str, str]:
         for (name, kind), (next_name, next_kind) in pairwise(modules)
         if kind == "Conv2d" and next_kind == "BatchNorm2d" and name.rpartition(".")[0] == next_name.rpartition(".")[0]
     }
+
+
+#: Prefixes a wrapper or a framework puts in front of parameter names (DDP, Lightning and HF `model.`,
+#: torch.compile, detection backbones): a name that differs by one of them is the commonest mismatch.
+KNOWN_PREFIXES = ("module.", "model.", "backbone.", "_orig_mod.")
+
+
+def unmatched_hint(pattern: str, names: Sequence[str]) -> str:
+    """Why ``pattern`` matches none of ``names``, and what would: ``"; ..."``, or an empty string.
+
+    One wording for `recipe-lint` (L320), `recipekit expand` and `attach`: a known prefix that would
+    make it match (added or dropped), else the closest parameter names.
+    """
+    if _TOKEN_PATTERN.match(pattern):
+        return ""
+    if pattern.startswith("re:"):
+        return _regex_hint(pattern[3:], names)
+    for prefix in KNOWN_PREFIXES:
+        if prefix + pattern in names:
+            return f"; the model's name is {prefix + pattern!r}: add the {prefix!r} prefix"
+        if pattern.startswith(prefix) and pattern[len(prefix) :] in names:
+            return f"; the model's name is {pattern[len(prefix) :]!r}: drop the {prefix!r} prefix"
+    close = _closest(pattern, names)
+    if not close:
+        return ""
+    others = f" (or {', '.join(repr(c) for c in close[1:])})" if len(close) > 1 else ""
+    return f"; did you mean {close[0]!r}{others}?"
+
+
+def _closest(pattern: str, names: Sequence[str]) -> list[str]:
+    import difflib  # only when a name matched nothing
+
+    # Compared without a known prefix on either side, so `features.0.weigth` finds `model.features.0.weight`.
+    bare: dict[str, str] = {}
+    for name in names:
+        stripped = name
+        for prefix in KNOWN_PREFIXES:
+            stripped = stripped.removeprefix(prefix)
+        bare.setdefault(stripped, name)
+    target = pattern
+    for prefix in KNOWN_PREFIXES:
+        target = target.removeprefix(prefix)
+    return [bare[m] for m in difflib.get_close_matches(target, list(bare), n=3, cutoff=0.75)]
+
+
+def _regex_hint(regex: str, names: Sequence[str]) -> str:
+    try:
+        compiled = re.compile(regex)
+    except re.error:
+        return ""
+    for prefix in KNOWN_PREFIXES:
+        if any(n.startswith(prefix) and compiled.match(n[len(prefix) :]) for n in names):
+            return f"; the model's names start with {prefix!r}: write 're:{re.escape(prefix)}{regex}'"
+    if any(compiled.search(n) for n in names):
+        return f"; `re:` matches at the start of names, write 're:.*{regex}' to search"
+    return ""
+
+
+_TOKEN_PATTERN = re.compile(r"^__\w+__$")

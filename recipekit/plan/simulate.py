@@ -56,10 +56,15 @@ class Simulation:
         self.bn_frozen: bool | None = None
         self.frozen: set[str] = set()
         self.has_conv_bn = _has_conv_bn(params)
-        for instruction in plan.instructions:
+        #: Which pruning instruction's target each parameter reports: SparseML's ``applied_sparsity`` of the
+        #: modifier owning it, the last in manager order that selects it (an AC/DC followed by a pruner on the
+        #: same weights reports the pruner's None through every AC/DC phase, as SparseML did).
+        self.owner: dict[str, int] = {}
+        for instruction in sorted(plan.instructions, key=lambda i: i["origin"]["order"]):
             if instruction["op"] in ("prune", "acdc"):
                 for name in self.select(instruction["selector"]):
                     self.target[name] = None
+                    self.owner[name] = instruction["origin"]["order"]
 
     def select(self, selector_id: str) -> list[str]:
         if selector_id not in self.names:
@@ -114,6 +119,8 @@ class Simulation:
         # Without weights, "the sparsity the weights have" is that of a dense model.
         initial = 0.0 if isinstance(init, str) else init
         for name in self.select(instruction["selector"]):
+            if self.owner[name] != instruction["origin"]["order"]:
+                continue
             target_final = final if not isinstance(final, dict) else _final_for(name, final, self.params)
             self.target[name] = ops.prune_target(instruction, epoch, initial, target_final)
 
@@ -121,7 +128,8 @@ class Simulation:
         target, _ = ops.acdc_at(instruction, k)
         if target is not None:
             for name in self.select(instruction["selector"]):
-                self.target[name] = target
+                if self.owner[name] == instruction["origin"]["order"]:
+                    self.target[name] = target
 
     def apply_replace_modules(self, instruction: ReplaceModulesOp, k: int, epoch: float) -> None:
         """Swapping modules changes no scheduled value."""
@@ -183,6 +191,23 @@ def _has_conv_bn(params: list[dict[str, Any]]) -> bool:
     """Whether SparseML's default conv_bn_relus fusing would create a ConvBn module."""
     modules = [(p["name"].rsplit(".", 1)[0], p.get("module_type") or "") for p in params]
     return bool(param_match.conv_bn_pairs(list(dict.fromkeys(modules))))
+
+
+def unmatched(plan: Plan, params: list[dict[str, Any]]) -> list[tuple[dict[str, Any], str, str]]:
+    """(selector, pattern, hint) for each pattern of a selector the plan uses that matches no parameter.
+
+    The runtime refuses such a plan at attach and `recipe-lint --params` reports it (L320); `expand`
+    reports it the same way instead of printing an empty ``target_sparsity``.
+    """
+    names = [p["name"] for p in params]
+    used = {str(dict(i)["selector"]) for i in plan.instructions if "selector" in i}
+    found: list[tuple[dict[str, Any], str, str]] = []
+    for selector in plan.selectors:
+        if selector["id"] not in used:
+            continue
+        _, missing = param_match.resolve(selector["patterns"], params)
+        found.extend((selector, pattern, param_match.unmatched_hint(pattern, names)) for pattern in missing)
+    return found
 
 
 def expand(

@@ -205,6 +205,9 @@ class PlanRunner:
             if unmatched or not names:
                 where = f"{selector.get('path')}:{selector.get('line')}:{selector.get('column')}"
                 hint = misuse.prefix_hint(selector["patterns"], list(self._params))
+                if unmatched and not hint:
+                    # The closest names, or a known prefix that would match: worded as recipe-lint's L320 and `expand`.
+                    hint = param_match.unmatched_hint(unmatched[0], list(self._params))
                 raise RuntimeRefusal(
                     f"{where}: {unmatched[0] if unmatched else selector['patterns']!r} matches no parameter of the model{hint}"
                 )

@@ -4,9 +4,12 @@ The schemas are the libraries' own pydantic models (``recipekit/schema/v2``),
 and this interpreter follows pydantic's lax mode as the libraries run it: a
 number may be written as a numeric string (PyYAML 1.1 reads ``5e-5`` as one),
 a boolean as ``yes``/``no``.  llm-compressor refuses unknown arguments
-(``extra="forbid"``); SparseML 1.8 drops them without a word, so there an
-unknown argument is a warning, not a refusal.  When one dialect accepts every
-modifier, its findings are the recipe's; when none does, the closest one's
+(``extra="forbid"``, S222); SparseML 1.8 drops them without a word (S223), which
+is why an argument neither library has (a misspelling) is an error in both
+dialects; S223 is a warning only where the other library has the argument (the
+file was written for it).  S223 does not count against SparseML's dialect when
+choosing one (S227 says which tool loads the file).  When one
+dialect accepts every modifier, its findings are the recipe's; when none does, the closest one's
 errors are reported (fewest unknown modifiers, then fewest errors).
 """
 
@@ -29,6 +32,21 @@ _TYPES = {"string": "a string", "number": "a number", "integer": "an integer", "
 
 Problem = tuple[str, Span, str]
 
+#: Arguments SparseML's earlier v2 modifiers (1.6, 1.7) took and 1.8 drops without a word, with what
+#: replaced them: SparseML's own recipes still write them (../shared/corpus), so they are S223 warnings
+#: ("written for an earlier SparseML"), not the error a name no version has (a misspelling) is.
+LEGACY_ARGUMENTS: dict[str, dict[str, str]] = {
+    "SparseGPTModifier": {
+        "percdamp": "dampening_frac",
+        "quantize": "a QuantizationModifier",
+        "prunen": "mask_structure 'N:M'",
+        "prunem": "mask_structure 'N:M'",
+        "target_ids": "nothing (it was removed)",
+    },
+    "GPTQModifier": {"percdamp": "dampening_frac"},
+    "QuantizationModifier": {"scheme_overrides": "config_groups and ignore", "post_oneshot_calibration": "nothing (it was removed)"},
+}
+
 
 class _Checker:
     def __init__(self, dialect: str) -> None:
@@ -37,6 +55,8 @@ class _Checker:
         self.defs: dict[str, Any] = self.document["$defs"]
         self.presets = {p.upper() for p in self.document["x-presets"]}
         self.where = dialects.label(dialect)
+        #: Where an S223 argument is one an earlier SparseML took (a warning, not a misspelling's error).
+        self.legacy: set[Span] = set()
 
     def resolve(self, schema: dict[str, Any]) -> dict[str, Any]:
         while "$ref" in schema:
@@ -75,8 +95,19 @@ class _Checker:
                 message = f"{owner} has no argument {name!r}{hint}; {self.where} refuses unknown arguments. Remove or rename it"
                 problems.append(("S222", key.span, message))
             elif extra is None or top:
-                hint = did_you_mean(name, properties)
-                message = f"{owner} has no argument {name!r}{hint}; {self.where} ignores it without a word, so it has no effect"
+                legacy = LEGACY_ARGUMENTS.get(owner, {}).get(name) if top and self.dialect == "sparseml" else None
+                if legacy is not None:
+                    self.legacy.add(key.span)
+                    message = (
+                        f"{owner} has no argument {name!r} in {self.where}, which ignores it without a word: an earlier SparseML "
+                        f"took it; use {legacy}"
+                    )
+                else:
+                    hint = did_you_mean(name, properties)
+                    message = (
+                        f"{owner} has no argument {name!r}{hint}; {self.where} ignores it without a word, so it has no effect: "
+                        "remove or rename it"
+                    )
                 problems.append(("S223", key.span, message))
         for name in schema.get("required", []):
             if node.get(name) is None and node.key_node(name) is None:
@@ -216,11 +247,19 @@ def check_modifiers(recipe: V2Recipe, source: Source) -> list[Diagnostic]:
     found: dict[str, list[Diagnostic]] = {}
     for dialect in dialects.DIALECTS:
         checker = _Checker(dialect)
-        found[dialect] = [source.diag(code, span, message) for m in recipe.modifiers for code, span, message in checker.modifier(m)]
-    errors = {d: [x for x in found[d] if x.severity is Severity.ERROR] for d in dialects.DIALECTS}
+        found[dialect] = [
+            _warning(source.diag(code, span, message)) if code == "S223" and span in checker.legacy else source.diag(code, span, message)
+            for m in recipe.modifiers
+            for code, span, message in checker.modifier(m)
+        ]
+    found = _known_elsewhere(found)
+    # Which library accepts the file: an argument SparseML drops silently (S223) does not stop it loading there.
+    errors = {d: [x for x in found[d] if x.severity is Severity.ERROR and x.code != "S223"] for d in dialects.DIALECTS}
     recipe.matched = tuple(d for d in dialects.DIALECTS if not errors[d])
     if recipe.matched:
-        recipe.dialect = recipe.matched[0]
+        # The library that takes every argument, when one does: its reading is the one the file was written for.
+        clean = [d for d in recipe.matched if not any(x.severity is Severity.ERROR for x in found[d])]
+        recipe.dialect = (clean or list(recipe.matched))[0]
     else:
         recipe.dialect = min(dialects.DIALECTS, key=lambda d: (sum(x.code == "S220" for x in errors[d]), len(errors[d])))
     diagnostics = list(found[recipe.dialect])
@@ -230,10 +269,33 @@ def check_modifiers(recipe: V2Recipe, source: Source) -> list[Diagnostic]:
     return diagnostics
 
 
+def _known_elsewhere(found: dict[str, list[Diagnostic]]) -> dict[str, list[Diagnostic]]:
+    """S223 is an error for an argument no library has (a misspelling); a warning where another library has it.
+
+    An argument the other library takes (a newer compressed-tensors field such as ``actorder``)
+    says the file was written for that library; one neither takes does nothing anywhere.
+    """
+    result = {}
+    for dialect, diagnostics in found.items():
+        unknown_elsewhere = {d.location for other, ds in found.items() if other != dialect for d in ds if d.code in ("S222", "S223")}
+        result[dialect] = [
+            _warning(d, d.message.removesuffix(": remove or rename it") + " (the other library has it)")
+            if d.code == "S223" and d.severity is Severity.ERROR and d.location not in unknown_elsewhere
+            else d
+            for d in diagnostics
+        ]
+    return result
+
+
+def _warning(diagnostic: Diagnostic, message: str | None = None) -> Diagnostic:
+    d = diagnostic
+    return Diagnostic(d.code, Severity.WARNING, d.message if message is None else message, d.location, d.notes, d.fix)
+
+
 def _dialect_note(recipe: V2Recipe, errors: dict[str, list[Diagnostic]], source: Source) -> Diagnostic:
     chosen = dialects.label(recipe.dialect)
     if recipe.matched:
-        others = [dialects.label(d) for d in recipe.matched[1:]]
+        others = [dialects.label(d) for d in recipe.matched if d != recipe.dialect]
         refused = [
             f"{dialects.label(d)} refuses it ({len(errors[d])} errors, first: {errors[d][0].message})"
             for d in dialects.DIALECTS
