@@ -148,9 +148,11 @@ def test_per_channel_weights_beyond_8192_channels_export(tmp_path: Path) -> None
     assert report.outputs[0].passed and report.quantizers and all(q.passed for q in report.quantizers)
     assert {layer.module: layer.kernel for layer in report.layers} == {"1": "QGemm"}
     proto = onnx.load(str(report.path))
-    assert "Cast" not in [node.op_type for node in proto.graph.node if node.op_type != "Gather"]
     values = initializers(report.path)
-    assert values["0.weight_zero_point_int8"].shape == (8200,) and values["0.weight_zero_point_int8"].dtype == np.int8
+    dqs = [node for node in proto.graph.node if node.op_type == "DequantizeLinear"]
+    assert dqs and all(name in values for node in dqs for name in node.input[1:])  # constant scales and zero points
+    assert values["1.weight_zero_point_int8"].shape == (8200,) and values["1.weight_zero_point_int8"].dtype == np.int8
+    assert report.initializer("1.weight_zero_point_int8").role == "weight zero_point"
     # Per-row scales: the rows are gathered, then dequantized with their own scales, bit for bit.
     table = export_graph.dequantized(proto, "0.weight")
     embedded = next(node for node in proto.graph.node if node.op_type == "Mul" and node.name.endswith("embedding")).output[0]
@@ -166,16 +168,34 @@ def test_check_feeds_torchs_integers_and_passes_at_every_quantizer(cnn: tuple[nn
     assert out.passed and out.within == 1.0 and out.end_to_end is not None
 
 
-def test_check_refuses_a_corrupted_scale(cnn: tuple[nn.Module, Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    model, runner = cnn
+def corrupting(name: str, factor: float) -> Any:
+    """An onnx_export._save that multiplies initializer ``name`` by ``factor`` before writing."""
     real_save = onnx_export._save
 
-    def corrupt(proto: Any, path: Path) -> None:
-        init = next(i for i in proto.graph.initializer if i.name == "features.3.weight_scale")
-        init.CopyFrom(numpy_helper.from_array(numpy_helper.to_array(init) * np.float32(1.05), init.name))
+    def save(proto: Any, path: Path) -> None:
+        init = next(i for i in proto.graph.initializer if i.name == name)
+        init.CopyFrom(numpy_helper.from_array(numpy_helper.to_array(init) * np.float32(factor), init.name))
         real_save(proto, path)
 
-    monkeypatch.setattr(onnx_export, "_save", corrupt)
+    return save
+
+
+def test_check_refuses_a_corrupted_weight_scale_at_the_next_quantizer(
+    cnn: tuple[nn.Module, Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    model, runner = cnn
+    monkeypatch.setattr(onnx_export, "_save", corrupting("features.3.weight_scale", 1.05))
+    with pytest.raises(ExportError, match=r"QuantizeLinear with scale 'classifier.input_scale' differs from torch's integers: .*not a faithful"):
+        to_onnx(model, cnn_batch(100), tmp_path / "x.onnx", runner=runner, print_report=False)
+    assert (tmp_path / "x.onnx").exists()  # written, then refused
+
+
+def test_check_refuses_a_corrupted_scale_after_the_last_quantizer(
+    cnn: tuple[nn.Module, Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    model, runner = cnn
+    # 3% on the classifier's weight scale: every output moves by about 3% of its value, a few output steps.
+    monkeypatch.setattr(onnx_export, "_save", corrupting("classifier.weight_scale", 1.03))
     with pytest.raises(ExportError, match=r"onnxruntime's output 0 differs from torch's beyond the bound: .* not a faithful export"):
         to_onnx(model, cnn_batch(100), tmp_path / "x.onnx", runner=runner, print_report=False)
 

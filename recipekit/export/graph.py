@@ -40,6 +40,9 @@ def fold_weight_quantizers(model: onnx.ModelProto, prepared: Prepared) -> list[s
         if not users or any(user.op_type != "DequantizeLinear" for user in users) or len(consumers.get(node.input[0], [])) != 1:
             continue  # shared or unusual: leave the Q/DQ pair as exported
         qparams = _constant_qparams(graph, node, weight, initializers)
+        if qparams is not None:
+            for name, part in zip(qparams, ("scale", "zero_point"), strict=True):
+                prepared.origins[name] = {"parameter": weight.parameter, "role": f"weight {part}"}
         # The integers take the weight's own name; QuantizeLinear goes.
         initializers[node.input[0]].CopyFrom(numpy_helper.from_array(weight.integers.numpy(), node.input[0]))
         for user in users:
@@ -125,10 +128,15 @@ def qdq_counts(model: onnx.ModelProto) -> tuple[int, int]:
     biases = {init.name for init in model.graph.initializer if init.data_type == onnx.TensorProto.INT32}
     producers = {out: node for node in model.graph.node for out in node.output}
     activations = weights = 0
+    integer_tables = {init.name for init in model.graph.initializer if init.data_type in (onnx.TensorProto.INT8, onnx.TensorProto.UINT8)}
     for node in model.graph.node:
+        if node.op_type == "Gather" and node.input[0] in integer_tables:
+            weights += 1  # an embedding table gathered, then dequantized (fusion.gather_first)
         if node.op_type != "DequantizeLinear" or node.input[0] in biases:
             continue  # int32 biases (fusion.quantize_biases) are neither
         source = producers.get(node.input[0])
+        if source is not None and source.op_type == "Gather":
+            continue
         if node.input[0] in initializers or (source is not None and source.op_type == "QuantizeLinear" and source.input[0] in initializers):
             weights += 1
         elif source is not None and source.op_type == "QuantizeLinear":
