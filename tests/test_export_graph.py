@@ -16,9 +16,12 @@ import numpy as np  # noqa: E402
 from onnx import numpy_helper  # noqa: E402
 from torch import nn  # noqa: E402
 
-from recipekit.export import ExportError, to_onnx  # noqa: E402
+from recipekit.export import (  # noqa: E402
+    ExportError,
+    onnx_export,
+    to_onnx,
+)
 from recipekit.export import graph as export_graph  # noqa: E402
-from recipekit.export import onnx_export  # noqa: E402
 from tests.test_export import BERT_RECIPE, CNN_RECIPE, Cnn, TinyBert, bert_batch, cnn_batch, train  # noqa: E402
 
 CHANNEL_RECIPE = """
@@ -185,7 +188,9 @@ def test_check_refuses_a_corrupted_weight_scale_at_the_next_quantizer(
 ) -> None:
     model, runner = cnn
     monkeypatch.setattr(onnx_export, "_save", corrupting("features.3.weight_scale", 1.05))
-    with pytest.raises(ExportError, match=r"QuantizeLinear with scale 'classifier.input_scale' differs from torch's integers: .*not a faithful"):
+    with pytest.raises(
+        ExportError, match=r"QuantizeLinear with scale 'classifier.input_scale' differs from torch's integers: .*not a faithful"
+    ):
         to_onnx(model, cnn_batch(100), tmp_path / "x.onnx", runner=runner, print_report=False)
     assert (tmp_path / "x.onnx").exists()  # written, then refused
 

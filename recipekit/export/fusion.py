@@ -55,8 +55,8 @@ class Graph:
         self.refresh()
 
     def refresh(self) -> None:
-        self.initializers = {init.name: init for init in self.graph.initializer}
-        self.producers = {out: node for node in self.graph.node for out in node.output}
+        self.initializers: dict[str, onnx.TensorProto] = {init.name: init for init in self.graph.initializer}
+        self.producers: dict[str, onnx.NodeProto] = {out: node for node in self.graph.node for out in node.output}
         self.consumers: dict[str, list[onnx.NodeProto]] = {}
         for node in self.graph.node:
             for name in node.input:
@@ -322,6 +322,8 @@ class Prediction:
 def predict(g: Graph, names: dict[str, str]) -> list[Prediction]:
     """Every quantized Conv/Linear module of the graph, and whether onnxruntime's QDQ rules fuse it."""
     return [
-        Prediction(names[layer.weight], "Conv" if layer.node.op_type == "Conv" else "Linear", float_reason(g, layer), layer.weight_dq.input[1])
+        Prediction(
+            names[layer.weight], "Conv" if layer.node.op_type == "Conv" else "Linear", float_reason(g, layer), layer.weight_dq.input[1]
+        )
         for layer in layers(g, set(names))
     ]

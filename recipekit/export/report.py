@@ -125,7 +125,8 @@ class ExportReport:
             if self.quantizers:
                 lines.append(
                     f"check: onnxruntime fed torch's integers at {len(self.quantizers)} quantizers; {len(self.quantizers) - len(failed)} "
-                    "give torch's integers (up to rounding ties)" + (f"; {self.unpaired_quantizers} not paired" if self.unpaired_quantizers else "")
+                    "give torch's integers (up to rounding ties)"
+                    + (f"; {self.unpaired_quantizers} not paired" if self.unpaired_quantizers else "")
                 )
             for out in self.outputs:
                 bound = "1e-5" if out.step_source == "fp32" else f"{out.step:.4g} ({out.step_source})"
