@@ -201,7 +201,7 @@ def quantize_biases(g: Graph, names: dict[str, str]) -> dict[str, str]:
             continue
         scale = (s_x.reshape(()) * s_w.reshape(-1)).astype(np.float32)
         integers = np.round(bias.astype(np.float32) / scale)
-        if np.any(scale == 0) or integers.min() < _INT32[0] or integers.max() > _INT32[1]:
+        if not np.all(np.isfinite(integers)) or integers.min() < _INT32[0] or integers.max() > _INT32[1]:
             continue  # left float; the report names the layer ("float bias")
         module = names[layer.weight]
         prefix = module + "." if module else ""

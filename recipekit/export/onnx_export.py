@@ -231,7 +231,8 @@ def _check(report: ExportReport, model: nn.Module, runner: Any, inputs: tuple[to
     if wrong is not None:
         raise ExportError(
             f"{path}: onnxruntime's QuantizeLinear with scale {wrong.name!r} differs from torch's integers: {wrong.within:.2%} equal, "
-            f"max |difference| {wrong.max_abs_diff:g} (a difference of one is accepted only at a rounding tie). "
+            f"max |difference| {wrong.max_abs_diff:g}, torch's value up to {wrong.tie_distance:.3g} steps from a rounding boundary "
+            f"where they differ (a difference of one is accepted within {check.TIE_STEPS:g} steps of one: a rounding tie). "
             "The file was written but is not a faithful export; please report it"
         )
     failed = [out for out in report.outputs if not out.passed]
