@@ -170,8 +170,9 @@ def activation_quantizers(model: onnx.ModelProto) -> list[tuple[onnx.NodeProto, 
 def match(model: onnx.ModelProto, records: Sequence[Any]) -> tuple[list[Forced], int]:
     """Pair torch's quantizer calls with the file's activation QuantizeLinears by (scale, zero point), in order.
 
-    A (scale, zero point) whose number of calls differs from its number of nodes is left unpaired
-    (onnxruntime computes those itself). Returns the pairs and the number of nodes left unpaired."""
+    Consecutive calls on the same values count once. A (scale, zero point) whose number of calls still
+    differs from its number of nodes is left unpaired (onnxruntime computes those itself). Returns the
+    pairs and the number of nodes left unpaired."""
     nodes: dict[tuple[float, int], list[onnx.NodeProto]] = {}
     for node, scale, zero_point in activation_quantizers(model):
         nodes.setdefault((scale, zero_point), []).append(node)
@@ -180,11 +181,20 @@ def match(model: onnx.ModelProto, records: Sequence[Any]) -> tuple[list[Forced],
         calls.setdefault((float(record.scale), int(record.zero_point)), []).append(record)
     forced, unpaired = [], 0
     for key, group in nodes.items():
-        if len(calls.get(key, [])) != len(group):
+        records = calls.get(key, [])
+        if len(records) != len(group):
+            # Two quantizers of one tensor (a ResNet block's conv1 and downsample) observe the same range,
+            # so they have the same scale; the exporter writes their QuantizeLinears as one node.
+            records = [r for i, r in enumerate(records) if i == 0 or not _same(r, records[i - 1])]
+        if len(records) != len(group):
             unpaired += len(group)
             continue
-        forced += [Forced(node.output[0], node.input[1], record) for node, record in zip(group, calls[key], strict=True)]
+        forced += [Forced(node.output[0], node.input[1], record) for node, record in zip(group, records, strict=True)]
     return forced, unpaired
+
+
+def _same(a: Any, b: Any) -> bool:
+    return bool(a.integers.shape == b.integers.shape and np.array_equal(a.integers, b.integers) and np.array_equal(a.steps, b.steps))
 
 
 def run_forced(
