@@ -278,10 +278,12 @@ def measure(name: str, paths: dict[str, Path], reports: dict[str, Any], x: np.nd
         size = paths[v].stat().st_size / 2**20
         line += f"  {size:6.1f} MB  int8 kernels: {kernels(paths[v])}"
         report = reports.get(v)
-        if report is not None and report.layers:
+        if report is not None and report.layers and report.checked:
             line += f"  (fused {len(report.fused_layers)}/{len(report.layers)} Conv/Linear)"
         print(line, flush=True)
     for v, report in reports.items():
+        if not report.checked:
+            continue
         reasons: dict[str, int] = {}
         for reason in report.float_layers.values():
             reasons[reason] = reasons.get(reason, 0) + 1
