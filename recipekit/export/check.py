@@ -37,9 +37,11 @@ INT8_KERNELS = ("QLinearConv", "QGemm", "MatMulInteger", "QLinearMatMul", "MatMu
 QUANTIZED_FRACTION = 1.0
 #: How near (in steps) a rounding boundary torch's value must be for onnxruntime's integer to differ by one.
 #: onnxruntime's int8 kernels accumulate exactly in int32; torch accumulates the same products in float32,
-#: whose error is about sqrt(K) * 2^-24 * sum|w x| for K terms (at most K times that): for a 3x3x512
-#: convolution whose terms cancel to a tenth of their sum, and a value of up to 255 steps, 0.005-0.05
-#: steps. A wrong scale or zero point moves integers wherever the value falls, mostly far from a boundary.
+#: whose error is about sqrt(K) * 2^-24 * sum|w x| for K terms (at most K times that), and the int8
+#: kernel rounds the bias to the s_x * s_w grid (half of s_x * s_w / s_y steps). Measured: at most
+#: 0.0002 steps on ResNet-18 (224x224, per-channel), 0.0006 on the test models; 0.1 leaves room for
+#: cancelling sums. A wrong scale or zero point moves integers wherever the value falls, mostly far
+#: from a boundary.
 TIE_STEPS = 0.1
 #: Tolerance of an fp32 (not quantized) export, relative and absolute.
 FP32_TOLERANCE = 1e-5
