@@ -275,3 +275,38 @@ def test_deep_cnn_passes_the_check_though_ties_add_up_end_to_end(tmp_path: Path)
     assert out.end_to_end is not None and out.end_to_end < 0.95
     assert len(report.quantizers) == 14 and report.unpaired_quantizers == 0
     assert all(q.passed and q.tie_distance < 0.01 for q in report.quantizers)
+
+
+OUTPUT_ACTIVATIONS_RECIPE = """
+modifiers:
+  - !EpochRangeModifier
+    start_epoch: 0.0
+    end_epoch: 2.0
+  - !QuantizationModifier
+    start_epoch: 0.0
+    scheme:
+      input_activations: {num_bits: 8, symmetric: false, strategy: tensor}
+      weights: {num_bits: 8, symmetric: true, strategy: tensor}
+      output_activations: {num_bits: 8, symmetric: false, strategy: tensor}
+"""
+
+
+def test_output_quantizers_are_paired_and_fused_too(tmp_path: Path) -> None:
+    # Whatever quantizers training simulates, the check pairs each with its QuantizeLinear by value.
+    torch.manual_seed(0)
+    model = TinyBert()
+    runner = train(model, OUTPUT_ACTIVATIONS_RECIPE, bert_batch)
+    report = to_onnx(model, bert_batch(100), tmp_path / "out.onnx", runner=runner, print_report=False)
+    assert [q.name for q in report.quantizers] == [
+        "embeddings.output_scale",
+        "encoder.0.input_scale",
+        "encoder.0.output_scale",
+        "encoder.2.input_scale",
+        "encoder.2.output_scale",
+        "head.input_scale",
+        "head.output_scale",
+    ]
+    assert all(q.passed for q in report.quantizers) and report.unpaired_quantizers == 0
+    assert report.fused and report.fused_kernels == {"QGemm": 3}
+    [out] = report.outputs
+    assert out.step_source == "output DequantizeLinear scale" and out.passed
