@@ -220,7 +220,11 @@ def _check(report: ExportReport, model: nn.Module, runner: Any, inputs: tuple[to
     else:
         # onnxruntime fed torch's integers at every activation quantizer (check.py's docstring says why).
         forced, report.unpaired_quantizers = check.match(proto, records)
-        forced_outputs, integers = check.run_forced(proto, feeds, forced)
+        try:
+            forced_outputs, integers = check.run_forced(proto, feeds, forced)
+        except Exception:  # noqa: BLE001 - onnxruntime refusing the cut copy: compare end to end, every quantizer unpaired
+            forced_outputs, integers, report.unpaired_quantizers = actual, [], report.unpaired_quantizers + len(forced)
+            forced = []
         report.quantizers = check.compare_quantizers(forced, integers)
         end_to_end = check.compare(expected, actual, steps, True)
         report.outputs = [
