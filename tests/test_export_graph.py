@@ -99,6 +99,12 @@ def test_float_biases_on_request_name_every_linear_left_float(bert: tuple[nn.Mod
     assert not report.fused and report.fused_kernels == {}
     text = report.format()
     assert "fused: 0 of 3 quantized Conv/Linear modules" in text and "float: head (float bias)" in text
+    # Those float Linears can read fp32 weights (through the Transpose of a 3-D input's MatMul too).
+    fp32w = to_onnx(
+        model, bert_batch(100), tmp_path / "fp32w.onnx", runner=runner, int32_bias=False, fp32_float_weights=True, print_report=False
+    )
+    assert [fp32w.initializer(m + ".weight").dtype for m in ("embeddings", "encoder.0", "encoder.2", "head")] == ["int8"] + ["float32"] * 3
+    assert fp32w.outputs[0].passed and fp32w.float_layers == report.float_layers
 
 
 def test_conv_without_output_quantizer_is_named_with_its_reason(cnn: tuple[nn.Module, Any], tmp_path: Path) -> None:
