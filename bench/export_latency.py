@@ -1,25 +1,41 @@
-"""onnxruntime CPU latency of exported models: int8 QDQ export against the fp32 export of the same model.
+"""onnxruntime CPU latency of recipekit's int8 export against fp32 and against onnxruntime's own quantizer.
 
-Two tiny models, each pruned and QAT-trained for a few steps by a recipe through
-``recipekit.runtime.attach``, then exported twice:
+Two models, each QAT-trained for a few steps through ``recipekit.runtime.attach`` (random data):
 
-- int8: ``to_onnx(model, x, path, runner=runner)`` (QDQ, BatchNorm folded, int8 weights);
-- fp32: the same trained weights with the QAT simulation removed (``runner.detach()``), exported
-  with ``to_onnx(model, x, path)`` (torch's exporter folds the eval BatchNorm itself).
+- cnn: a ResNet-18 (torchvision's layout written out: 7x7 stem, 4 stages of 2 BasicBlocks, 3
+  downsample convs, Linear 512->1000; 20 Conv+BatchNorm pairs, all folded), batch 1 at --res
+  (default 224);
+- bert: transformers' BertModel with a random config (hidden 768, 12 heads, intermediate 3072,
+  vocab 30522, --layers 4, no pooler), batch 1 of --seq (default 128) token ids.
 
-Both run in one process in onnxruntime (CPU provider, default graph optimisation, 1 thread),
-interleaved: every round runs each session once on the same input, in alternating order, so
-machine drift hits both alike. Printed: median latency of each and the ratio fp32 / int8 (above 1:
-int8 is faster). Models: a CNN (Conv 3->64, Conv 64->128, Conv 128->128, each +BN+ReLU, a
-Linear head; batch 8 of 3x32x32) and a BERT-like encoder (Embedding 1000x128, LayerNorm, two
-feed-forward blocks 128->512->128, a head; batch 8 of 64 tokens).
+Variants, per model, all in one process:
 
-Run: .venv/bin/python bench/export_latency.py [--rounds 300]   (needs the torch and onnx extras)
+- fp32: the same trained weights with QAT removed (``runner.detach()``), ``to_onnx(model, x, path)``;
+- rk-tensor / rk-channel: ``to_onnx(model, x, path, runner=runner)`` after QAT with the default scheme
+  (int8 symmetric per-tensor weights, uint8 per-tensor inputs) / with ``weights: {strategy: channel}``;
+- rk-tensor-fp32w (cnn only): rk-tensor with ``fp32_float_weights=True`` (layers that stay float get
+  their weights in fp32);
+- ort-tensor / ort-channel: onnxruntime's ``quant_pre_process`` + ``quantize_static`` of the fp32 file
+  (QDQ, uint8 activations, int8 weights, MinMax on 8 random samples), per tensor / per channel: the
+  reference for what int8 can do on this CPU.
+
+Every variant gets its own onnxruntime session (CPU provider, default optimisation level, 1 intra-op
+and 1 inter-op thread). Each round runs every variant once on the same input, the order rotating by
+one per round, after warm-up rounds, so machine drift hits all alike. Printed per variant: median
+latency, fp32/variant (the median of the per-round ratios; above 1: faster than fp32), for recipekit's
+variants the speed relative to onnxruntime's quantizer of the same scheme (ort ms / recipekit ms;
+1.00 = as fast), the int8 kernels onnxruntime fused and, for recipekit, how many quantized Conv/Linear
+modules run as int8 kernels. What the QAT does not quantize (conv outputs, residual Adds, attention
+matmuls) stays float: the cnn's ratio depends on it.
+
+Run: .venv/bin/python bench/export_latency.py [--rounds 40] [--res 224] [--seq 128] [--layers 4] [--models cnn bert]
+(needs the torch and onnx extras, and transformers for bert)
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import tempfile
 import time
@@ -28,12 +44,14 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import onnx
 import onnxruntime as ort
 import torch
 from torch import nn
 
 import recipekit
-from recipekit.export import to_onnx
+from recipekit.export import ExportError, to_onnx
+from recipekit.export.check import INT8_KERNELS
 from recipekit.runtime import attach
 
 RECIPE = """
@@ -41,116 +59,252 @@ modifiers:
   - !EpochRangeModifier
     start_epoch: 0.0
     end_epoch: 3.0
-  - !GMPruningModifier
-    params: __ALL_PRUNABLE__
-    init_sparsity: 0.05
-    final_sparsity: 0.7
-    start_epoch: 0.0
-    end_epoch: 1.0
-    update_frequency: 0.5
   - !QuantizationModifier
-    start_epoch: 1.0
+    start_epoch: 0.0
     freeze_bn_stats_epoch: 2.0
+{scheme}
 """
+CHANNEL = """    scheme:
+      input_activations: {num_bits: 8, symmetric: false, strategy: tensor}
+      weights: {num_bits: 8, symmetric: true, strategy: channel}
+"""
+STEPS_PER_EPOCH = 2
 
 
-def block(cin: int, cout: int) -> list[nn.Module]:
-    return [nn.Conv2d(cin, cout, 3, padding=1), nn.BatchNorm2d(cout), nn.ReLU()]
-
-
-class Cnn(nn.Module):
-    def __init__(self) -> None:
+class BasicBlock(nn.Module):
+    def __init__(self, cin: int, cout: int, stride: int) -> None:
         super().__init__()
-        self.features = nn.Sequential(*block(3, 64), *block(64, 128), *block(128, 128))
-        self.classifier = nn.Linear(128, 10)
+        self.conv1 = nn.Conv2d(cin, cout, 3, stride, 1, bias=False)
+        self.bn1 = nn.BatchNorm2d(cout)
+        self.relu = nn.ReLU()
+        self.conv2 = nn.Conv2d(cout, cout, 3, 1, 1, bias=False)
+        self.bn2 = nn.BatchNorm2d(cout)
+        self.downsample: nn.Module | None = None
+        if stride != 1 or cin != cout:
+            self.downsample = nn.Sequential(nn.Conv2d(cin, cout, 1, stride, bias=False), nn.BatchNorm2d(cout))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        out: torch.Tensor = self.classifier(self.features(x).mean(dim=(2, 3)))
+        identity = x if self.downsample is None else self.downsample(x)
+        out = self.relu(self.bn1(self.conv1(x)))
+        out = self.bn2(self.conv2(out))
+        result: torch.Tensor = self.relu(out + identity)
+        return result
+
+
+class ResNet18(nn.Module):
+    def __init__(self, classes: int = 1000) -> None:
+        super().__init__()
+        self.conv1 = nn.Conv2d(3, 64, 7, 2, 3, bias=False)
+        self.bn1 = nn.BatchNorm2d(64)
+        self.relu = nn.ReLU()
+        self.maxpool = nn.MaxPool2d(3, 2, 1)
+        self.layer1 = nn.Sequential(BasicBlock(64, 64, 1), BasicBlock(64, 64, 1))
+        self.layer2 = nn.Sequential(BasicBlock(64, 128, 2), BasicBlock(128, 128, 1))
+        self.layer3 = nn.Sequential(BasicBlock(128, 256, 2), BasicBlock(256, 256, 1))
+        self.layer4 = nn.Sequential(BasicBlock(256, 512, 2), BasicBlock(512, 512, 1))
+        self.fc = nn.Linear(512, classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.maxpool(self.relu(self.bn1(self.conv1(x))))
+        x = self.layer4(self.layer3(self.layer2(self.layer1(x))))
+        out: torch.Tensor = self.fc(torch.flatten(x.mean(dim=(2, 3), keepdim=True), 1))
         return out
 
 
-class TinyBert(nn.Module):
-    def __init__(self) -> None:
+class Bert(nn.Module):
+    """transformers' BertModel (no pooler): input_ids -> last_hidden_state."""
+
+    def __init__(self, layers: int) -> None:
         super().__init__()
-        self.embeddings = nn.Embedding(1000, 128)
-        self.norm = nn.LayerNorm(128)
-        self.ff1 = nn.Sequential(nn.Linear(128, 512), nn.GELU(), nn.Linear(512, 128))
-        self.norm1 = nn.LayerNorm(128)
-        self.ff2 = nn.Sequential(nn.Linear(128, 512), nn.GELU(), nn.Linear(512, 128))
-        self.norm2 = nn.LayerNorm(128)
-        self.head = nn.Linear(128, 4)
+        from transformers import BertConfig, BertModel
+
+        config = BertConfig(
+            vocab_size=30522,
+            hidden_size=768,
+            num_hidden_layers=layers,
+            num_attention_heads=12,
+            intermediate_size=3072,
+            max_position_embeddings=512,
+            attn_implementation="eager",
+        )
+        self.bert = BertModel(config, add_pooling_layer=False)
 
     def forward(self, ids: torch.Tensor) -> torch.Tensor:
-        hidden = self.norm(self.embeddings(ids))
-        hidden = self.norm1(hidden + self.ff1(hidden))
-        hidden = self.norm2(hidden + self.ff2(hidden))
-        out: torch.Tensor = self.head(hidden.mean(dim=1))
+        out: torch.Tensor = self.bert(input_ids=ids).last_hidden_state
         return out
 
 
-def trained(model: nn.Module, batch: Callable[[int], torch.Tensor]) -> Any:
-    optimizer = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
-    plan = recipekit.compile_recipe(RECIPE, 4)
+def trained(model: nn.Module, scheme: str, batch: Callable[[int], torch.Tensor]) -> Any:
+    optimizer = torch.optim.SGD(model.parameters(), lr=1e-4, momentum=0.9)
+    plan = recipekit.compile_recipe(RECIPE.format(scheme=scheme), STEPS_PER_EPOCH)
     runner = attach(plan, model, optimizer)
     for step in range(plan.total_steps):
         optimizer.zero_grad()
-        model(batch(step)).pow(2).mean().backward()
+        model(batch(step)).float().pow(2).mean().backward()
         optimizer.step()
     runner.finalize()
     return runner
 
 
-def session(path: Path) -> Any:
+def export_checked(model: nn.Module, x: torch.Tensor, path: Path, runner: Any, **options: Any) -> Any:
+    """to_onnx with its check; a failed check is printed and the file exported again without it."""
+    try:
+        return to_onnx(model, x, path, runner=runner, print_report=False, **options)
+    except ExportError as error:
+        print(f"  CHECK FAILED for {path.name}: {error}")
+        return to_onnx(model, x, path, runner=runner, print_report=False, check=False, **options)
+
+
+class Calibration:
+    """quantize_static's calibration reader: random inputs of the exported shape."""
+
+    def __init__(self, name: str, feeds: list[np.ndarray[Any, Any]]) -> None:
+        self.name, self.feeds = name, list(feeds)
+
+    def get_next(self) -> dict[str, np.ndarray[Any, Any]] | None:
+        return {self.name: self.feeds.pop(0)} if self.feeds else None
+
+    def rewind(self) -> None:
+        pass
+
+
+def onnxruntime_quantized(fp32: Path, folder: Path, batch: Callable[[int], torch.Tensor]) -> dict[str, Path]:
+    from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType, quantize_static
+    from onnxruntime.quantization.shape_inference import quant_pre_process
+
+    pre = folder / (fp32.stem + "-pre.onnx")
+    quant_pre_process(str(fp32), str(pre))
+    name = ort.InferenceSession(str(pre), providers=["CPUExecutionProvider"]).get_inputs()[0].name
+    paths = {}
+    for variant, per_channel in (("ort-tensor", False), ("ort-channel", True)):
+        paths[variant] = folder / f"{fp32.stem}-{variant}.onnx"
+        quantize_static(
+            str(pre),
+            str(paths[variant]),
+            Calibration(name, [batch(2000 + i).numpy() for i in range(8)]),
+            quant_format=QuantFormat.QDQ,
+            per_channel=per_channel,
+            activation_type=QuantType.QUInt8,
+            weight_type=QuantType.QInt8,
+            calibrate_method=CalibrationMethod.MinMax,
+        )
+    return paths
+
+
+def session(path: Path, optimized: Path | None = None) -> Any:
     options = ort.SessionOptions()
     options.intra_op_num_threads = 1
     options.inter_op_num_threads = 1
+    options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
     options.log_severity_level = 3
+    if optimized is not None:
+        options.optimized_model_filepath = str(optimized)
     return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
 
 
-def measure(name: str, model: nn.Module, batch: Callable[[int], torch.Tensor], rounds: int, folder: Path) -> float:
-    torch.manual_seed(0)
-    runner = trained(model, batch)
+def kernels(path: Path) -> str:
+    with tempfile.TemporaryDirectory() as scratch:
+        optimized = Path(scratch) / "optimized.onnx"
+        session(path, optimized)
+        counts: dict[str, int] = {}
+        for node in onnx.load(str(optimized), load_external_data=False).graph.node:
+            if node.op_type in INT8_KERNELS or node.op_type in ("QLinearAdd", "QLinearSoftmax", "QLinearConcat"):
+                counts[node.op_type] = counts.get(node.op_type, 0) + 1
+    return ", ".join(f"{op} x{n}" for op, n in sorted(counts.items())) or "none"
+
+
+def build(name: str, args: argparse.Namespace, folder: Path) -> tuple[dict[str, Path], dict[str, Any], np.ndarray[Any, Any]]:
+    """Train, export and quantize one model; returns the files, recipekit's reports and the input."""
+    batch: Callable[[int], torch.Tensor]
+    if name == "cnn":
+        make: Callable[[], nn.Module] = ResNet18
+        batch = lambda s: torch.randn(1, 3, args.res, args.res, generator=torch.Generator().manual_seed(s))  # noqa: E731
+        train_batch = lambda s: torch.randn(4, 3, args.res, args.res, generator=torch.Generator().manual_seed(s))  # noqa: E731
+    else:
+        make = lambda: Bert(args.layers)  # noqa: E731
+        batch = lambda s: torch.randint(0, 30522, (1, args.seq), generator=torch.Generator().manual_seed(s))  # noqa: E731
+        train_batch = lambda s: torch.randint(0, 30522, (4, args.seq), generator=torch.Generator().manual_seed(s))  # noqa: E731
     x = batch(1000)
-    int8 = to_onnx(model, x, folder / f"{name}-int8.onnx", runner=runner, print_report=False)
-    runner.detach()  # the same weights, no fake quantization: the fp32 model
-    fp32 = to_onnx(model, x, folder / f"{name}-fp32.onnx", print_report=False)
-    sessions = {"int8": session(int8.path), "fp32": session(fp32.path)}
-    feed = x.numpy()
-    times: dict[str, list[float]] = {"int8": [], "fp32": []}
-    order = ["int8", "fp32"]
-    for warm in range(10):
-        for key in order:
-            sessions[key].run(None, {sessions[key].get_inputs()[0].name: feed})
-        del warm
-    for _ in range(rounds):
-        order.reverse()
-        for key in order:
-            sess = sessions[key]
+    torch.manual_seed(0)
+    base = make()
+    paths: dict[str, Path] = {}
+    reports: dict[str, Any] = {}
+    for variant, scheme in (("rk-tensor", ""), ("rk-channel", CHANNEL)):
+        model = make()
+        model.load_state_dict(base.state_dict())
+        torch.manual_seed(0)
+        started = time.perf_counter()
+        runner = trained(model, scheme, train_batch)
+        paths[variant] = folder / f"{name}-{variant}.onnx"
+        reports[variant] = export_checked(model, x, paths[variant], runner)
+        if name == "cnn" and variant == "rk-tensor":
+            paths["rk-tensor-fp32w"] = folder / f"{name}-rk-tensor-fp32w.onnx"
+            reports["rk-tensor-fp32w"] = export_checked(model, x, paths["rk-tensor-fp32w"], runner, fp32_float_weights=True)
+        if variant == "rk-tensor":
+            runner.detach()  # the same trained weights without fake quantization: the fp32 model
+            paths["fp32"] = folder / f"{name}-fp32.onnx"
+            to_onnx(model, x, paths["fp32"], print_report=False)
+        print(f"  {name} {variant}: trained and exported in {time.perf_counter() - started:.0f} s", flush=True)
+    paths.update(onnxruntime_quantized(paths["fp32"], folder, batch))
+    return paths, reports, x.numpy()
+
+
+def measure(name: str, paths: dict[str, Path], reports: dict[str, Any], x: np.ndarray[Any, Any], rounds: int) -> None:
+    order = ["fp32"] + [v for v in paths if v != "fp32"]
+    sessions = {v: session(paths[v]) for v in order}
+    feeds = {v: {s.get_inputs()[0].name: x} for v, s in sessions.items()}
+    for _ in range(3):
+        for v in order:
+            sessions[v].run(None, feeds[v])
+    times: dict[str, list[float]] = {v: [] for v in order}
+    load = os.getloadavg()[0]
+    for r in range(rounds):
+        k = r % len(order)
+        for v in order[k:] + order[:k]:
             start = time.perf_counter()
-            sess.run(None, {sess.get_inputs()[0].name: feed})
-            times[key].append(time.perf_counter() - start)
-    medians = {key: statistics.median(values) * 1e3 for key, values in times.items()}
-    ratio = medians["fp32"] / medians["int8"]
-    kernels = ", ".join(f"{op} x{n}" for op, n in sorted((int8.fused_kernels or {}).items())) or "none"
-    print(
-        f"{name:<10} int8 {medians['int8']:8.3f} ms  fp32 {medians['fp32']:8.3f} ms  fp32/int8 {ratio:5.2f}  "
-        f"files {int8.file_size / 1024:7.1f} / {fp32.file_size / 1024:7.1f} KiB  int8 kernels: {kernels}"
-    )
-    return ratio
+            sessions[v].run(None, feeds[v])
+            times[v].append(time.perf_counter() - start)
+    median = {v: statistics.median(t) * 1e3 for v, t in times.items()}
+    print(f"{name}: {rounds} interleaved rounds, 1 thread, load {load:.1f} -> {os.getloadavg()[0]:.1f}")
+    for v in order:
+        ratio = statistics.median(f / t for f, t in zip(times["fp32"], times[v], strict=True))
+        line = f"  {v:<16} {median[v]:8.2f} ms  fp32/x {ratio:5.2f}"
+        reference = "ort-channel" if v == "rk-channel" else "ort-tensor"
+        if v.startswith("rk-"):
+            vs_ort = statistics.median(o / t for o, t in zip(times[reference], times[v], strict=True))
+            line += f"  vs {reference} {vs_ort:5.2f}"
+        else:
+            line += " " * 24
+        size = paths[v].stat().st_size / 2**20
+        line += f"  {size:6.1f} MB  int8 kernels: {kernels(paths[v])}"
+        report = reports.get(v)
+        if report is not None and report.layers and report.checked:
+            line += f"  (fused {len(report.fused_layers)}/{len(report.layers)} Conv/Linear)"
+        print(line, flush=True)
+    for v, report in reports.items():
+        if not report.checked:
+            continue
+        reasons: dict[str, int] = {}
+        for reason in report.float_layers.values():
+            reasons[reason] = reasons.get(reason, 0) + 1
+        if reasons:
+            print(f"  {v}: left float: " + ", ".join(f"{n} ({reason})" for reason, n in reasons.items()))
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rounds", type=int, default=300)
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=40)
+    parser.add_argument("--res", type=int, default=224)
+    parser.add_argument("--seq", type=int, default=128)
+    parser.add_argument("--layers", type=int, default=4)
+    parser.add_argument("--models", nargs="+", default=["cnn", "bert"], choices=["cnn", "bert"])
     args = parser.parse_args()
-    torch.set_num_threads(1)
-    print(f"torch {torch.__version__}, onnxruntime {ort.__version__}, numpy {np.__version__}, {args.rounds} interleaved rounds, 1 thread")
+    torch.set_num_threads(2)
+    print(f"torch {torch.__version__}, onnxruntime {ort.__version__}, numpy {np.__version__}")
     with tempfile.TemporaryDirectory() as scratch:
-        folder = Path(scratch)
-        measure("cnn", Cnn(), lambda s: torch.randn(8, 3, 32, 32, generator=torch.Generator().manual_seed(s)), args.rounds, folder)
-        tokens: Callable[[int], torch.Tensor] = lambda s: torch.randint(0, 1000, (8, 64), generator=torch.Generator().manual_seed(s))  # noqa: E731
-        measure("bert-like", TinyBert(), tokens, args.rounds, folder)
+        built = {name: build(name, args, Path(scratch)) for name in args.models}
+        for name, (paths, reports, x) in built.items():
+            measure(name, paths, reports, x, args.rounds)
 
 
 if __name__ == "__main__":

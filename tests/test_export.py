@@ -177,7 +177,8 @@ def test_cnn_graph_is_qdq_with_batchnorm_folded(cnn_exports: dict[str, Any]) -> 
     # and one DequantizeLinear per int8 weight, whose QuantizeLinear was folded into the initializer.
     assert (report.activation_qdq, report.weight_qdq) == (3, 3)
     names = ops(report.path)
-    assert names.count("QuantizeLinear") == 3 and names.count("DequantizeLinear") == 6
+    # Two more DequantizeLinear: the int32 biases of features.0 (its output is quantized) and of the classifier.
+    assert names.count("QuantizeLinear") == 3 and names.count("DequantizeLinear") == 8
     assert "BatchNormalization" not in names
     assert names.count("Conv") == 2 and "Gemm" in names
     assert report.folded == {"features.0": "features.1", "features.3": "features.4"}
@@ -321,15 +322,15 @@ def test_check_refuses_an_export_beyond_the_bound(cnn: tuple[nn.Module, Any], tm
     from recipekit.export import check
 
     model, runner = cnn
-    real_run = check.run
+    real_run = check.run_forced
 
-    def off_by_two_steps(path: Path, inputs: Any) -> Any:
-        outputs, kernels = real_run(path, inputs)
+    def off_by_two_steps(proto: Any, inputs: Any, forced: Any) -> Any:
+        outputs, integers = real_run(proto, inputs, forced)
         expected = torch_outputs(model, runner, (cnn_batch(100),))[0].numpy()
         step = (expected.max() - expected.min()) / 255
-        return [outputs[0] + 2.5 * step], kernels
+        return [outputs[0] + 2.5 * step], integers
 
-    monkeypatch.setattr(check, "run", off_by_two_steps)
+    monkeypatch.setattr(check, "run_forced", off_by_two_steps)
     with pytest.raises(ExportError, match=r"output 0 differs from torch's beyond the bound: 0.00% of elements within one output"):
         to_onnx(model, cnn_batch(100), tmp_path / "x.onnx", runner=runner, print_report=False)
 

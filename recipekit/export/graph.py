@@ -39,11 +39,17 @@ def fold_weight_quantizers(model: onnx.ModelProto, prepared: Prepared) -> list[s
         users = consumers.get(node.output[0], [])
         if not users or any(user.op_type != "DequantizeLinear" for user in users) or len(consumers.get(node.input[0], [])) != 1:
             continue  # shared or unusual: leave the Q/DQ pair as exported
-        _check_zero_point(graph, node, weight)
+        qparams = _constant_qparams(graph, node, weight, initializers)
+        if qparams is not None:
+            for name, part in zip(qparams, ("scale", "zero_point"), strict=True):
+                prepared.origins[name] = {"parameter": weight.parameter, "role": f"weight {part}"}
         # The integers take the weight's own name; QuantizeLinear goes.
         initializers[node.input[0]].CopyFrom(numpy_helper.from_array(weight.integers.numpy(), node.input[0]))
         for user in users:
             user.input[0] = node.input[0]
+            if qparams is not None:
+                del user.input[1:]
+                user.input.extend(qparams)
         removed.append(node)
         folded.append(weight.parameter)
     for node in removed:
@@ -51,13 +57,27 @@ def fold_weight_quantizers(model: onnx.ModelProto, prepared: Prepared) -> list[s
     return folded
 
 
-def _check_zero_point(graph: onnx.GraphProto, node: onnx.NodeProto, weight: QuantizedWeight) -> None:
-    zero_point = _constant(graph, node.input[2]) if len(node.input) > 2 else None
-    if zero_point is None:
-        raise RuntimeError(f"the exported QuantizeLinear of {weight.parameter} has no constant zero point")
+def _constant_qparams(
+    graph: onnx.GraphProto, node: onnx.NodeProto, weight: QuantizedWeight, initializers: dict[str, onnx.TensorProto]
+) -> tuple[str, str] | None:
+    """None when the exported scale and zero point are constants of the right dtype; else initializers we write.
+
+    onnxscript's constant folding stops at 8192 elements, so a per-channel weight with more output
+    channels (a BERT vocabulary, an LM head) keeps its zero point's int32 -> int8 Cast as a node;
+    onnxruntime fuses only constant zero points, so the file gets torch's own values instead."""
     expected = np.int8 if weight.integers.dtype.is_signed else np.uint8
-    if zero_point.dtype != expected:
-        raise RuntimeError(f"the exported zero point of {weight.parameter} is {zero_point.dtype}, expected {np.dtype(expected).name}")
+    scale = _constant(graph, node.input[1])
+    zero_point = _constant(graph, node.input[2]) if len(node.input) > 2 else None
+    if scale is not None and scale.dtype == np.float32 and zero_point is not None and zero_point.dtype == expected:
+        return None
+    names = []
+    for part, value in (("scale", weight.scale.detach().float().numpy()), ("zero_point", weight.zero_point.numpy().astype(expected))):
+        name = f"{weight.parameter}_{part}_{value.dtype.name}"
+        if name not in initializers:
+            graph.initializer.append(numpy_helper.from_array(value.reshape(-1) if weight.per_channel else value.reshape(1), name))
+            initializers[name] = graph.initializer[-1]
+        names.append(name)
+    return names[0], names[1]
 
 
 def _constant(graph: onnx.GraphProto, name: str) -> np.ndarray[Any, Any] | None:
@@ -105,12 +125,18 @@ def name_map(model: onnx.ModelProto) -> dict[str, dict[str, str]]:
 def qdq_counts(model: onnx.ModelProto) -> tuple[int, int]:
     """(activation Q/DQ pairs, dequantized weight initializers, folded or not)."""
     initializers = {init.name for init in model.graph.initializer}
+    biases = {init.name for init in model.graph.initializer if init.data_type == onnx.TensorProto.INT32}
     producers = {out: node for node in model.graph.node for out in node.output}
     activations = weights = 0
+    integer_tables = {init.name for init in model.graph.initializer if init.data_type in (onnx.TensorProto.INT8, onnx.TensorProto.UINT8)}
     for node in model.graph.node:
-        if node.op_type != "DequantizeLinear":
-            continue
+        if node.op_type == "Gather" and node.input[0] in integer_tables:
+            weights += 1  # an embedding table gathered, then dequantized (fusion.gather_first)
+        if node.op_type != "DequantizeLinear" or node.input[0] in biases:
+            continue  # int32 biases (fusion.quantize_biases) are neither
         source = producers.get(node.input[0])
+        if source is not None and source.op_type == "Gather":
+            continue
         if node.input[0] in initializers or (source is not None and source.op_type == "QuantizeLinear" and source.input[0] in initializers):
             weights += 1
         elif source is not None and source.op_type == "QuantizeLinear":
@@ -147,18 +173,35 @@ def initializer_zeros(model: onnx.ModelProto) -> dict[str, tuple[str, list[int],
 
 
 def dequantized(model: onnx.ModelProto, name: str) -> np.ndarray[Any, Any]:
-    """The float value an initializer stands for (its DequantizeLinear applied, if it has one)."""
+    """The float value an initializer stands for (its DequantizeLinear applied, if it has one).
+
+    An embedding table that fusion.gather_first made ``Gather(int table) -> dequantize`` stands for
+    the table that dequantization gives row by row."""
     initializers = {init.name: numpy_helper.to_array(init) for init in model.graph.initializer}
     values = initializers[name]
+    nodes = {node.name: node for node in model.graph.node}
     for node in model.graph.node:
         if node.op_type == "DequantizeLinear" and node.input[0] == name:
-            scale = initializers[node.input[1]].astype(np.float32)
-            zero_point = initializers[node.input[2]].astype(np.int32) if len(node.input) > 2 else np.zeros_like(scale, dtype=np.int32)
-            if scale.ndim == 1 and scale.size > 1:
-                axis = next((a.i for a in node.attribute if a.name == "axis"), 1)
-                shape = [1] * values.ndim
-                shape[axis] = -1
-                scale, zero_point = scale.reshape(shape), zero_point.reshape(shape)
-            result: np.ndarray[Any, Any] = ((values.astype(np.int32) - zero_point) * scale).astype(np.float32)
+            return _dequantize(values, node, initializers)
+        if node.op_type == "Gather" and node.input[0] == name and node.name.endswith("_integers"):
+            after = next((n for n in model.graph.node if n.op_type == "DequantizeLinear" and n.input[0] == node.output[0]), None)
+            if after is not None:
+                return _dequantize(values, after, initializers)
+            base = node.name[: -len("_integers")]
+            scale = initializers[nodes[base + "_scale"].input[0]].astype(np.float32).reshape(-1, 1)
+            zero_point = initializers[nodes[base + "_zp"].input[0]].astype(np.int32).reshape(-1, 1) if base + "_zp" in nodes else 0
+            result: np.ndarray[Any, Any] = ((values.astype(np.int32) - zero_point).astype(np.float32) * scale).astype(np.float32)
             return result
     return values
+
+
+def _dequantize(values: np.ndarray[Any, Any], node: onnx.NodeProto, initializers: dict[str, np.ndarray[Any, Any]]) -> np.ndarray[Any, Any]:
+    scale = initializers[node.input[1]].astype(np.float32)
+    zero_point = initializers[node.input[2]].astype(np.int32) if len(node.input) > 2 else np.zeros_like(scale, dtype=np.int32)
+    if scale.ndim == 1 and scale.size > 1:
+        axis = next((a.i for a in node.attribute if a.name == "axis"), 1)
+        shape = [1] * values.ndim
+        shape[axis] = -1
+        scale, zero_point = scale.reshape(shape), zero_point.reshape(shape)
+    result: np.ndarray[Any, Any] = ((values.astype(np.int32) - zero_point) * scale).astype(np.float32)
+    return result

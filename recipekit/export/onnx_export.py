@@ -23,7 +23,7 @@ import torch
 from torch import nn
 
 from recipekit.export.prepare import ExportError, Prepared, prepare, quantization_of
-from recipekit.export.report import ExportReport, InitializerReport
+from recipekit.export.report import ExportReport, InitializerReport, LayerReport
 
 #: torch 2.13's default ONNX opset; QDQ with per-channel weights needs 13 or later.
 DEFAULT_OPSET = 20
@@ -40,6 +40,8 @@ def to_onnx(
     runner: Any = None,
     opset: int = DEFAULT_OPSET,
     int8_weights: bool = True,
+    int32_bias: bool = True,
+    fp32_float_weights: bool = False,
     check: bool = True,
     exporter: str = "dynamo",
     input_names: Sequence[str] | None = None,
@@ -51,6 +53,9 @@ def to_onnx(
     With QAT, the graph is QDQ: QuantizeLinear/DequantizeLinear around Conv/Gemm/MatMul/Gather,
     BatchNorms folded, weights as int8 initializers (``int8_weights``; fp32 + Q/DQ otherwise).
     Without QAT (pruned only) it is plain fp32; pruned weights are exact zeros either way.
+    ``int32_bias`` writes fusable layers' biases as int32 + DequantizeLinear (what onnxruntime needs
+    to fuse a Linear into QGemm); ``fp32_float_weights`` writes the weights of layers that stay float
+    kernels in fp32 (faster, bigger file). See docs/export.md, "Speed".
     ``exporter="legacy"`` uses torch's TorchScript exporter, for models ``torch.export`` cannot
     trace (data-dependent control flow); it is deprecated and warns.
     Raises :class:`ExportError` before writing anything when the quantization cannot be
@@ -70,15 +75,36 @@ def to_onnx(
 
     if prepared.quantized and int8_weights:
         graph.fold_weight_quantizers(proto, prepared)
+    layers = _fusion_passes(proto, prepared, int32_bias, fp32_float_weights) if prepared.quantized else []
     graph.strip_debug_metadata(proto)
     graph.add_name_map(proto, prepared)
     _save(proto, path)
     report = _report(proto, prepared, path, opset, exporter, int8_weights)
+    report.layers = layers
     if check:
         _check(report, model, runner, inputs, proto, path)
     if print_report:
         print(report.format())
     return report
+
+
+def _fusion_passes(proto: Any, prepared: Prepared, int32_bias: bool, fp32_float_weights: bool) -> list[LayerReport]:
+    """The graph passes of export/fusion.py; returns each quantized Conv/Linear module, predicted fused or why not."""
+    from recipekit.export import fusion
+
+    g = fusion.Graph(proto)
+    g.remove_dead()  # the zero points' Casts that fold_weight_quantizers replaced
+    names = {weight: info.module for weight, info in prepared.weights.items()}
+    fusion.gather_first(g)
+    if int32_bias:
+        for name, bias in fusion.quantize_biases(g, names).items():
+            origin = prepared.origins.get(bias, {"parameter": bias})
+            role = {"_int32": "int32 bias", "_scale": "bias scale", "_zero_point": "bias zero_point"}
+            prepared.origins[name] = {**origin, "role": next(r for suffix, r in role.items() if name.endswith(suffix))}
+    predicted = [LayerReport(p.module, p.kind, p.weight_scale, reason=p.reason or "") for p in fusion.predict(g, names)]
+    if fp32_float_weights:
+        fusion.float_weights(g, names)
+    return predicted
 
 
 def _export(
@@ -171,15 +197,48 @@ def _size(path: Path) -> int:
 
 
 def _check(report: ExportReport, model: nn.Module, runner: Any, inputs: tuple[torch.Tensor, ...], proto: Any, path: Path) -> None:
+    import dataclasses
+
     import onnxruntime
 
-    from recipekit.export import check
+    from recipekit.export import check, reference
 
-    expected = [out.numpy() for out in torch_outputs(model, runner, inputs)]
-    actual, kernels = check.run(path, [x.detach().cpu().numpy() for x in inputs])
-    report.fused_kernels = kernels
+    quantization = quantization_of(runner) if report.quantized else None
+    weights = {id(m.weight) for m in quantization.modules if m.weight is not None} if quantization is not None else set()
+    with reference.recording(weights) as records:
+        expected = [out.numpy() for out in torch_outputs(model, runner, inputs)]
+    feeds = [x.detach().cpu().numpy() for x in inputs]
+    actual, nodes = check.run_nodes(path, feeds)
+    report.fused_kernels = {}
+    for op, _ in nodes:
+        report.fused_kernels[op] = report.fused_kernels.get(op, 0) + 1
+    _assign_kernels(report, nodes)
     report.onnxruntime = onnxruntime.__version__
-    report.outputs = check.compare(expected, actual, check.output_steps(proto), report.quantized)
+    steps = check.output_steps(proto)
+    if not report.quantized:
+        report.outputs = check.compare(expected, actual, steps, False)
+    else:
+        # onnxruntime fed torch's integers at every activation quantizer (check.py's docstring says why).
+        forced, report.unpaired_quantizers = check.match(proto, records)
+        try:
+            forced_outputs, integers = check.run_forced(proto, feeds, forced)
+        except Exception:  # noqa: BLE001 - onnxruntime refusing the cut copy: compare end to end, every quantizer unpaired
+            forced_outputs, integers, report.unpaired_quantizers = actual, [], report.unpaired_quantizers + len(forced)
+            forced = []
+        report.quantizers = check.compare_quantizers(forced, integers)
+        end_to_end = check.compare(expected, actual, steps, True)
+        report.outputs = [
+            dataclasses.replace(out, end_to_end=free.within)
+            for out, free in zip(check.compare(expected, forced_outputs, steps, True), end_to_end, strict=True)
+        ]
+    wrong = next((q for q in report.quantizers if not q.passed), None)
+    if wrong is not None:
+        raise ExportError(
+            f"{path}: onnxruntime's QuantizeLinear with scale {wrong.name!r} differs from torch's integers: {wrong.within:.2%} equal, "
+            f"max |difference| {wrong.max_abs_diff:g}, torch's value up to {wrong.tie_distance:.3g} steps from a rounding boundary "
+            f"where they differ (a difference of one is accepted within {check.TIE_STEPS:g} steps of one: a rounding tie). "
+            "The file was written but is not a faithful export; please report it"
+        )
     failed = [out for out in report.outputs if not out.passed]
     if failed:
         out = failed[0]
@@ -191,6 +250,20 @@ def _check(report: ExportReport, model: nn.Module, runner: Any, inputs: tuple[to
             f"{path}: onnxruntime's output {out.index} differs from torch's beyond the bound: {out.within:.2%} of elements within "
             f"{bound}, max |difference| {out.max_abs_diff:.4g}. The file was written but is not a faithful export; please report it"
         )
+
+
+def _assign_kernels(report: ExportReport, nodes: list[tuple[str, list[str]]]) -> None:
+    """Name each quantized Conv/Linear's int8 kernel: the kernel node that reads the module's weight scale."""
+    by_scale = {layer.weight_scale: layer for layer in report.layers}
+    for op, node_inputs in nodes:
+        for name in node_inputs:
+            layer = by_scale.get(name)
+            if layer is not None and not layer.kernel:
+                layer.kernel, layer.reason = op, ""
+                break
+    for layer in report.layers:
+        if not layer.kernel and not layer.reason:
+            layer.reason = "onnxruntime did not fuse it"
 
 
 def torch_outputs(model: nn.Module, runner: Any, inputs: tuple[torch.Tensor, ...]) -> list[torch.Tensor]:

@@ -32,6 +32,24 @@ class InitializerReport:
 
 
 @dataclass
+class LayerReport:
+    """One quantized Conv or Linear module: the int8 kernel onnxruntime runs it as, or why it stays float."""
+
+    module: str
+    kind: str  # "Conv" or "Linear"
+    #: Its weight's scale initializer (the fused kernel reads it too).
+    weight_scale: str
+    #: onnxruntime's int8 kernel for it ("QLinearConv", "QGemm", ...); "" when float or not checked.
+    kernel: str = ""
+    #: Why it is (or, before the check, will be) a float kernel: "output not quantized", "float bias", ...
+    reason: str = ""
+
+    @property
+    def fused(self) -> bool:
+        return bool(self.kernel)
+
+
+@dataclass
 class ExportReport:
     path: Path
     opset: int
@@ -49,6 +67,12 @@ class ExportReport:
     fused_kernels: dict[str, int] | None = None
     outputs: list[OutputCheck] = field(default_factory=list)
     onnxruntime: str = ""
+    #: Every quantized Conv/Linear module, fused into an int8 kernel or not (and why not).
+    layers: list[LayerReport] = field(default_factory=list)
+    #: The check's comparison at each activation quantizer (onnxruntime fed torch's integers upstream).
+    quantizers: list[OutputCheck] = field(default_factory=list)
+    #: Activation QuantizeLinears the check could not pair with a torch quantizer (onnxruntime computed them itself).
+    unpaired_quantizers: int = 0
 
     @property
     def qdq_pairs(self) -> int:
@@ -60,7 +84,17 @@ class ExportReport:
 
     @property
     def fused(self) -> bool:
-        return bool(self.fused_kernels)
+        """Every quantized Conv/Linear module runs as an onnxruntime int8 kernel (checked, and there is one)."""
+        return self.checked and bool(self.layers) and all(layer.fused for layer in self.layers)
+
+    @property
+    def fused_layers(self) -> list[LayerReport]:
+        return [layer for layer in self.layers if layer.fused]
+
+    @property
+    def float_layers(self) -> dict[str, str]:
+        """Module -> why it stays a float kernel, for each quantized Conv/Linear that onnxruntime did not fuse."""
+        return {layer.module: layer.reason for layer in self.layers if not layer.fused}
 
     def initializer(self, name: str) -> InitializerReport:
         """The initializer called ``name``, else the one holding parameter ``name``."""
@@ -84,7 +118,18 @@ class ExportReport:
         else:
             kernels = ", ".join(f"{op} x{count}" for op, count in sorted(self.fused_kernels.items())) or "none"
             lines.append(f"onnxruntime {self.onnxruntime}: int8 kernels after graph optimisation: {kernels}")
+            if self.layers:
+                lines.append(f"fused: {len(self.fused_layers)} of {len(self.layers)} quantized Conv/Linear modules run as int8 kernels")
+                lines += [f"  float: {module} ({reason})" for module, reason in self.float_layers.items()]
+            failed = [q for q in self.quantizers if not q.passed]
+            if self.quantizers:
+                lines.append(
+                    f"check: onnxruntime fed torch's integers at {len(self.quantizers)} quantizers; {len(self.quantizers) - len(failed)} "
+                    "give torch's integers (up to rounding ties)"
+                    + (f"; {self.unpaired_quantizers} not paired" if self.unpaired_quantizers else "")
+                )
             for out in self.outputs:
                 bound = "1e-5" if out.step_source == "fp32" else f"{out.step:.4g} ({out.step_source})"
-                lines.append(f"output {out.index}: max |ort - torch| {out.max_abs_diff:.3g}, {out.within:.2%} within {bound}")
+                free = "" if out.end_to_end is None else f" ({out.end_to_end:.2%} without torch's integers fed in)"
+                lines.append(f"output {out.index}: max |ort - torch| {out.max_abs_diff:.3g}, {out.within:.2%} within {bound}{free}")
         return "\n".join(lines)
