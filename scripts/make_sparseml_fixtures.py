@@ -29,6 +29,7 @@ TOPICS = {
     "acdc": "sparseml_fixtures.acdc",
     "layer_pruning": "sparseml_fixtures.layer_pruning",
     "mfac": "sparseml_fixtures.mfac",
+    "qat_fold": "sparseml_fixtures.qat_fold",
 }
 
 
