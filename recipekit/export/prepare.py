@@ -211,14 +211,12 @@ def _prepare_module(prepared: Prepared, quantized: QuantizedModule, names: dict[
             prepared.parameter_zeros.get(weight_name, 0),
             bn_name,
         )
-    output_after = None
-    if quantized.relu is not None and "output" in slots:
-        # The output fake-quant follows the fused ReLU, as in training; the BatchNorm is folded into the
-        # conv, so without a ReLU it follows the conv itself.
-        output_after = clone.get_submodule(names[id(quantized.relu)])
-        object.__setattr__(output_after, "forward", _ActivationForward(output_after, None, slots["output"], module))
-    conv_slots = {slot: frozen for slot, frozen in slots.items() if not (slot == "output" and output_after is not None)}
-    object.__setattr__(module, "forward", _export_forward(module, conv_slots))
+    relu = quantized.relu is not None
+    if relu:
+        # As in training (and in SparseML's fused ConvBnReLU2d): the ReLU runs right after the conv (its
+        # BatchNorm folded in), then the output fake-quant; the model's ReLU module is the identity.
+        _replace(clone, names[id(quantized.relu)], nn.Identity())
+    object.__setattr__(module, "forward", _export_forward(module, slots, relu))
 
 
 def _prepare_activation(prepared: Prepared, quantized: QuantizedModule, module: nn.Module, prefix: str) -> None:
@@ -252,7 +250,7 @@ def _replace(root: nn.Module, name: str, new: nn.Module) -> None:
     parent._modules[leaf] = new
 
 
-def _export_forward(module: Any, slots: dict[str, Frozen]) -> Callable[[torch.Tensor], torch.Tensor]:
+def _export_forward(module: Any, slots: dict[str, Frozen], relu: bool = False) -> Callable[[torch.Tensor], torch.Tensor]:
     """The simulated forward with frozen quantizers and no mask (the copy's weights are already masked)."""
     weight_q, input_q, output_q = slots.get("weight"), slots.get("input"), slots.get("output")
 
@@ -266,6 +264,8 @@ def _export_forward(module: Any, slots: dict[str, Frozen]) -> Callable[[torch.Te
             out = F.linear(x, weight, module.bias)
         else:
             out = module._conv_forward(x, weight, module.bias)
+            if relu:
+                out = F.relu(out)
         return out if output_q is None else output_q(out, module.output_scale, module.output_zero_point)
 
     return forward

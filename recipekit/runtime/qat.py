@@ -19,6 +19,8 @@ instances of module-level classes, so a QAT model pickles (``torch.save(model)``
 
 from __future__ import annotations
 
+import warnings
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -28,6 +30,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from recipekit.plan import qdq
+from recipekit.runtime.misuse import RecipeRuntimeWarning
 
 #: Module types that get fake-quantized weights (subclasses included).
 QUANTIZABLE = (nn.Linear, nn.Conv1d, nn.Conv2d, nn.Conv3d, nn.Embedding)
@@ -138,8 +141,9 @@ class QuantizedModule:
     bn: nn.BatchNorm2d | None = None
     #: SparseML's legacy Embedding weight fake-quantizer ignores disable_observer (the BERT goldens show it).
     weight_ignores_disable: bool = False
-    #: The ReLU fused after this conv (SparseML's ConvReLU2d / ConvBnReLU2d), if any.
+    #: The ReLU fused after this conv (SparseML's ConvReLU2d / ConvBnReLU2d), if any, and its name.
     relu: nn.Module | None = None
+    relu_name: str = ""
 
     @property
     def tail(self) -> nn.Module | None:
@@ -192,15 +196,15 @@ def _strip(name: str) -> str:
     return name[len("module.") :] if name.startswith("module.") else name
 
 
-def _fused_blocks(model: nn.Module) -> dict[str, tuple[nn.BatchNorm2d | None, nn.Module | None]]:
-    """Conv2d name -> (its BatchNorm2d, its ReLU), as SparseML's ``fuse_module_conv_bn_relus`` grouped them.
+def _fused_blocks(model: nn.Module) -> dict[str, tuple[nn.BatchNorm2d | None, nn.Module | None, str]]:
+    """Conv2d name -> (its BatchNorm2d, its ReLU, the ReLU's name), as SparseML's ``fuse_module_conv_bn_relus`` grouped them.
 
     Its state machine over ``named_modules()``: a Conv2d starts a block; a BatchNorm2d directly after
     the conv, then a ReLU (or a ReLU directly after the conv), in the same parent, join it. Only a
     BatchNorm2d with running statistics can be folded (the runtime refuses nothing else here: a
     BatchNorm without them ends the block, as torch's fuser could not take it).
     """
-    blocks: dict[str, tuple[nn.BatchNorm2d | None, nn.Module | None]] = {}
+    blocks: dict[str, tuple[nn.BatchNorm2d | None, nn.Module | None, str]] = {}
     current: list[tuple[str, nn.Module]] = []
     parent = ""
     for name, module in model.named_modules():
@@ -218,10 +222,10 @@ def _fused_blocks(model: nn.Module) -> dict[str, tuple[nn.BatchNorm2d | None, nn
     return blocks
 
 
-def _block(members: list[tuple[str, nn.Module]]) -> tuple[nn.BatchNorm2d | None, nn.Module | None]:
+def _block(members: list[tuple[str, nn.Module]]) -> tuple[nn.BatchNorm2d | None, nn.Module | None, str]:
     bn = next((m for _, m in members[1:] if isinstance(m, nn.BatchNorm2d)), None)
-    relu = next((m for _, m in members[1:] if isinstance(m, nn.ReLU)), None)
-    return bn, relu
+    relu_name, relu = next(((n, m) for n, m in members[1:] if isinstance(m, nn.ReLU)), ("", None))
+    return bn, relu, relu_name
 
 
 #: Module types SparseML's new-style modifier never quantizes (``constants.NON_QUANTIZABLE_MODULE_NAMES``).
@@ -251,7 +255,7 @@ def _new_flavour(config: dict[str, Any], model: nn.Module) -> tuple[list[Quantiz
         fuse = "no_fuse"
     fold = _fold_wanted(fuse)
     # The BatchNorm and ReLU of a fused block became Identity in SparseML's model: never quantized.
-    fused_away = {id(m) for bn, relu in (_fused_blocks(model).values() if fold else ()) for m in (bn, relu) if m is not None}
+    fused_away = {id(m) for bn, relu, _ in (_fused_blocks(model).values() if fold else ()) for m in (bn, relu) if m is not None}
     planned = []
     for (name, module), (original, _) in zip(named, model.named_modules(), strict=True):
         if any(_matches(name, module, key) for key in ignore):
@@ -387,7 +391,7 @@ def plan_quantization(flavour: str, config: dict[str, Any], model: nn.Module) ->
         blocks = _fused_blocks(model)
         for quantized in planned:
             if quantized.name in blocks and quantized.weight is not None:
-                quantized.bn, quantized.relu = blocks[quantized.name]
+                quantized.bn, quantized.relu, quantized.relu_name = blocks[quantized.name]
     return planned
 
 
@@ -447,6 +451,8 @@ class SimulatedForward:
     def __init__(self, quantized: QuantizedModule, masks: MaskLookup) -> None:
         self.quantized = quantized
         self.masks = masks
+        #: The last output before the output fake-quant, for FusedAway's check of the model's ReLU call.
+        self.last: weakref.ref[torch.Tensor] | None = None
 
     def __call__(self, x: torch.Tensor, *args: Any, **kwargs: Any) -> torch.Tensor:
         quantized = self.quantized
@@ -470,7 +476,13 @@ class SimulatedForward:
             out = F.linear(x, weight if quantized.weight is None else quantized.weight(weight), module.bias)
         else:
             out = _conv_forward(quantized, x, weight)
-        return out if quantized.output is None or quantized.tail is not None else quantized.output(out)
+            if quantized.bn is not None:
+                return out  # the BatchNorm's TailForward applies the fused ReLU and the output fake-quant
+            if quantized.relu is not None:
+                out = F.relu(out)  # SparseML's ConvReLU2d: the ReLU runs here; the ReLU module became Identity
+        out = out if quantized.output is None else quantized.output(out)
+        self.last = weakref.ref(out)
+        return out
 
     def __getstate__(self) -> dict[str, Any]:
         name = self.quantized.name + ".weight" if self.quantized.name else "weight"
@@ -480,17 +492,20 @@ class SimulatedForward:
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.quantized = state["quantized"]
         self.masks = FixedMasks(state["masks"])
+        self.last = None
 
 
 class TailForward:
-    """The forward of the last module of a fused Conv-BN(-ReLU) block: its own computation (a frozen
-    BatchNorm uses its running statistics), then the conv's output fake-quant, where SparseML's fused
-    module quantized its output."""
+    """The forward of a fused block's BatchNorm: its own computation (a frozen BatchNorm uses its
+    running statistics), then the fused ReLU and the conv's output fake-quant, where SparseML's fused
+    ConvBn2d / ConvBnReLU2d applied them."""
 
-    def __init__(self, module: nn.Module, output: FakeQuantizer | None, frozen_bn: bool) -> None:
+    def __init__(self, module: nn.Module, output: FakeQuantizer | None, frozen_bn: bool, relu: bool = False) -> None:
         self.module = module
         self.output = output
         self.frozen_bn = frozen_bn
+        self.relu = relu
+        self.last: weakref.ref[torch.Tensor] | None = None
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
         module: Any = self.module
@@ -498,7 +513,44 @@ class TailForward:
             out = F.batch_norm(x, module.running_mean, module.running_var, module.weight, module.bias, False, 0.0, module.eps)
         else:
             out = type(module).forward(module, x)
-        return out if self.output is None else self.output(out)
+        if self.relu:
+            out = F.relu(out)
+        out = out if self.output is None else self.output(out)
+        self.last = weakref.ref(out)
+        return out
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {**self.__dict__, "last": None}
+
+
+class FusedAway:
+    """The forward of a ReLU fused into a conv block: the identity, as torch's fuser left in its place.
+
+    SparseML grouped the block by module order, not by data flow. Where the model calls the ReLU on
+    something other than the block's output (a ResNet's ReLU after the residual Add), SparseML's model
+    skipped that call; so does this one, and says so once.
+    """
+
+    def __init__(self, name: str, conv: str, tail: SimulatedForward | TailForward) -> None:
+        self.name, self.conv, self.tail = name, conv, tail
+        self.warned = False
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        last = None if self.tail.last is None else self.tail.last()
+        if last is not x and not self.warned:
+            self.warned = True
+            warnings.warn(
+                f"ReLU {self.name!r} is fused into the quantized conv {self.conv!r} (SparseML's fuse_module_conv_bn_relus "
+                "groups a Conv2d, BatchNorm2d and ReLU by module order), but the model also calls it on another tensor: "
+                "SparseML's fused model applied it only inside the block and skipped this call, and so does recipekit. "
+                "Give each use its own ReLU module, or set model_fuse_fn_name: no_fuse",
+                RecipeRuntimeWarning,
+                stacklevel=2,
+            )
+        return x
+
+    def __getstate__(self) -> dict[str, Any]:
+        return dict(self.__dict__)
 
 
 def frozen_batchnorm(bn: nn.BatchNorm2d) -> TailForward:
@@ -512,7 +564,7 @@ def simulated_forward(quantized: QuantizedModule, masks: MaskLookup) -> Simulate
 
 def is_simulating(module: nn.Module) -> bool:
     """Whether ``module`` runs a forward of this simulation instead of its own."""
-    return isinstance(module.__dict__.get("forward"), (SimulatedForward, TailForward))
+    return isinstance(module.__dict__.get("forward"), (SimulatedForward, TailForward, FusedAway))
 
 
 def _override_forward(module: nn.Module, forward: Callable[[torch.Tensor], torch.Tensor]) -> None:
@@ -561,18 +613,26 @@ class Quantization:
 
     def _freeze(self) -> None:
         for quantized in self.modules:
-            if quantized.bn is not None:
-                output = quantized.output if quantized.tail is quantized.bn else None
-                _override_forward(quantized.bn, TailForward(quantized.bn, output, True))
+            if quantized.bn is not None and self.enabled:
+                self._bn_tail(quantized, True)
+            elif quantized.bn is not None:
+                _override_forward(quantized.bn, TailForward(quantized.bn, None, True))  # frozen before QAT starts: nothing fused yet
+
+    def _bn_tail(self, quantized: QuantizedModule, frozen: bool) -> None:
+        assert quantized.bn is not None
+        tail = TailForward(quantized.bn, quantized.output, frozen, quantized.relu is not None)
+        _override_forward(quantized.bn, tail)
+        if quantized.relu is not None:
+            _override_forward(quantized.relu, FusedAway(quantized.relu_name, quantized.name, tail))
 
     def _tails(self) -> None:
-        """Put each fused block's output fake-quant after its BatchNorm or ReLU; freeze BatchNorms if due."""
+        """Move each fused block's ReLU and output fake-quant where SparseML's fused module had them."""
         for quantized in self.modules:
-            tail = quantized.tail
-            if tail is not None and quantized.output is not None:
-                _override_forward(tail, TailForward(tail, quantized.output, False))
-        if self.bn_frozen:
-            self._freeze()
+            if quantized.bn is not None:
+                self._bn_tail(quantized, self.bn_frozen)
+            elif quantized.relu is not None:
+                forward = quantized.module.__dict__["forward"]
+                _override_forward(quantized.relu, FusedAway(quantized.relu_name, quantized.name, forward))
 
     def remove(self) -> None:
         """Give every module its own forward back."""
