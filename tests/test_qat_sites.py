@@ -40,8 +40,28 @@ def deterministic() -> Iterator[None]:
     torch.set_num_threads(threads)
 
 
+class ResBlock(nn.Module):
+    """Twin of the fixture script's: relu2 is registered after bn2 but runs after the Add."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv1 = nn.Conv2d(4, 4, 3, padding=1, bias=False)
+        self.bn1 = nn.BatchNorm2d(4)
+        self.relu1 = nn.ReLU()
+        self.conv2 = nn.Conv2d(4, 4, 3, padding=1, bias=False)
+        self.bn2 = nn.BatchNorm2d(4)
+        self.relu2 = nn.ReLU()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = self.bn2(self.conv2(self.relu1(self.bn1(self.conv1(x)))))
+        out2: torch.Tensor = self.relu2(out + x)
+        return out2
+
+
 def models(kind: str) -> nn.Module:
     """Twin of ``models`` in scripts/sparseml_fixtures/qat_fold.py."""
+    if kind == "res":
+        return nn.Sequential(nn.Conv2d(3, 4, 1), ResBlock(), nn.Flatten(), nn.Linear(4 * 6 * 6, 3))
     if kind == "cnn":
         features = nn.Sequential(
             nn.Conv2d(3, 4, 3),
@@ -139,6 +159,24 @@ def test_conv_outputs_are_fake_quantized_after_the_fused_batchnorm_and_relu(name
         # Each output quantizer follows the block's last module: ReLU, BatchNorm, ReLU, the conv itself.
         tails = {n: None if m.tail is None else type(m.tail).__name__ for n, m in quantized.items()}
         assert tails == {"0.0": "ReLU", "0.3": "BatchNorm2d", "0.5": "ReLU", "0.7": None, "2": None}
+
+
+RESIDUAL = torch.load(FIXTURES / "residual.pt", weights_only=True)
+
+
+def test_a_relu_fused_by_module_order_runs_inside_the_block_as_in_sparsemls_model() -> None:
+    # relu2 follows bn2 in module order, so SparseML fused it into conv2 and its model applied it
+    # before the residual Add, skipping the model's own call after it: the same bits here, said once.
+    run = RESIDUAL["runs"]["legacy conv outputs"]
+    _, _, messages = replay(RESIDUAL, run, "res")
+    fused = [m for m in messages if "ReLU '1.relu2' is fused into the quantized conv '1.conv2'" in m]
+    assert len(fused) == 1 and "set model_fuse_fn_name: no_fuse" in fused[0]
+    assert not [m for m in messages if "'1.relu1'" in m]  # called right after its block: nothing to say
+    # Before QAT started the model was its own: its output had the ReLU after the Add (non-negative).
+    block = models("res")
+    block.load_state_dict(RESIDUAL["initial"])
+    x = RESIDUAL["inputs"][0]
+    assert (block[1](block[0](x)) >= 0).all()
 
 
 @pytest.mark.parametrize("name", list(ACTIVATIONS["runs"]))

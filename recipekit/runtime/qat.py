@@ -622,7 +622,10 @@ class Quantization:
         assert quantized.bn is not None
         tail = TailForward(quantized.bn, quantized.output, frozen, quantized.relu is not None)
         _override_forward(quantized.bn, tail)
-        if quantized.relu is not None:
+        current = None if quantized.relu is None else quantized.relu.__dict__.get("forward")
+        if isinstance(current, FusedAway):
+            current.tail = tail  # BatchNorm frozen: the same ReLU, said at most once
+        elif quantized.relu is not None:
             _override_forward(quantized.relu, FusedAway(quantized.relu_name, quantized.name, tail))
 
     def _tails(self) -> None:

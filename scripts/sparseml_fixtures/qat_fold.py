@@ -4,6 +4,8 @@
   ``fuse_module_conv_bn_relus``), trained under a legacy QuantizationModifier (conv outputs
   quantized after the fused BatchNorm and ReLU, BN statistics frozen and observers off later) and
   under a new-style one whose scheme quantizes outputs.
+- ``residual.pt``: a residual block whose second ReLU is registered after bn2 but runs after the
+  Add: SparseML fused it into conv2 by module order, so its model applied it before the Add.
 - ``activations.pt``: an MLP with SiLU, ReLU, LayerNorm, GELU, Dropout and Softmax under the
   new-style modifier (every quantizable leaf module gets an input fake-quantizer), with
   ``scheme_overrides`` and ``ignore`` naming activation types, and under the legacy modifier
@@ -29,8 +31,28 @@ SPE = 2
 EPOCHS = 3
 
 
+class ResBlock(nn.Module):
+    """A residual block whose second ReLU, registered after bn2, runs after the Add: SparseML fused it
+    into conv2's ConvBnReLU2d by module order, so its model applied it before the Add instead."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv1 = nn.Conv2d(4, 4, 3, padding=1, bias=False)
+        self.bn1 = nn.BatchNorm2d(4)
+        self.relu1 = nn.ReLU()
+        self.conv2 = nn.Conv2d(4, 4, 3, padding=1, bias=False)
+        self.bn2 = nn.BatchNorm2d(4)
+        self.relu2 = nn.ReLU()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = self.bn2(self.conv2(self.relu1(self.bn1(self.conv1(x)))))
+        return self.relu2(out + x)
+
+
 def models(kind: str) -> nn.Module:
     """The fixture models (tests/test_qat_sites.py keeps a twin)."""
+    if kind == "res":
+        return nn.Sequential(nn.Conv2d(3, 4, 1), ResBlock(), nn.Flatten(), nn.Linear(4 * 6 * 6, 3))
     if kind == "cnn":
         features = nn.Sequential(
             nn.Conv2d(3, 4, 3),
@@ -59,7 +81,7 @@ def models(kind: str) -> nn.Module:
 
 
 def initial_state(kind: str) -> dict[str, torch.Tensor]:
-    torch.manual_seed(50 if kind == "cnn" else 51)
+    torch.manual_seed({"cnn": 50, "mlp": 51, "res": 54}[kind])
     model = models(kind)
     g = torch.Generator().manual_seed(52)
     with torch.no_grad():
@@ -77,7 +99,7 @@ def initial_state(kind: str) -> dict[str, torch.Tensor]:
 
 def inputs(kind: str) -> list[torch.Tensor]:
     g = torch.Generator().manual_seed(53)
-    shape = (3, 3, 8, 8) if kind == "cnn" else (5, 4)
+    shape = {"cnn": (3, 3, 8, 8), "res": (3, 3, 6, 6), "mlp": (5, 4)}[kind]
     return [torch.randn(*shape, generator=g) for _ in range(EPOCHS * SPE)]
 
 
@@ -98,6 +120,8 @@ FOLD_RECIPES = {
     ),
     "new-style default scheme": _header("    start_epoch: 1.0\n"),
 }
+
+RES_RECIPES = {"legacy conv outputs": FOLD_RECIPES["legacy conv outputs"]}
 
 ACTIVATION_RECIPES = {
     "new-style default scheme": _header("    start_epoch: 1.0\n"),
@@ -169,7 +193,8 @@ def run(kind: str, recipe: str) -> dict[str, Any]:
 def main(out: Path) -> None:
     deterministic()
     patch_qconfig()
-    for kind, recipes, file in (("cnn", FOLD_RECIPES, "fold.pt"), ("mlp", ACTIVATION_RECIPES, "activations.pt")):
+    topics = (("cnn", FOLD_RECIPES, "fold.pt"), ("res", RES_RECIPES, "residual.pt"), ("mlp", ACTIVATION_RECIPES, "activations.pt"))
+    for kind, recipes, file in topics:
         runs = {name: run(kind, recipe) for name, recipe in recipes.items()}
         setup = {"initial": initial_state(kind), "inputs": inputs(kind), "steps_per_epoch": SPE, "lr": 0.05, "momentum": 0.9}
         torch.save({**setup, "loss": "out.square().mean()", "runs": copy.deepcopy(runs)}, out / file)
