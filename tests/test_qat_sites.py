@@ -208,3 +208,15 @@ def test_a_type_override_on_a_container_is_refused() -> None:
     message = r"scheme_overrides names the type of '0' \(Block\), a module with submodules"
     with pytest.raises(recipekit.runtime.RuntimeRefusal, match=message):
         attach(recipekit.compile_recipe(recipe, 2), model, torch.optim.SGD(model.parameters(), lr=0.1))
+
+
+def test_a_fused_relu_named_in_custom_quantizable_module_types_is_not_wrapped() -> None:
+    # SparseML fused the ReLU into the conv before wrapping custom types: an Identity by then.
+    model = models("cnn")
+    recipe = "modifiers:\n  - !QuantizationModifier\n    start_epoch: 0.0\n    custom_quantizable_module_types: [ReLU]\n"
+    runner = attach(recipekit.compile_recipe(recipe, 2), model, torch.optim.SGD(model.parameters(), lr=0.1))
+    assert sorted(m.name for m in runner.quantization.modules if isinstance(m.module, nn.ReLU)) == []
+    unfused = models("cnn")
+    no_fuse = recipe + "    model_fuse_fn_name: no_fuse\n"
+    runner = attach(recipekit.compile_recipe(no_fuse, 2), unfused, torch.optim.SGD(unfused.parameters(), lr=0.1))
+    assert sorted(m.name for m in runner.quantization.modules if isinstance(m.module, nn.ReLU)) == ["0.2", "0.6"]

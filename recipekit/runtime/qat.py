@@ -325,6 +325,9 @@ def _legacy_flavour(config: dict[str, Any], model: nn.Module) -> tuple[list[Quan
         nn.Linear: bool(config.get("quantize_linear_activations", True)),
         nn.Embedding: bool(config.get("quantize_embedding_activations", True)),
     }
+    fold = _fold_wanted(config.get("model_fuse_fn_name"))
+    # A BatchNorm or ReLU fused into a conv was an Identity in SparseML's model: never wrapped.
+    fused_away = {id(m) for bn, relu, _ in (_fused_blocks(model).values() if fold else ()) for m in (bn, relu) if m is not None}
     planned: list[QuantizedModule] = []
     seen: set[str] = set()
     for root in roots:
@@ -334,7 +337,7 @@ def _legacy_flavour(config: dict[str, Any], model: nn.Module) -> tuple[list[Quan
             if type(module).__name__ in excluded:
                 continue
             if not isinstance(module, QUANTIZABLE):
-                if type(module).__name__ in custom:
+                if type(module).__name__ in custom and id(module) not in fused_away:
                     seen.add(original)
                     planned.append(_quantized(original, module, None, activation, None))
                 continue
@@ -347,7 +350,7 @@ def _legacy_flavour(config: dict[str, Any], model: nn.Module) -> tuple[list[Quan
             quantized = _quantized(original, module, weight, inputs, activation if wants_output else None)
             quantized.weight_ignores_disable = isinstance(module, nn.Embedding)
             planned.append(quantized)
-    return planned, _fold_wanted(config.get("model_fuse_fn_name"))
+    return planned, fold
 
 
 def _fold_wanted(fuse: Any) -> bool:
