@@ -241,6 +241,16 @@ NON_QUANTIZABLE_MODULE_NAMES = frozenset(
 )  # fmt: skip
 
 
+#: Leaf types (exact) whose output torch's eager-mode ``prepare_qat`` observed under the legacy modifier:
+#: those of its qconfig propagation list without weights to fake-quantize. BatchNorm (SparseML wrapped
+#: an unfused one), Sigmoid/Tanh/Hardsigmoid (fixed-qparams fake-quants) and Conv1d/ConvTranspose are
+#: not simulated this way yet.
+LEGACY_OUTPUT_OBSERVED = (
+    nn.LayerNorm, nn.GroupNorm, nn.InstanceNorm1d, nn.InstanceNorm2d, nn.InstanceNorm3d,
+    nn.ReLU6, nn.Hardswish, nn.ELU, nn.LeakyReLU, nn.PReLU,
+)  # fmt: skip
+
+
 def _new_flavour(config: dict[str, Any], model: nn.Module) -> tuple[list[QuantizedModule], bool]:
     scheme = config["scheme"]
     overrides: dict[str, Any] = config.get("scheme_overrides") or {}
@@ -337,9 +347,13 @@ def _legacy_flavour(config: dict[str, Any], model: nn.Module) -> tuple[list[Quan
             if type(module).__name__ in excluded:
                 continue
             if not isinstance(module, QUANTIZABLE):
-                if type(module).__name__ in custom and id(module) not in fused_away:
+                wrapped = type(module).__name__ in custom and id(module) not in fused_away
+                # torch's prepare_qat, which the legacy modifier ran, gave a leaf of these types an output
+                # observer (its qconfig propagation list); SparseML removed it only from Linear/Conv/Embedding.
+                observed = type(module) in LEGACY_OUTPUT_OBSERVED and next(module.children(), None) is None
+                if wrapped or observed:
                     seen.add(original)
-                    planned.append(_quantized(original, module, None, activation, None))
+                    planned.append(_quantized(original, module, None, activation if wrapped else None, activation if observed else None))
                 continue
             if isinstance(module, nn.Embedding) and not config.get("quantize_embeddings", True):
                 continue

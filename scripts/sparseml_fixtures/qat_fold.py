@@ -131,6 +131,7 @@ ACTIVATION_RECIPES = {
         "      '4': {input_activations: null}\n"
         "      ReLU: {input_activations: {num_bits: 8, symmetric: false}, output_activations: {num_bits: 8, symmetric: false}}\n"
     ),
+    "legacy LayerNorm output": _header("    start_epoch: 1.0\n    custom_quantizable_module_types: ['SiLU']\n"),
     "legacy custom_quantizable_module_types": _header(
         "    start_epoch: 1.0\n    custom_quantizable_module_types: ['SiLU', 'GELU']\n    exclude_module_types: ['LayerNorm']\n"
     ),
