@@ -39,6 +39,7 @@ TOPICS = {
     "layer_pruning": "sparseml_fixtures.layer_pruning",
     "mfac": "sparseml_fixtures.mfac",
     "overlap": "sparseml_fixtures.overlap",
+    "qat_fold": "sparseml_fixtures.qat_fold",
 }
 
 

@@ -20,6 +20,7 @@ import recipekit  # noqa: E402
 from recipekit.export import ExportError, to_onnx, torch_outputs  # noqa: E402
 from recipekit.export import graph as export_graph  # noqa: E402
 from recipekit.runtime import attach  # noqa: E402
+from recipekit.runtime.qat import bn_scale_factor  # noqa: E402
 
 CNN_RECIPE = """
 modifiers:
@@ -160,8 +161,7 @@ def torch_quantized_weight(runner: Any, name: str) -> torch.Tensor:
     weight = quantized.module.weight.detach() * runner.masks()[name + ".weight"]
     if quantized.bn is not None:
         bn = quantized.bn
-        scale = bn.weight.detach() * torch.rsqrt(bn.running_var + bn.eps)
-        weight = weight * scale.reshape(-1, 1, 1, 1)
+        weight = weight * bn_scale_factor(bn).detach().reshape(-1, 1, 1, 1)
     observing = quantized.weight.observing
     quantized.weight.observing = False
     try:
@@ -246,9 +246,10 @@ def test_bert_like_exports_with_int8_weights(bert: tuple[nn.Module, Any], tmp_pa
     ids = bert_batch(100)
     report = to_onnx(model, ids, tmp_path / "bert.onnx", runner=runner, print_report=False)
     names = ops(report.path)
-    # Four quantized modules: the Embedding (weight only: its inputs are indices) and three Linears.
-    assert (report.activation_qdq, report.weight_qdq) == (3, 4)
-    assert names.count("QuantizeLinear") == 3 and "Gather" in names and "LayerNormalization" in names
+    # Four modules with weights: the Embedding (weight only: its inputs are indices) and three Linears;
+    # the new-style modifier also fake-quantized the inputs of norm, GELU and out_norm, as SparseML did.
+    assert (report.activation_qdq, report.weight_qdq) == (6, 4)
+    assert names.count("QuantizeLinear") == 6 and "Gather" in names and "LayerNormalization" in names
     proto = onnx.load(str(report.path))
     for module in ("embeddings", "encoder.0", "encoder.2", "head"):
         entry = report.initializer(module + ".weight")

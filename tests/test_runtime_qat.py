@@ -13,7 +13,7 @@ import pytest
 torch = pytest.importorskip("torch")
 
 import recipekit  # noqa: E402
-from recipekit.runtime import RecipeRuntimeWarning, RuntimeRefusal, attach  # noqa: E402
+from recipekit.runtime import RuntimeRefusal, attach  # noqa: E402
 from recipekit.runtime.qat import FakeQuantizer, QuantArgs, Quantization, QuantizedModule  # noqa: E402
 from tests.runtime_models import resume_in_pieces  # noqa: E402
 
@@ -280,16 +280,22 @@ def test_an_empty_batch_leaves_the_observed_range_alone() -> None:
     assert (float(quantizer.min_val), float(quantizer.max_val)) == (-1.0, 3.0)  # type: ignore[arg-type]
 
 
-def test_an_output_quantized_before_a_folded_batchnorm_is_said_at_attach() -> None:
-    # The legacy flavour quantizes conv outputs by default; SparseML quantized the fused Conv-BN(-ReLU)'s
-    # output, the simulation the conv's (before the model's own BatchNorm): a difference, said.
+def test_a_conv_output_is_quantized_after_its_folded_batchnorm_and_relu_without_a_warning() -> None:
+    # The legacy flavour quantizes conv outputs by default; SparseML quantized the fused
+    # ConvBnReLU2d's output, after the BatchNorm and the ReLU (tests/test_qat_sites.py proves the bits).
     plan = qat_plan(QAT_ONLY + "    submodules: [features]\n", spe=2)
     model = ConvBnNet()
-    with pytest.warns(RecipeRuntimeWarning, match=r"fake-quantizes that output before the BatchNorm") as caught:
-        attach(plan, model, torch.optim.SGD(model.parameters(), lr=0.1)).detach()
-    assert "['features.0']" in str(caught[0].message)
-    quiet = qat_plan(QAT_ONLY + "    submodules: [features]\n    quantize_conv_activations: false\n", spe=2)
-    other = ConvBnNet()
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        attach(quiet, other, torch.optim.SGD(other.parameters(), lr=0.1)).detach()
+        runner = attach(plan, model, torch.optim.SGD(model.parameters(), lr=0.1))
+    [conv] = runner.quantization.modules
+    assert (conv.name, conv.tail) == ("features.0", model.features[2]) and conv.output is not None
+    runner.quantization.enable()
+    x = torch.randn(4, 3, 8, 8, generator=torch.Generator().manual_seed(0))
+    features = model.features(x)
+    # A fake-quantized ReLU output: non-negative values on the output quantizer's grid.
+    scale, zero_point = conv.output.qparams()
+    assert (features >= 0).all() and int(zero_point) == 0
+    assert torch.equal(torch.round(features / scale) * scale, features)
+    runner.detach()
+    assert all("forward" not in vars(module) for module in model.modules())

@@ -21,7 +21,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from recipekit.plan import qdq
-from recipekit.runtime.qat import FakeQuantizer, Quantization, QuantizedModule
+from recipekit.runtime.qat import QUANTIZABLE, FakeQuantizer, Quantization, QuantizedModule, bn_scale_factor, is_simulating
 
 
 class ExportError(ValueError):
@@ -121,17 +121,10 @@ def check_exportable(model: nn.Module, quantization: Quantization | None) -> Non
                 raise ExportError(f"{where}: {qdq.per_channel_activation_problem()}; use strategy: tensor for activations")
             if quantizer.min_val is None:
                 raise ExportError(f"{where}: the observer never saw a value, so there is no scale; run a forward pass with QAT on first")
-        if quantized.bn is not None and quantized.output is not None:
-            raise ExportError(
-                f"module {quantized.name!r}: the runtime fake-quantizes this conv's output before its folded BatchNorm, which no "
-                "graph with the BatchNorm folded can express; quantize the output of the layer after it instead (no output_activations, "
-                "or quantize_conv_activations: false) or set model_fuse_fn_name: no_fuse"
-            )
 
 
 def _simulating(module: nn.Module) -> bool:
-    forward = module.__dict__.get("forward")
-    return forward is not None and getattr(forward, "__qualname__", "").startswith(("simulated_forward", "frozen_batchnorm"))
+    return is_simulating(module)
 
 
 def prepare(model: nn.Module, runner: Any, *, quantize: bool = True) -> Prepared:
@@ -164,6 +157,9 @@ def _prepare_module(prepared: Prepared, quantized: QuantizedModule, names: dict[
     clone = prepared.model
     module: Any = clone.get_submodule(quantized.name)
     prefix = quantized.name + "." if quantized.name else ""
+    if not isinstance(quantized.module, QUANTIZABLE):
+        _prepare_activation(prepared, quantized, module, prefix)
+        return
     weight_name = prefix + "weight"
     weight: torch.Tensor = module.weight.detach()
     bias: torch.Tensor | None = None if getattr(module, "bias", None) is None else module.bias.detach()
@@ -173,9 +169,7 @@ def _prepare_module(prepared: Prepared, quantized: QuantizedModule, names: dict[
         bn: Any = clone.get_submodule(bn_name)
         # The same expressions as the runtime's simulated fold (qat._conv_forward), so the weight that
         # is fake-quantized is bit for bit the one training fake-quantized.
-        scale_factor = torch.rsqrt(bn.running_var + bn.eps)
-        if bn.weight is not None:
-            scale_factor = bn.weight.detach() * scale_factor
+        scale_factor = bn_scale_factor(bn).detach()
         channel_shape = [1] * weight.dim()
         channel_shape[0] = -1
         weight = weight * scale_factor.reshape(channel_shape)
@@ -217,7 +211,37 @@ def _prepare_module(prepared: Prepared, quantized: QuantizedModule, names: dict[
             prepared.parameter_zeros.get(weight_name, 0),
             bn_name,
         )
-    object.__setattr__(module, "forward", _export_forward(module, slots))
+    relu = quantized.relu is not None
+    if relu:
+        # As in training (and in SparseML's fused ConvBnReLU2d): the ReLU runs right after the conv (its
+        # BatchNorm folded in), then the output fake-quant; the model's ReLU module is the identity.
+        _replace(clone, names[id(quantized.relu)], nn.Identity())
+    object.__setattr__(module, "forward", _export_forward(module, slots, relu))
+
+
+def _prepare_activation(prepared: Prepared, quantized: QuantizedModule, module: nn.Module, prefix: str) -> None:
+    """A module SparseML quantized without weights (SiLU, ReLU, LayerNorm, ...): its input (and output) fake-quant."""
+    slots = {slot: Frozen.of(q) for slot, q in quantized.quantizers().items()}
+    for slot, frozen in slots.items():
+        for part in ("scale", "zero_point"):
+            key = f"{slot}_{part}"
+            module.register_buffer(key, getattr(frozen, part))
+            prepared.origins[prefix + key] = {"parameter": quantized.name, "role": f"{slot} {part}"}
+    object.__setattr__(module, "forward", _ActivationForward(module, slots.get("input"), slots.get("output"), module))
+
+
+class _ActivationForward:
+    """A module's own forward between frozen fake-quantizers whose scale and zero point are buffers of ``holder``."""
+
+    def __init__(self, module: nn.Module, input_q: Frozen | None, output_q: Frozen | None, holder: nn.Module) -> None:
+        self.module, self.input_q, self.output_q, self.holder = module, input_q, output_q, holder
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        holder: Any = self.holder
+        if self.input_q is not None:
+            x = self.input_q(x, holder.input_scale, holder.input_zero_point)
+        out: torch.Tensor = type(self.module).forward(self.module, x)
+        return out if self.output_q is None else self.output_q(out, holder.output_scale, holder.output_zero_point)
 
 
 def _replace(root: nn.Module, name: str, new: nn.Module) -> None:
@@ -226,7 +250,7 @@ def _replace(root: nn.Module, name: str, new: nn.Module) -> None:
     parent._modules[leaf] = new
 
 
-def _export_forward(module: Any, slots: dict[str, Frozen]) -> Callable[[torch.Tensor], torch.Tensor]:
+def _export_forward(module: Any, slots: dict[str, Frozen], relu: bool = False) -> Callable[[torch.Tensor], torch.Tensor]:
     """The simulated forward with frozen quantizers and no mask (the copy's weights are already masked)."""
     weight_q, input_q, output_q = slots.get("weight"), slots.get("input"), slots.get("output")
 
@@ -240,6 +264,8 @@ def _export_forward(module: Any, slots: dict[str, Frozen]) -> Callable[[torch.Te
             out = F.linear(x, weight, module.bias)
         else:
             out = module._conv_forward(x, weight, module.bias)
+            if relu:
+                out = F.relu(out)
         return out if output_q is None else output_q(out, module.output_scale, module.output_zero_point)
 
     return forward

@@ -7,14 +7,20 @@ observers with torch's formulas for scale and zero point, but without
 modules keep their names, parameters and state_dict keys: their ``forward`` is
 swapped for one that masks and fake-quantizes the weight and fake-quantizes the
 input (and, where the recipe asks, the output) activation. A Conv2d directly
-followed by a BatchNorm2d in the same parent, the pairs SparseML's
+followed by a BatchNorm2d and/or a ReLU in the same parent, the blocks SparseML's
 ``fuse_module_conv_bn_relus`` fused, is simulated folded the way torch's QAT
-ConvBn2d computes it; freezing BN statistics then makes that BatchNorm use its
-running statistics.
+ConvBn2d computes it, with the output fake-quant after the block's last module as
+SparseML quantized the fused module's output; freezing BN statistics then makes
+that BatchNorm use its running statistics. The new-style modifier also
+fake-quantizes the input of every other quantizable leaf module (SiLU, ReLU,
+LayerNorm, ...), as SparseML's QuantWrappers did. The swapped-in forwards are
+instances of module-level classes, so a QAT model pickles (``torch.save(model)``).
 """
 
 from __future__ import annotations
 
+import warnings
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -24,7 +30,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from recipekit.plan import qdq
-from recipekit.plan import selectors as param_match
+from recipekit.runtime.misuse import RecipeRuntimeWarning
 
 #: Module types that get fake-quantized weights (subclasses included).
 QUANTIZABLE = (nn.Linear, nn.Conv1d, nn.Conv2d, nn.Conv3d, nn.Embedding)
@@ -135,6 +141,15 @@ class QuantizedModule:
     bn: nn.BatchNorm2d | None = None
     #: SparseML's legacy Embedding weight fake-quantizer ignores disable_observer (the BERT goldens show it).
     weight_ignores_disable: bool = False
+    #: The ReLU fused after this conv (SparseML's ConvReLU2d / ConvBnReLU2d), if any, and its name.
+    relu: nn.Module | None = None
+    relu_name: str = ""
+
+    @property
+    def tail(self) -> nn.Module | None:
+        """The last module of the fused Conv-BN(-ReLU) block: the output fake-quant follows it, as it
+        followed SparseML's fused module. None when nothing is fused (the output follows the conv)."""
+        return self.relu if self.relu is not None else self.bn
 
     def quantizers(self) -> dict[str, FakeQuantizer]:
         slots = {"weight": self.weight, "input": self.input, "output": self.output}
@@ -181,20 +196,59 @@ def _strip(name: str) -> str:
     return name[len("module.") :] if name.startswith("module.") else name
 
 
-def _fold_pairs(model: nn.Module) -> dict[str, nn.BatchNorm2d]:
-    """The BatchNorm2d each Conv2d folds, by SparseML's pairing rule (``params.conv_bn_pairs``)."""
-    modules = dict(model.named_modules())
+def _fused_blocks(model: nn.Module) -> dict[str, tuple[nn.BatchNorm2d | None, nn.Module | None, str]]:
+    """Conv2d name -> (its BatchNorm2d, its ReLU, the ReLU's name), as SparseML's ``fuse_module_conv_bn_relus`` grouped them.
 
-    def kind(module: nn.Module) -> str:
-        if isinstance(module, nn.Conv2d):
-            return "Conv2d"
-        # Only a BatchNorm2d with running statistics can be folded.
-        if isinstance(module, nn.BatchNorm2d) and module.running_var is not None:
-            return "BatchNorm2d"
-        return type(module).__name__
+    Its state machine over ``named_modules()``: a Conv2d starts a block; a BatchNorm2d directly after
+    the conv, then a ReLU (or a ReLU directly after the conv), in the same parent, join it. Only a
+    BatchNorm2d with running statistics can be folded (the runtime refuses nothing else here: a
+    BatchNorm without them ends the block, as torch's fuser could not take it).
+    """
+    blocks: dict[str, tuple[nn.BatchNorm2d | None, nn.Module | None, str]] = {}
+    current: list[tuple[str, nn.Module]] = []
+    parent = ""
+    for name, module in model.named_modules():
+        here = name.rpartition(".")[0]
+        is_bn = isinstance(module, nn.BatchNorm2d) and module.running_var is not None
+        if (len(current) == 1 and is_bn and here == parent) or (len(current) in (1, 2) and isinstance(module, nn.ReLU) and here == parent):
+            current.append((name, module))
+            continue
+        if len(current) > 1:
+            blocks[current[0][0]] = _block(current)
+        current = [(name, module)] if isinstance(module, nn.Conv2d) else []
+        parent = here
+    if len(current) > 1:
+        blocks[current[0][0]] = _block(current)
+    return blocks
 
-    pairs = param_match.conv_bn_pairs([(name, kind(module)) for name, module in modules.items()])
-    return {conv: modules[bn] for conv, bn in pairs.items() if isinstance(modules[bn], nn.BatchNorm2d)}
+
+def _block(members: list[tuple[str, nn.Module]]) -> tuple[nn.BatchNorm2d | None, nn.Module | None, str]:
+    bn = next((m for _, m in members[1:] if isinstance(m, nn.BatchNorm2d)), None)
+    relu_name, relu = next(((n, m) for n, m in members[1:] if isinstance(m, nn.ReLU)), ("", None))
+    return bn, relu, relu_name
+
+
+#: Module types SparseML's new-style modifier never quantizes (``constants.NON_QUANTIZABLE_MODULE_NAMES``).
+NON_QUANTIZABLE_MODULE_NAMES = frozenset(
+    {
+        "Module", "Identity", "Flatten", "Unflatten", "DataParallel", "ModuleList", "Sequential",
+        "L1Loss", "NLLLoss", "KLDivLoss", "MSELoss", "BCELoss", "BCEWithLogitsLoss", "NLLLoss2d", "PoissonNLLLoss",
+        "CosineEmbeddingLoss", "CTCLoss", "HingeEmbeddingLoss", "MarginRankingLoss", "MultiLabelMarginLoss",
+        "MultiLabelSoftMarginLoss", "MultiMarginLoss", "SmoothL1Loss", "GaussianNLLLoss", "HuberLoss", "SoftMarginLoss",
+        "CrossEntropyLoss", "TripletMarginLoss", "AdaptiveLogSoftmaxWithLoss", "TripletMarginWithDistanceLoss",
+        "Dropout", "Dropout1d", "Dropout2d", "Dropout3d", "AlphaDropout", "FeatureAlphaDropout",
+    }
+)  # fmt: skip
+
+
+#: Leaf types (exact) whose output torch's eager-mode ``prepare_qat`` observed under the legacy modifier:
+#: those of its qconfig propagation list without weights to fake-quantize. BatchNorm (SparseML wrapped
+#: an unfused one), Sigmoid/Tanh/Hardsigmoid (fixed-qparams fake-quants) and Conv1d/ConvTranspose are
+#: not simulated this way yet.
+LEGACY_OUTPUT_OBSERVED = (
+    nn.LayerNorm, nn.GroupNorm, nn.InstanceNorm1d, nn.InstanceNorm2d, nn.InstanceNorm3d,
+    nn.ReLU6, nn.Hardswish, nn.ELU, nn.LeakyReLU, nn.PReLU,
+)  # fmt: skip
 
 
 def _new_flavour(config: dict[str, Any], model: nn.Module) -> tuple[list[QuantizedModule], bool]:
@@ -206,23 +260,55 @@ def _new_flavour(config: dict[str, Any], model: nn.Module) -> tuple[list[Quantiz
         unmatched = [key for key in [*overrides, *ignore] if not any(_matches(n, m, key) for n, m in named)]
         if unmatched:
             raise QatConfigError(f"scheme_overrides/ignore name no module of the model (strict: true): {unmatched}")
+    fuse = config.get("model_fuse_fn_name")
+    if scheme.get("target_hardware") == "tensorrt":
+        fuse = "no_fuse"
+    fold = _fold_wanted(fuse)
+    # The BatchNorm and ReLU of a fused block became Identity in SparseML's model: never quantized.
+    fused_away = {id(m) for bn, relu, _ in (_fused_blocks(model).values() if fold else ()) for m in (bn, relu) if m is not None}
     planned = []
     for (name, module), (original, _) in zip(named, model.named_modules(), strict=True):
-        if not isinstance(module, QUANTIZABLE) or any(_matches(name, module, key) for key in ignore):
+        if any(_matches(name, module, key) for key in ignore):
             continue
-        # The longest matching prefix wins; a class name counts after every prefix.
+        # The longest matching prefix wins; a class name counts only when no prefix matches (quantize.py's
+        # _match_submodule_name_or_type).
         keys = sorted((k for k in overrides if name.startswith(k)), key=len, reverse=True)
         keys += [k for k in overrides if type(module).__name__ == k]
         chosen = overrides[keys[0]] if keys else scheme
         where = f"scheme for {original}"
-        weight = _args_from_scheme(chosen.get("weights"), where + " weights")
-        inputs = None if isinstance(module, nn.Embedding) else _args_from_scheme(chosen.get("input_activations"), where + " inputs")
+        if isinstance(module, QUANTIZABLE):
+            weight = _args_from_scheme(chosen.get("weights"), where + " weights")
+            inputs = None if isinstance(module, nn.Embedding) else _args_from_scheme(chosen.get("input_activations"), where + " inputs")
+            outputs = _args_from_scheme(chosen.get("output_activations"), where + " outputs")
+            planned.append(_quantized(original, module, weight, inputs, outputs))
+            continue
+        activation = _activation_site(name, module, bool(keys) and keys[0] == type(module).__name__, id(module) in fused_away)
+        if not activation:
+            continue
+        # SparseML gave every other quantizable leaf module (SiLU, ReLU, GELU, LayerNorm, BatchNorm,
+        # Softmax, pooling, ...) a QuantWrapper: its input fake-quantized by input_activations, and an
+        # output observer by output_activations; it has no weight quantizer.
+        inputs = _args_from_scheme(chosen.get("input_activations"), where + " inputs")
         outputs = _args_from_scheme(chosen.get("output_activations"), where + " outputs")
-        planned.append(_quantized(original, module, weight, inputs, outputs))
-    fuse = config.get("model_fuse_fn_name")
-    if scheme.get("target_hardware") == "tensorrt":
-        fuse = "no_fuse"
-    return planned, _fold_wanted(fuse)
+        if inputs is not None or outputs is not None:
+            planned.append(_quantized(original, module, None, inputs, outputs))
+    return planned, fold
+
+
+def _activation_site(name: str, module: nn.Module, type_override: bool, fused_away: bool) -> bool:
+    """Whether SparseML's ``set_quantization_schemes`` gave this (non-weight) module a scheme."""
+    if fused_away or type(module).__name__ in NON_QUANTIZABLE_MODULE_NAMES:
+        return False
+    if next(module.children(), None) is None:
+        return True  # a leaf: ``is_quantizable_module``
+    if type_override:
+        # SparseML wrapped the whole container and stopped wrapping its children's inputs: not simulated.
+        raise QatConfigError(
+            f"scheme_overrides names the type of {name!r} ({type(module).__name__}), a module with submodules: SparseML "
+            "quantized its input as a whole and not its children's, which the runtime does not simulate; name its "
+            "submodules or their types instead"
+        )
+    return False
 
 
 def _legacy_flavour(config: dict[str, Any], model: nn.Module) -> tuple[list[QuantizedModule], bool]:
@@ -249,6 +335,9 @@ def _legacy_flavour(config: dict[str, Any], model: nn.Module) -> tuple[list[Quan
         nn.Linear: bool(config.get("quantize_linear_activations", True)),
         nn.Embedding: bool(config.get("quantize_embedding_activations", True)),
     }
+    fold = _fold_wanted(config.get("model_fuse_fn_name"))
+    # A BatchNorm or ReLU fused into a conv was an Identity in SparseML's model: never wrapped.
+    fused_away = {id(m) for bn, relu, _ in (_fused_blocks(model).values() if fold else ()) for m in (bn, relu) if m is not None}
     planned: list[QuantizedModule] = []
     seen: set[str] = set()
     for root in roots:
@@ -258,9 +347,13 @@ def _legacy_flavour(config: dict[str, Any], model: nn.Module) -> tuple[list[Quan
             if type(module).__name__ in excluded:
                 continue
             if not isinstance(module, QUANTIZABLE):
-                if type(module).__name__ in custom:
+                wrapped = type(module).__name__ in custom and id(module) not in fused_away
+                # torch's prepare_qat, which the legacy modifier ran, gave a leaf of these types an output
+                # observer (its qconfig propagation list); SparseML removed it only from Linear/Conv/Embedding.
+                observed = type(module) in LEGACY_OUTPUT_OBSERVED and next(module.children(), None) is None
+                if wrapped or observed:
                     seen.add(original)
-                    planned.append(_quantized(original, module, None, activation, None))
+                    planned.append(_quantized(original, module, None, activation if wrapped else None, activation if observed else None))
                 continue
             if isinstance(module, nn.Embedding) and not config.get("quantize_embeddings", True):
                 continue
@@ -271,7 +364,7 @@ def _legacy_flavour(config: dict[str, Any], model: nn.Module) -> tuple[list[Quan
             quantized = _quantized(original, module, weight, inputs, activation if wants_output else None)
             quantized.weight_ignores_disable = isinstance(module, nn.Embedding)
             planned.append(quantized)
-    return planned, _fold_wanted(config.get("model_fuse_fn_name"))
+    return planned, fold
 
 
 def _fold_wanted(fuse: Any) -> bool:
@@ -312,20 +405,29 @@ def plan_quantization(flavour: str, config: dict[str, Any], model: nn.Module) ->
         # The plan is untrusted: a value of the wrong type (weight_bits: "eight") is a refusal, not a traceback.
         raise QatConfigError(f"the quantization settings cannot be simulated: {type(error).__name__}: {error}") from None
     if fold:
-        pairs = _fold_pairs(model)
+        blocks = _fused_blocks(model)
         for quantized in planned:
-            if quantized.name in pairs and quantized.weight is not None:
-                quantized.bn = pairs[quantized.name]
+            if quantized.name in blocks and quantized.weight is not None:
+                quantized.bn, quantized.relu, quantized.relu_name = blocks[quantized.name]
     return planned
 
 
 # -- the simulated forward passes ----------------------------------------------------------------
+# Each is an instance of a module-level class (not a closure), so a model running them pickles:
+# torch.save(model) stores the fake-quantizers and, for the masks, the tensors in force when saved.
 def _weight(quantized: QuantizedModule, masks: MaskLookup) -> torch.Tensor:
     weight = quantized.module.weight
     assert isinstance(weight, torch.Tensor)
     mask = masks(quantized.name + ".weight" if quantized.name else "weight")
     # The mask goes on before fake quantization, so pruned weights stay exactly zero through QAT.
     return weight if mask is None else weight * mask
+
+
+def bn_scale_factor(bn: nn.BatchNorm2d) -> torch.Tensor:
+    """torch's QAT ConvBn2d ``scale_factor``: ``bn.weight / sqrt(running_var + eps)``, in its order of operations."""
+    assert bn.running_var is not None
+    running_std = torch.sqrt(bn.running_var + bn.eps)
+    return running_std.reciprocal() if bn.weight is None else bn.weight / running_std
 
 
 def _conv_forward(quantized: QuantizedModule, x: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
@@ -337,30 +439,53 @@ def _conv_forward(quantized: QuantizedModule, x: torch.Tensor, weight: torch.Ten
         return out
     # torch's QAT ConvBn2d (_forward_approximate): quantize the BN-scaled weight, undo the scale on
     # the output and let the model's own BatchNorm2d normalise it next.
-    assert bn.running_var is not None
-    scale_factor = torch.rsqrt(bn.running_var + bn.eps)
-    if bn.weight is not None:
-        scale_factor = bn.weight * scale_factor
+    scale_factor = bn_scale_factor(bn)
     channel_shape = [1] * weight.dim()
     channel_shape[0] = -1
     scaled = weight * scale_factor.reshape(channel_shape)
-    out = module._conv_forward(x, scaled if quantized.weight is None else quantized.weight(scaled), None)
+    zero_bias = torch.zeros(module.out_channels, device=x.device, dtype=x.dtype)
+    out = module._conv_forward(x, scaled if quantized.weight is None else quantized.weight(scaled), zero_bias)
     out_shape = [1] * out.dim()
     out_shape[1] = -1
     out = out / scale_factor.reshape(out_shape)
     return out if module.bias is None else out + module.bias.reshape(out_shape)
 
 
-def simulated_forward(quantized: QuantizedModule, masks: MaskLookup) -> Callable[[torch.Tensor], torch.Tensor]:
-    module: Any = quantized.module
+class FixedMasks:
+    """The masks a saved model was pruned with (a pickled simulation no longer asks its runner)."""
 
-    def forward(x: torch.Tensor) -> torch.Tensor:
+    def __init__(self, masks: dict[str, torch.Tensor]) -> None:
+        self.masks = masks
+
+    def __call__(self, name: str) -> torch.Tensor | None:
+        return self.masks.get(name)
+
+
+class SimulatedForward:
+    """A quantized module's forward: input fake-quant, masked and fake-quantized weight, output fake-quant
+    (unless a fused BatchNorm/ReLU after it carries the output quantizer)."""
+
+    def __init__(self, quantized: QuantizedModule, masks: MaskLookup) -> None:
+        self.quantized = quantized
+        self.masks = masks
+        #: The last output before the output fake-quant, for FusedAway's check of the model's ReLU call.
+        self.last: weakref.ref[torch.Tensor] | None = None
+
+    def __call__(self, x: torch.Tensor, *args: Any, **kwargs: Any) -> torch.Tensor:
+        quantized = self.quantized
+        module: Any = quantized.module
+        if args or kwargs:
+            raise TypeError(
+                f"{quantized.name!r} ({type(module).__name__}) is quantized and called with more than one input; SparseML's "
+                "QuantWrapper passed it one tensor. Add the module (or its type) to the QuantizationModifier's ignore list"
+            )
         if quantized.input is not None:
             x = quantized.input(x)
         if not isinstance(module, QUANTIZABLE):
-            result: torch.Tensor = type(module).forward(module, x)  # a custom quantizable type: input fake-quant only
-            return result
-        weight = _weight(quantized, masks)
+            # An activation SparseML wrapped (SiLU, ReLU, LayerNorm, ...): fake-quantized input, its own forward.
+            result: torch.Tensor = type(module).forward(module, x)
+            return result if quantized.output is None else quantized.output(result)
+        weight = _weight(quantized, self.masks)
         if isinstance(module, nn.Embedding):
             w = weight if quantized.weight is None else quantized.weight(weight)
             out = F.embedding(x, w, module.padding_idx, module.max_norm, module.norm_type, module.scale_grad_by_freq, module.sparse)
@@ -368,18 +493,95 @@ def simulated_forward(quantized: QuantizedModule, masks: MaskLookup) -> Callable
             out = F.linear(x, weight if quantized.weight is None else quantized.weight(weight), module.bias)
         else:
             out = _conv_forward(quantized, x, weight)
-        return out if quantized.output is None else quantized.output(out)
+            if quantized.bn is not None:
+                return out  # the BatchNorm's TailForward applies the fused ReLU and the output fake-quant
+            if quantized.relu is not None:
+                out = F.relu(out)  # SparseML's ConvReLU2d: the ReLU runs here; the ReLU module became Identity
+        out = out if quantized.output is None else quantized.output(out)
+        self.last = weakref.ref(out)
+        return out
 
-    return forward
+    def __getstate__(self) -> dict[str, Any]:
+        name = self.quantized.name + ".weight" if self.quantized.name else "weight"
+        mask = self.masks(name) if isinstance(self.quantized.module, QUANTIZABLE) else None
+        return {"quantized": self.quantized, "masks": {} if mask is None else {name: mask.detach().clone()}}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.quantized = state["quantized"]
+        self.masks = FixedMasks(state["masks"])
+        self.last = None
 
 
-def frozen_batchnorm(bn: nn.BatchNorm2d) -> Callable[[torch.Tensor], torch.Tensor]:
+class TailForward:
+    """The forward of a fused block's BatchNorm: its own computation (a frozen BatchNorm uses its
+    running statistics), then the fused ReLU and the conv's output fake-quant, where SparseML's fused
+    ConvBn2d / ConvBnReLU2d applied them."""
+
+    def __init__(self, module: nn.Module, output: FakeQuantizer | None, frozen_bn: bool, relu: bool = False) -> None:
+        self.module = module
+        self.output = output
+        self.frozen_bn = frozen_bn
+        self.relu = relu
+        self.last: weakref.ref[torch.Tensor] | None = None
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        module: Any = self.module
+        if self.frozen_bn:
+            out = F.batch_norm(x, module.running_mean, module.running_var, module.weight, module.bias, False, 0.0, module.eps)
+        else:
+            out = type(module).forward(module, x)
+        if self.relu:
+            out = F.relu(out)
+        out = out if self.output is None else self.output(out)
+        self.last = weakref.ref(out)
+        return out
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {**self.__dict__, "last": None}
+
+
+class FusedAway:
+    """The forward of a ReLU fused into a conv block: the identity, as torch's fuser left in its place.
+
+    SparseML grouped the block by module order, not by data flow. Where the model calls the ReLU on
+    something other than the block's output (a ResNet's ReLU after the residual Add), SparseML's model
+    skipped that call; so does this one, and says so once.
+    """
+
+    def __init__(self, name: str, conv: str, tail: SimulatedForward | TailForward) -> None:
+        self.name, self.conv, self.tail = name, conv, tail
+        self.warned = False
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        last = None if self.tail.last is None else self.tail.last()
+        if last is not x and not self.warned:
+            self.warned = True
+            warnings.warn(
+                f"ReLU {self.name!r} is fused into the quantized conv {self.conv!r} (SparseML's fuse_module_conv_bn_relus "
+                "groups a Conv2d, BatchNorm2d and ReLU by module order), but the model also calls it on another tensor: "
+                "SparseML's fused model applied it only inside the block and skipped this call, and so does recipekit. "
+                "Give each use its own ReLU module, or set model_fuse_fn_name: no_fuse",
+                RecipeRuntimeWarning,
+                stacklevel=2,
+            )
+        return x
+
+    def __getstate__(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+def frozen_batchnorm(bn: nn.BatchNorm2d) -> TailForward:
     """A BatchNorm2d forward that uses, and no longer updates, its running statistics."""
+    return TailForward(bn, None, True)
 
-    def forward(x: torch.Tensor) -> torch.Tensor:
-        return F.batch_norm(x, bn.running_mean, bn.running_var, bn.weight, bn.bias, False, 0.0, bn.eps)
 
-    return forward
+def simulated_forward(quantized: QuantizedModule, masks: MaskLookup) -> SimulatedForward:
+    return SimulatedForward(quantized, masks)
+
+
+def is_simulating(module: nn.Module) -> bool:
+    """Whether ``module`` runs a forward of this simulation instead of its own."""
+    return isinstance(module.__dict__.get("forward"), (SimulatedForward, TailForward, FusedAway))
 
 
 def _override_forward(module: nn.Module, forward: Callable[[torch.Tensor], torch.Tensor]) -> None:
@@ -413,8 +615,7 @@ class Quantization:
         for quantized in self.modules:
             _override_forward(quantized.module, simulated_forward(quantized, self.masks))
         self.enabled = True
-        if self.bn_frozen:
-            self._freeze()
+        self._tails()
 
     def disable_observers(self, every: bool = False) -> None:
         """SparseML's disable_observer; ``every`` also stops the quantizers that ignored it (end of training)."""
@@ -429,13 +630,34 @@ class Quantization:
 
     def _freeze(self) -> None:
         for quantized in self.modules:
+            if quantized.bn is not None and self.enabled:
+                self._bn_tail(quantized, True)
+            elif quantized.bn is not None:
+                _override_forward(quantized.bn, TailForward(quantized.bn, None, True))  # frozen before QAT starts: nothing fused yet
+
+    def _bn_tail(self, quantized: QuantizedModule, frozen: bool) -> None:
+        assert quantized.bn is not None
+        tail = TailForward(quantized.bn, quantized.output, frozen, quantized.relu is not None)
+        _override_forward(quantized.bn, tail)
+        current = None if quantized.relu is None else quantized.relu.__dict__.get("forward")
+        if isinstance(current, FusedAway):
+            current.tail = tail  # BatchNorm frozen: the same ReLU, said at most once
+        elif quantized.relu is not None:
+            _override_forward(quantized.relu, FusedAway(quantized.relu_name, quantized.name, tail))
+
+    def _tails(self) -> None:
+        """Move each fused block's ReLU and output fake-quant where SparseML's fused module had them."""
+        for quantized in self.modules:
             if quantized.bn is not None:
-                _override_forward(quantized.bn, frozen_batchnorm(quantized.bn))
+                self._bn_tail(quantized, self.bn_frozen)
+            elif quantized.relu is not None:
+                forward = quantized.module.__dict__["forward"]
+                _override_forward(quantized.relu, FusedAway(quantized.relu_name, quantized.name, forward))
 
     def remove(self) -> None:
         """Give every module its own forward back."""
         for quantized in self.modules:
-            for module in (quantized.module, quantized.bn):
+            for module in (quantized.module, quantized.bn, quantized.relu):
                 if module is not None and "forward" in module.__dict__:
                     del module.forward
         self.enabled = False

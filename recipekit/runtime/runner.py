@@ -432,18 +432,6 @@ class PlanRunner:
                 RuntimeWarning,
                 stacklevel=4,
             )
-        before_bn = [q.name for q in planned if q.bn is not None and q.output is not None]
-        if before_bn:
-            # A known difference, said rather than left silent: SparseML fused Conv-BN(-ReLU) and
-            # quantized the fused module's output; the simulation keeps the model's own BatchNorm.
-            warnings.warn(
-                f"{_where(instruction)}: {len(before_bn)} quantized convolutions fold a BatchNorm and quantize their output: "
-                f"{before_bn[:5]}{' ...' if len(before_bn) > 5 else ''}. recipekit fake-quantizes that output before the "
-                "BatchNorm, SparseML after the fused Conv-BN(-ReLU), so those activation scales differ from SparseML's "
-                "(recipekit.export refuses such convolutions; docs/runtime.md)",
-                misuse.RecipeRuntimeWarning,
-                stacklevel=4,
-            )
         return Quantization(planned, self._state_mask, step)
 
     def _check_folded_batchnorm(self, planned: list[Any]) -> None:
