@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -28,8 +27,9 @@ torch = pytest.importorskip("torch")
 from torch import nn  # noqa: E402
 
 from recipekit.runtime import attach  # noqa: E402
+from tests import fixture_compare  # noqa: E402
 
-FIXTURES = Path(__file__).parent / "fixtures" / "sparseml" / "qat_fold"
+FIX = fixture_compare.topic("qat_fold")
 
 
 @pytest.fixture(autouse=True)
@@ -107,16 +107,16 @@ def check_quantizers(runner: Any, theirs: dict[str, dict[str, Any]], where: str)
         assert quantizer.observed == expected["observed"], (where, key)
         if not expected["observed"]:
             continue
-        assert torch.equal(quantizer.min_val, expected["min"]), (where, key, "min")
-        assert torch.equal(quantizer.max_val, expected["max"]), (where, key, "max")
+        FIX.floats(quantizer.min_val, expected["min"], (where, key, "min"))
+        FIX.floats(quantizer.max_val, expected["max"], (where, key, "max"))
         scale, zero_point = quantizer.qparams()
-        assert torch.equal(scale.reshape(expected["scale"].shape), expected["scale"]), (where, key, "scale")
+        FIX.floats(scale.reshape(expected["scale"].shape), expected["scale"], (where, key, "scale"))
         # The same integer grid: SparseML's legacy activations are int8 where recipekit's are uint8
         # (zero point shifted by 128); the fake-quantized values are the same.
         low, high = quantizer.args.bounds
         assert high - low == expected["quant_max"] - expected["quant_min"], (where, key, "range")
         shifted = zero_point.reshape(expected["zero_point"].shape) - low
-        assert torch.equal(shifted, expected["zero_point"] - expected["quant_min"]), (where, key, "zero point")
+        FIX.exact(shifted, expected["zero_point"] - expected["quant_min"], (where, key, "zero point"))
 
 
 def replay(fixture: dict[str, Any], run: dict[str, Any], kind: str) -> tuple[nn.Module, Any, list[str]]:
@@ -130,7 +130,7 @@ def replay(fixture: dict[str, Any], run: dict[str, Any], kind: str) -> tuple[nn.
         for k, x in enumerate(fixture["inputs"]):
             optimizer.zero_grad(set_to_none=True)
             out = model(x)
-            assert torch.equal(out.detach(), run["outputs"][k]), f"outputs differ at step {k}"
+            FIX.floats(out.detach(), run["outputs"][k], f"outputs at step {k}")
             if run["quantizers_per_step"][k]:
                 check_quantizers(runner, run["quantizers_per_step"][k], f"step {k}")
             out.square().mean().backward()
@@ -138,12 +138,12 @@ def replay(fixture: dict[str, Any], run: dict[str, Any], kind: str) -> tuple[nn.
         check_quantizers(runner, run["quantizers"], "end")
         runner.finalize()
     for name, value in model.named_parameters():
-        assert torch.equal(value.detach(), run["final"][name]), name
+        FIX.floats(value.detach(), run["final"][name], name)
     return model, runner, [str(w.message) for w in caught]
 
 
-FOLD = torch.load(FIXTURES / "fold.pt", weights_only=True)
-ACTIVATIONS = torch.load(FIXTURES / "activations.pt", weights_only=True)
+FOLD = FIX.load("fold.pt")
+ACTIVATIONS = FIX.load("activations.pt")
 
 
 @pytest.mark.parametrize("name", list(FOLD["runs"]))
@@ -154,7 +154,7 @@ def test_conv_outputs_are_fake_quantized_after_the_fused_batchnorm_and_relu(name
     for buffer, value in model.named_buffers():
         if "running" in buffer:
             fused = buffer.replace("0.1.", "0.0.bn.").replace("0.4.", "0.3.bn.")
-            assert torch.equal(value, run["running"][f"{fused.rsplit('.', 2)[0]}.module.bn.{buffer.rsplit('.', 1)[1]}"])
+            FIX.floats(value, run["running"][f"{fused.rsplit('.', 2)[0]}.module.bn.{buffer.rsplit('.', 1)[1]}"], buffer)
     quantized = {m.name: m for m in runner.quantization.modules}
     if name != "new-style default scheme":
         # Each output quantizer follows the block's last module: ReLU, BatchNorm, ReLU, the conv itself.
@@ -162,7 +162,7 @@ def test_conv_outputs_are_fake_quantized_after_the_fused_batchnorm_and_relu(name
         assert tails == {"0.0": "ReLU", "0.3": "BatchNorm2d", "0.5": "ReLU", "0.7": None, "2": None}
 
 
-RESIDUAL = torch.load(FIXTURES / "residual.pt", weights_only=True)
+RESIDUAL = FIX.load("residual.pt")
 
 
 def test_a_relu_fused_by_module_order_runs_inside_the_block_as_in_sparsemls_model() -> None:
