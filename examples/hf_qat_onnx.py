@@ -3,7 +3,7 @@
     python examples/hf_qat_onnx.py
 
 A tiny BERT from a config (nothing is downloaded) learns a synthetic task in the Hugging Face Trainer
-with ``callbacks=[RecipeCallback(...)]`` (examples/hf_qat_onnx.yaml: pruning, then QAT). The trained
+with ``callbacks=[RecipeCallback(...)]`` (the RECIPE below: pruning, then QAT). The trained
 model goes to ONNX with the tokenizer-style dict it takes (``input_ids``, ``attention_mask``) and the
 callback's runner; onnxruntime then classifies held-out sequences of another batch size and length,
 and the script prints the accuracy of torch and of onnxruntime, how often they agree, and the
@@ -26,7 +26,40 @@ import transformers
 from recipekit.export import to_onnx
 from recipekit.integrations.transformers import RecipeCallback
 
-RECIPE = Path(__file__).resolve().parent / "hf_qat_onnx.yaml"
+# Pruning, then quantization-aware training: the encoder's linear layers are pruned to 50 %, and the
+# whole model is quantized from epoch 2 (observers off for the last half epoch, so that the exported
+# scales are the trained ones). A recipe file's path works the same (RecipeCallback("recipe.yaml")).
+RECIPE = """\
+version: 1.1.0
+
+num_epochs: 3.0
+
+training_modifiers:
+  - !EpochRangeModifier
+    start_epoch: 0.0
+    end_epoch: eval(num_epochs)
+
+  - !LearningRateFunctionModifier
+    start_epoch: 0.0
+    end_epoch: eval(num_epochs)
+    lr_func: linear
+    init_lr: 0.002
+    final_lr: 0.0002
+
+pruning_modifiers:
+  - !GMPruningModifier
+    params: ["re:bert.encoder.layer.*.intermediate.dense.weight", "re:bert.encoder.layer.*.output.dense.weight"]
+    init_sparsity: 0.1
+    final_sparsity: 0.5
+    start_epoch: 0.0
+    end_epoch: 1.5
+    update_frequency: 0.5
+
+quantization_modifiers:
+  - !QuantizationModifier
+    start_epoch: 2.0
+    disable_quantization_observer_epoch: 2.5
+"""
 VOCAB, LENGTH = 64, 16
 
 
@@ -85,7 +118,7 @@ def main(output_dir: Path) -> None:
         logging_strategy="no",
     )
     callback = RecipeCallback(RECIPE)
-    transformers.Trainer(model=model, args=args, train_dataset=Tokens(256), callbacks=[callback]).train()
+    transformers.Trainer(model=model, args=args, train_dataset=Tokens(512), callbacks=[callback]).train()
 
     example = {"input_ids": torch.randint(8, VOCAB, (4, LENGTH)), "attention_mask": torch.ones(4, LENGTH, dtype=torch.long)}
     int8 = to_onnx(model, example, output_dir / "bert-int8.onnx", runner=callback.runner, print_report=False)
