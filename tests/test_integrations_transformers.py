@@ -431,3 +431,15 @@ def test_a_refusal_inside_train_reads_as_one_message_and_warnings_point_at_the_u
         trainer.train()
     ours = [w for w in caught if issubclass(w.category, IntegrationWarning)]
     assert ours and {Path(w.filename).name for w in ours} == {Path(__file__).name}, [(w.filename, str(w.message)[:60]) for w in ours]
+
+
+def test_the_sample_loader_of_an_iterable_dataset_takes_no_sampler() -> None:
+    from recipekit.integrations import _common
+
+    class Stream(torch.utils.data.IterableDataset[torch.Tensor]):
+        def __iter__(self) -> Any:
+            return iter(torch.arange(10.0).reshape(10, 1))
+
+    options = _common.loader_options(torch.utils.data.DataLoader(Stream(), batch_size=3))
+    assert [len(batch) for batch in _common.sample_loader(options, None)] == [3, 3, 3, 1]
+    assert [len(batch) for batch in _common.sample_loader(options, {"batch_size": 5})] == [5, 5]

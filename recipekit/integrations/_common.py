@@ -198,8 +198,10 @@ def loader_options(loader: Any, default_batch_size: int | None = None) -> dict[s
     batches = base.batch_sampler
     inner = getattr(batches, "batch_sampler", batches)  # accelerate's BatchSamplerShard wraps the trainer's own
     batch_size = getattr(inner, "batch_size", None) or base.batch_size or default_batch_size
-    sampler = getattr(inner, "sampler", None) or base.sampler
-    return {"dataset": base.dataset, "batch_size": batch_size, "sampler": sampler, "collate_fn": base.collate_fn}
+    options = {"dataset": base.dataset, "batch_size": batch_size, "collate_fn": base.collate_fn}
+    if not isinstance(base.dataset, torch.utils.data.IterableDataset):  # an iterable dataset takes no sampler
+        options["sampler"] = getattr(inner, "sampler", None) or base.sampler
+    return options
 
 
 def sample_loader(options: dict[str, Any], kwargs: dict[str, Any] | None) -> torch.utils.data.DataLoader[Any]:
@@ -207,7 +209,7 @@ def sample_loader(options: dict[str, Any], kwargs: dict[str, Any] | None) -> tor
     merged = {key: value for key, value in options.items() if key != "dataset"}
     extra = dict(kwargs or {})
     if extra.get("shuffle") or "batch_sampler" in extra:
-        merged.pop("sampler")  # DataLoader refuses a sampler beside either
+        merged.pop("sampler", None)  # DataLoader refuses a sampler beside either
     if "batch_sampler" in extra:
         merged.pop("batch_size")
     merged.update(extra)
