@@ -24,7 +24,7 @@ import logging
 import os
 import tempfile
 import warnings
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -200,20 +200,17 @@ class ExampleInputs:
         return axes
 
     def for_export(self, axes: dict[str, dict[int, str]]) -> ExampleInputs:
-        """The example with a dynamic axis of size 1 doubled: torch.export would fix a size-1 axis to 1."""
-        if not any(self.tensors[self.names.index(n)].shape[a] == 1 for n, named in axes.items() for a in named):
-            return self
-        return self.scaled(axes, only_ones=True)
+        """The example with each dynamic axis of size 1 doubled: torch.export would fix a size-1 axis to 1."""
+        return self._grow(lambda name, axis, size: size == 1 and axis in axes.get(name, {}))
 
-    def scaled(self, axes: dict[str, dict[int, str]], only_ones: bool = False) -> ExampleInputs:
-        """The example repeated along its dynamic batch axis (the second size the check runs at)."""
-        batch_named = {
-            name: [a for a, label in named.items() if label == "batch" or (only_ones and a == 0)] for name, named in axes.items()
-        }
+    def scaled(self, axes: dict[str, dict[int, str]]) -> ExampleInputs:
+        """The example repeated to twice its batch along a dynamic axis 0 (the second size the check runs at)."""
+        return self._grow(lambda name, axis, size: axis == 0 and 0 in axes.get(name, {}))
 
+    def _grow(self, chosen: Callable[[str, int, int], bool]) -> ExampleInputs:
         def grow(name: str, tensor: torch.Tensor) -> torch.Tensor:
-            for axis in batch_named.get(name, []):
-                if not only_ones or tensor.shape[axis] == 1:
+            for axis in range(tensor.dim()):
+                if chosen(name, axis, tensor.shape[axis]):
                     tensor = torch.cat([tensor, tensor], dim=axis)
             return tensor
 
@@ -461,7 +458,7 @@ def _check(
     from recipekit.export import check
 
     order = [value.name for value in proto.graph.input]
-    sizes = [inputs] + ([inputs.scaled(axes)] if any("batch" in named.values() for named in axes.values()) else [])
+    sizes = [inputs] + ([inputs.scaled(axes)] if any(0 in named for named in axes.values()) else [])
     for number, sample in enumerate(sizes):
         expected = [out.numpy() for out in torch_outputs(model, runner, sample)]
         feeds = dict(zip(sample.names, (x.detach().cpu().numpy() for x in sample.tensors), strict=True))

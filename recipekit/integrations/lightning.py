@@ -36,7 +36,8 @@ class _RecipeCallback:
 
     ``recipe`` is a recipe file, recipe text, a compiled plan file or a :class:`~recipekit.plan.Plan`;
     ``variables`` override the recipe's. ``teacher`` is the distillation teacher (a module, or
-    ``"disable"``); ``grad_sampler`` gives OBS its gradient samples. ``adjust_length`` (default
+    ``"disable"``); ``grad_sampler`` replaces the default OBS/M-FAC gradient samples (batches of the Trainer's
+    ``train_dataloader()``, loss = what ``training_step`` returns). ``adjust_length`` (default
     True) sets the Trainer's ``max_epochs``/``max_steps`` to the recipe's, with a warning; False
     refuses a mismatch instead.
     """
