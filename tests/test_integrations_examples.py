@@ -1,4 +1,5 @@
-"""examples/obert_trainer.py (Hugging Face) and examples/lightning_cnn.py run as documented and print what they promise."""
+"""The examples run as documented and print what they promise: obert_trainer.py and hf_qat_onnx.py (Hugging Face),
+lightning_cnn.py and lightning_qat_onnx.py (Lightning); the *_qat_onnx.py ones end in an int8 model served by onnxruntime."""
 
 from __future__ import annotations
 
@@ -49,3 +50,29 @@ def test_pruning_and_qat_of_a_small_cnn_in_lightning() -> None:
         "QAT: enabled True, observers off, BatchNorm frozen True",
         "fake-quantized modules: 3",
     ]
+
+
+def served(lines: list[str]) -> tuple[float, float, float]:
+    """The examples' last four lines: int8 kernels, accuracies, agreement, latency ratio (printed, never asserted: CI is noisy)."""
+    kernels, accuracy, agree, latency = lines[-4:]
+    assert kernels.startswith("int8 kernels: ") and kernels != "int8 kernels: ", kernels  # onnxruntime fused int8 kernels
+    assert latency.startswith("latency int8/fp32: ") and float(latency.split(": ")[1]) > 0, latency
+    torch_accuracy, ort_accuracy = (float(part.split()[-1]) for part in accuracy.removeprefix("accuracy: ").split(", "))
+    return torch_accuracy, ort_accuracy, float(agree.removeprefix("predictions agree: "))
+
+
+def test_hugging_face_trainer_to_qat_to_onnx_to_onnxruntime() -> None:
+    pytest.importorskip("transformers")
+    pytest.importorskip("onnxruntime")
+    pytest.importorskip("onnxscript")
+    torch_accuracy, ort_accuracy, agree = served(run("hf_qat_onnx.py"))
+    # The int8 file classifies held-out sequences (another batch size and length) as the QAT model does.
+    assert torch_accuracy >= 0.9 and abs(ort_accuracy - torch_accuracy) <= 0.02 and agree >= 0.98
+
+
+def test_lightning_to_qat_to_onnx_to_onnxruntime() -> None:
+    pytest.importorskip("lightning")
+    pytest.importorskip("onnxruntime")
+    pytest.importorskip("onnxscript")
+    torch_accuracy, ort_accuracy, agree = served(run("lightning_qat_onnx.py"))
+    assert torch_accuracy >= 0.9 and abs(ort_accuracy - torch_accuracy) <= 0.02 and agree >= 0.98

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import math
+import os
+import subprocess
+import sys
 import warnings
 from pathlib import Path
 from typing import Any
@@ -204,10 +207,6 @@ def test_misuse_gets_a_clear_message() -> None:
     with pytest.raises(RuntimeRefusal, match=r"matches no parameter of the model; every parameter of the model starts with 'model\.'"):
         trainer([RecipeCallback(recipe('"features.9.weight"'))]).fit(Module(), loader())
 
-    obs = recipe().replace("!GMPruningModifier", "!OBSPruningModifier\n    num_grads: 2")
-    with pytest.raises(RuntimeRefusal, match=r"prunes with OBS.*pass RecipeCallback\(recipe, grad_sampler=GradSampler\(data, loss\)\)"):
-        trainer([RecipeCallback(obs)]).fit(Module(), loader())
-
     # A recipe that does not compile: its first error, with its position, and no traceback from inside the Trainer.
     broken = recipe().replace("init_sparsity: 0.1", "init_sparsity: 1.5")
     with pytest.raises(RuntimeRefusal, match=r"^the recipe does not compile: <recipe>:\d+:\d+: [A-Z]\d{3} "):
@@ -228,3 +227,87 @@ def test_distillation_from_a_teacher_given_to_the_callback() -> None:
         warnings.simplefilter("error", DistillationSkipped)  # a step trained without the teacher
         trainer([RecipeCallback(distilling, teacher=teacher)]).fit(Module(), loader())
     assert len(calls) == 5 + 5 + 1  # steps 0..10: epochs 0 and 1, and the first step of epoch 2 (as SparseML)
+
+
+# -- issue 20: the first things a user does next ------------------------------------------------------------------------
+
+
+class Logging(Module):
+    def training_step(self, batch: Any, index: int) -> Any:
+        loss = super().training_step(batch, index)
+        self.log("train_loss", loss)
+        return {"loss": loss}
+
+
+@pytest.mark.parametrize(
+    ("pruner", "sample_batch"),
+    [
+        ("OBSPruningModifier\n    num_grads: 3\n    fisher_block_size: 8", BATCH),
+        ("OBSPruningModifier\n    num_grads: 3\n    fisher_block_size: 8\n    grad_sampler_kwargs: {batch_size: 1}", 1),
+        ("MFACPruningModifier\n    num_grads: 3\n    fisher_block_size: 8\n    use_gradient_buffering: false", BATCH),
+    ],
+)
+def test_gradient_samples_come_from_the_trainers_train_dataloader(pruner: str, sample_batch: int) -> None:
+    """OBS/M-FAC draw from train_dataloader() with its batch size, sampler and collator; the loss is training_step's."""
+    obs = recipe().replace("!GMPruningModifier", "!" + pruner).replace("update_frequency: 0.5", "update_frequency: 1.0")
+    callback = RecipeCallback(obs)
+    module = Logging()
+    sizes: list[tuple[bool, int]] = []
+    module.model.register_forward_pre_hook(lambda m, args: sizes.append((callback._prepared_at is not None, args[0].shape[0])))
+    fitting = trainer([callback])
+    fitting.fit(module, loader())
+    samples = [size for sampling, size in sizes if sampling]
+    assert samples == [sample_batch] * 3 * 4  # num_grads (3) at each mask update, epochs 0, 1, 2 and 3
+    assert len(sizes) - len(samples) == 5 * 4  # every training batch, once
+    assert set(fitting.callback_metrics) == {"train_loss"}
+    named = dict(module.named_parameters())
+    zeros = sum(int((named[n] == 0).sum()) for n in PRUNED) / sum(named[n].numel() for n in PRUNED)
+    assert zeros == pytest.approx(0.7, abs=2e-3)  # the recipe's final_sparsity
+
+
+def test_a_missing_teacher_is_asked_for_in_the_callbacks_words() -> None:
+    distilling = recipe().replace(
+        "pruning_modifiers:", "distillation_modifiers:\n  - !DistillationModifier {start_epoch: 0.0, end_epoch: 2.0}\npruning_modifiers:"
+    )
+    with pytest.raises(RuntimeRefusal) as caught:
+        trainer([RecipeCallback(distilling)]).fit(Module(), loader())
+    message = str(caught.value)
+    assert "the recipe distills from a teacher: pass RecipeCallback(recipe, teacher=teacher_model)" in message
+    assert "attach(" not in message
+
+
+REFUSED = """\
+import lightning.pytorch as pl, torch
+from recipekit.integrations.lightning import RecipeCallback
+from tests.test_integrations_lightning import Module, loader
+recipe = RECIPE
+trainer = pl.Trainer(max_epochs=1, accelerator="cpu", logger=False, enable_checkpointing=False, callbacks=[RecipeCallback(recipe)])
+trainer.fit(Module(), loader())
+"""
+UNMATCHED = (
+    "version: 1.1.0\nmodifiers:\n  - !EpochRangeModifier {start_epoch: 0.0, end_epoch: 1.0}\n  - !GMPruningModifier {params: "
+    "[nothing.weight], init_sparsity: 0.1, final_sparsity: 0.5, start_epoch: 0.0, end_epoch: 1.0, update_frequency: 1.0}\n"
+)
+
+
+def test_a_refusal_inside_fit_reads_as_one_message_and_warnings_point_at_the_users_code(tmp_path: Path) -> None:
+    script = tmp_path / "user_script.py"
+    script.write_text(REFUSED.replace("RECIPE", repr(UNMATCHED)))
+    root = Path(__file__).resolve().parents[1]
+    result = subprocess.run(
+        [sys.executable, str(script)], capture_output=True, text=True, check=False, cwd=root, env={**os.environ, "PYTHONPATH": str(root)}
+    )
+    assert result.returncode == 1
+    traceback = result.stderr[result.stderr.index("Traceback (most recent call last):") :].splitlines()
+    assert traceback[:3] == [
+        "Traceback (most recent call last):",
+        f'  File "{script}", line 6, in <module>',
+        "    trainer.fit(Module(), loader())",
+    ]
+    # Lightning re-raises from Trainer.fit after calling on_exception: that frame is the one left of the Trainer's.
+    assert len(traceback) == 6 and traceback[3].endswith(", in fit") and "/lightning/pytorch/trainer/trainer.py" in traceback[3], traceback
+    assert traceback[-1].startswith("recipekit.runtime.runner.RuntimeRefusal: <recipe>:4:33: 'nothing.weight' matches no parameter")
+    with pytest.warns(IntegrationWarning) as caught:
+        trainer([RecipeCallback(recipe())], max_epochs=2).fit(Module(), loader())
+    ours = [w for w in caught if issubclass(w.category, IntegrationWarning)]
+    assert ours and {Path(w.filename).name for w in ours} == {Path(__file__).name}, [(w.filename, str(w.message)[:60]) for w in ours]

@@ -265,3 +265,181 @@ def test_the_integration_modules_import_no_training_framework() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+# -- issue 20: the first things a user does next ------------------------------------------------------------------------
+
+SAMPLING = """\
+version: 1.1.0
+modifiers:
+  - !EpochRangeModifier {start_epoch: 0.0, end_epoch: 2.0}
+  - !PRUNER
+    params: ["re:bert.encoder.layer.*.intermediate.dense.weight"]
+    init_sparsity: 0.2
+    final_sparsity: 0.5
+    start_epoch: 0.0
+    end_epoch: 1.0
+    update_frequency: 0.5
+    num_grads: 3
+    EXTRA
+"""
+
+
+def token_rows() -> list[dict[str, Any]]:
+    """The docs' setup: a plain list of dicts as the train dataset."""
+    data = TokenData(SAMPLES)
+    return [{key: value.tolist() for key, value in data[i].items()} for i in range(SAMPLES)]
+
+
+@pytest.mark.parametrize(
+    ("pruner", "dataset", "extra", "sample_batch"),
+    [
+        ("OBSPruningModifier", "list", "fisher_block_size: 8", BATCH),
+        ("OBSPruningModifier", "Dataset", "fisher_block_size: 8", BATCH),
+        ("OBSPruningModifier", "Dataset", "fisher_block_size: 8\n    grad_sampler_kwargs: {batch_size: 1}", 1),
+        ("MFACPruningModifier", "list", "fisher_block_size: 8\n    use_gradient_buffering: false", BATCH),
+    ],
+)
+def test_gradient_samples_come_from_the_trainers_own_batches(
+    tmp_path: Path, pruner: str, dataset: str, extra: str, sample_batch: int
+) -> None:
+    """accelerate's loader says batch_size=None: the samples are batched as the Trainer batches (its collator, its sampler)."""
+    recipe = SAMPLING.replace("PRUNER", pruner).replace("EXTRA", extra)
+    callback = RecipeCallback(recipe)
+    model = bert()
+    sizes: list[tuple[bool, int]] = []
+
+    def record(module: Any, args: Any, kwargs: dict[str, Any]) -> None:
+        sizes.append((callback._in_optimizer_step, int(kwargs["input_ids"].shape[0])))
+
+    model.register_forward_pre_hook(record, with_kwargs=True)
+    train = token_rows() if dataset == "list" else TokenData(SAMPLES)
+    args = arguments(tmp_path, num_train_epochs=2, lr_scheduler_type="constant")
+    transformers.Trainer(model=model, args=args, train_dataset=train, callbacks=[callback]).train()
+    training = [size for sampling, size in sizes if not sampling]
+    samples = [size for sampling, size in sizes if sampling]
+    assert training == [BATCH] * 10  # 5 batches an epoch, 2 epochs
+    assert samples and samples == [sample_batch] * len(samples)
+    assert len(samples) == 3 * 3  # num_grads (3) at each of the 3 mask updates
+    weights = [model.bert.encoder.layer[i].intermediate.dense.weight for i in range(2)]
+    zeros = sum(int((w == 0).sum()) for w in weights) / sum(w.numel() for w in weights)
+    assert zeros == pytest.approx(0.5, abs=1e-3)  # the recipe's final_sparsity (global for OBS, as SparseML's default)
+
+
+DISTILL = """\
+version: 1.1.0
+modifiers:
+  - !EpochRangeModifier {start_epoch: 0.0, end_epoch: 1.0}
+  - !DistillationModifier
+    start_epoch: 0.0
+    end_epoch: 1.0
+    hardness: 0.5
+    temperature: 2.0
+    KEYS
+"""
+
+
+def distilled_losses(tmp_path: Path, model_class: Any, keys: str, train: Any) -> list[float]:
+    config = transformers.BertConfig(
+        vocab_size=100, hidden_size=16, num_hidden_layers=1, num_attention_heads=2, intermediate_size=32, max_position_embeddings=32
+    )
+    torch.manual_seed(0)
+    model, teacher = model_class(config), model_class(config)
+    callback = RecipeCallback(DISTILL.replace("KEYS", keys), teacher=teacher)
+    args = arguments(tmp_path, num_train_epochs=1, lr_scheduler_type="constant")
+    trainer = transformers.Trainer(model=model, args=args, train_dataset=train, callbacks=[callback])
+    trainer.train()
+    return [entry["loss"] for entry in trainer.state.log_history if "loss" in entry]
+
+
+def test_distillation_without_output_keys_distills_the_logits_of_a_model_output(tmp_path: Path) -> None:
+    """SparseML's default (every key) reached the 0-d ``loss`` and failed; its HF recipes named the logits."""
+    train = TokenData(SAMPLES)
+    default = distilled_losses(tmp_path, transformers.BertForSequenceClassification, "", train)
+    named = distilled_losses(tmp_path, transformers.BertForSequenceClassification, "distill_output_keys: [logits]", train)
+    assert len(default) == 5 and default == named
+
+
+def test_distillation_without_output_keys_distills_start_and_end_logits_for_question_answering(tmp_path: Path) -> None:
+    data = TokenData(SAMPLES)
+    train = [
+        {**{k: v for k, v in data[i].items() if k != "labels"}, "start_positions": i % 12, "end_positions": 11} for i in range(SAMPLES)
+    ]
+    default = distilled_losses(tmp_path, transformers.BertForQuestionAnswering, "", train)
+    named = distilled_losses(tmp_path, transformers.BertForQuestionAnswering, "distill_output_keys: [start_logits, end_logits]", train)
+    assert len(default) == 5 and default == named
+
+
+def test_distillation_refuses_outputs_without_logits_naming_the_keys(tmp_path: Path) -> None:
+    data = TokenData(SAMPLES)
+    train = [{"input_ids": data[i]["input_ids"], "labels": data[i]["input_ids"], "next_sentence_label": i % 2} for i in range(SAMPLES)]
+    message = (
+        r"<recipe>:4:5 \(DistillationModifier\): the recipe names no distill_output_keys and the model's outputs have no logits to "
+        r"distill: its keys are 'loss' \(a 0-d tensor\), 'prediction_logits' \(a tensor of shape \[2, 12, 100\]\), "
+        r"'seq_relationship_logits' \(a tensor of shape \[2, 2\]\); set distill_output_keys: \[prediction_logits, seq_relationship_logits\]"
+    )
+    with pytest.raises(RuntimeRefusal, match=message):
+        distilled_losses(tmp_path, transformers.BertForPreTraining, "", train)
+
+
+def test_a_missing_teacher_is_asked_for_in_the_callbacks_words(tmp_path: Path) -> None:
+    args = arguments(tmp_path, num_train_epochs=1, lr_scheduler_type="constant")
+    callback = RecipeCallback(DISTILL.replace("KEYS", ""))
+    trainer = transformers.Trainer(model=bert(), args=args, train_dataset=TokenData(SAMPLES), callbacks=[callback])
+    with pytest.raises(RuntimeRefusal) as caught:
+        trainer.train()
+    message = str(caught.value)
+    assert message.startswith(
+        "<recipe>:4:5 (DistillationModifier): the recipe distills from a teacher: pass RecipeCallback(recipe, teacher="
+    )
+    assert "attach(" not in message
+
+
+REFUSED = """\
+import torch, transformers
+from recipekit.integrations.transformers import RecipeCallback
+config = transformers.BertConfig(vocab_size=100, hidden_size=16, num_hidden_layers=1, num_attention_heads=2, intermediate_size=32)
+data = [{"input_ids": [1, 2, 3], "labels": 0}] * 4
+args = transformers.TrainingArguments(output_dir=OUT, report_to="none", use_cpu=True, disable_tqdm=True, save_strategy="no")
+model, recipe = transformers.BertForSequenceClassification(config), RECIPE
+trainer = transformers.Trainer(model=model, args=args, train_dataset=data, callbacks=[RecipeCallback(recipe)])
+trainer.train()
+"""
+UNMATCHED = (
+    "version: 1.1.0\nmodifiers:\n  - !EpochRangeModifier {start_epoch: 0.0, end_epoch: 3.0}\n  - !GMPruningModifier {params: "
+    "[nothing.weight], init_sparsity: 0.1, final_sparsity: 0.5, start_epoch: 0.0, end_epoch: 1.0, update_frequency: 1.0}\n"
+)
+
+
+def test_a_refusal_inside_train_reads_as_one_message_and_warnings_point_at_the_users_code(tmp_path: Path) -> None:
+    script = tmp_path / "user_script.py"
+    script.write_text(REFUSED.replace("OUT", repr(str(tmp_path / "out"))).replace("RECIPE", repr(UNMATCHED)))
+    result = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, check=False)
+    assert result.returncode == 1
+    traceback = result.stderr[result.stderr.index("Traceback (most recent call last):") :].splitlines()
+    assert traceback[:3] == [
+        "Traceback (most recent call last):",
+        f'  File "{script}", line 8, in <module>',
+        "    trainer.train()",
+    ]
+    assert len(traceback) == 4, traceback
+    assert traceback[-1].startswith("recipekit.runtime.runner.RuntimeRefusal: <recipe>:4:33: 'nothing.weight' matches no parameter")
+    # Warnings point at the user's code (here, this test), not at transformers' trainer_callback.py.
+    args = arguments(tmp_path, num_train_epochs=2, lr_scheduler_type="linear")
+    with pytest.warns(IntegrationWarning) as caught:
+        trainer = transformers.Trainer(model=bert(), args=args, train_dataset=TokenData(SAMPLES), callbacks=[RecipeCallback(RECIPE)])
+        trainer.train()
+    ours = [w for w in caught if issubclass(w.category, IntegrationWarning)]
+    assert ours and {Path(w.filename).name for w in ours} == {Path(__file__).name}, [(w.filename, str(w.message)[:60]) for w in ours]
+
+
+def test_the_sample_loader_of_an_iterable_dataset_takes_no_sampler() -> None:
+    from recipekit.integrations import _common
+
+    class Stream(torch.utils.data.IterableDataset[torch.Tensor]):
+        def __iter__(self) -> Any:
+            return iter(torch.arange(10.0).reshape(10, 1))
+
+    options = _common.loader_options(torch.utils.data.DataLoader(Stream(), batch_size=3))
+    assert [len(batch) for batch in _common.sample_loader(options, None)] == [3, 3, 3, 1]
+    assert [len(batch) for batch in _common.sample_loader(options, {"batch_size": 5})] == [5, 5]

@@ -178,6 +178,10 @@ def float_reason(g: Graph, layer: Layer) -> str | None:
     producer = g.producers.get(bias_input)
     if producer is not None and producer.op_type == "DequantizeLinear":
         return None
+    # DQ -> Gemm (or MatMul + Add) -> Q becomes QGemm whatever its bias: the output quantizer requantizes it.
+    user = g.only_user(layer.bias_holder.output[0])
+    if user is not None and user.op_type == "QuantizeLinear":
+        return None
     return "float bias"
 
 

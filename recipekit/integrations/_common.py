@@ -6,11 +6,15 @@ Imports recipekit's plan model and runtime, and torch; never a training framewor
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import math
 import os
+import sys
 import warnings
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import torch
 
@@ -25,6 +29,74 @@ STATE_FILE = "recipekit_runner.pt"
 
 class IntegrationWarning(UserWarning):
     """A trainer setting recipekit changed or overrode (training length, LR scheduler)."""
+
+
+#: Packages between the user's ``trainer.train()``/``trainer.fit()`` and recipekit's callback code.
+_TRAINER_PACKAGES = ("recipekit", "transformers", "accelerate", "lightning", "pytorch_lightning", "lightning_fabric", "torch")
+_PLUMBING = ("contextlib", "functools")
+#: Set to keep the trainer's frames in the traceback of a refusal (debugging recipekit itself).
+TRACEBACK_VARIABLE = "RECIPEKIT_TRACEBACK"
+
+
+def _in_trainer(frame: Any) -> bool:
+    module = str(frame.f_globals.get("__name__", ""))
+    return module in _PLUMBING or module.split(".", 1)[0] in _TRAINER_PACKAGES
+
+
+def warn(message: str | Warning, category: type[Warning] = IntegrationWarning) -> None:
+    """``warnings.warn`` pointing at the user's code: the first caller outside recipekit and the trainer.
+
+    A fixed ``stacklevel`` would point into ``trainer_callback.py`` or Lightning's ``call.py``,
+    whatever depth the trainer calls its callbacks from.
+    """
+    frame, level = sys._getframe(1), 2
+    while frame.f_back is not None and _in_trainer(frame):
+        frame, level = frame.f_back, level + 1
+    warnings.warn(message, category, stacklevel=level)
+
+
+@contextlib.contextmanager
+def warnings_at_user_code() -> Iterator[None]:
+    """Re-issue recipekit's warnings raised inside the block (the runtime's, from attach or finalize) at the user's code.
+
+    Other packages' warnings are re-issued where they were raised; the user's filters decide, once, after the block.
+    """
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        yield
+    for record in caught:
+        if getattr(record.category, "__module__", "").startswith("recipekit"):
+            warn(record.message, record.category)
+        else:
+            warnings.warn_explicit(record.message, record.category, record.filename, record.lineno, source=record.source)
+
+
+_Call = TypeVar("_Call", bound=Callable[..., Any])
+
+
+def refusals_as_messages(call: _Call) -> _Call:
+    """``call`` whose RuntimeRefusal reaches the caller without the trainer's frames, as pytest or ruff show expected errors.
+
+    A refusal is a complete message about the recipe or the setup, not a bug: the traceback through
+    the trainer's loop and callback handler says nothing more. ``RECIPEKIT_TRACEBACK=1`` keeps it.
+    """
+
+    @functools.wraps(call)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return call(*args, **kwargs)
+        except RuntimeRefusal as refusal:
+            shorten(refusal)
+            raise  # a bare raise adds no frame: the traceback is the caller's line alone
+
+    return wrapper  # type: ignore[return-value]
+
+
+def shorten(error: BaseException) -> None:
+    """Drop the frames a RuntimeRefusal collected inside the trainer (unless RECIPEKIT_TRACEBACK is set)."""
+    if isinstance(error, RuntimeRefusal) and not os.environ.get(TRACEBACK_VARIABLE):
+        error.with_traceback(None)
+        error.__suppress_context__ = True  # an error the refusal replaced is part of its message
 
 
 def steps_per_epoch(batches: int, accumulation: int) -> int:
@@ -105,13 +177,61 @@ def check_length(plan: Plan, trainer_steps: int, adjust: bool, fix: str) -> int 
         f"{plan.steps_per_epoch:g} steps per epoch, but the trainer will take {trainer_steps}"
     )
     if adjust and plan.total_steps < trainer_steps:
-        warnings.warn(
-            f"{what}: training stops after step {plan.total_steps}, where the recipe ends ({fix}; {_LENGTH})",
-            IntegrationWarning,
-            stacklevel=3,
-        )
+        warn(f"{what}: training stops after step {plan.total_steps}, where the recipe ends ({fix}; {_LENGTH})")
         return plan.total_steps
     raise RuntimeRefusal(f"{what}: {fix} ({_LENGTH})")
+
+
+def samples_gradients(plan: Plan) -> bool:
+    """Whether the plan prunes with OBS or M-FAC, which SparseML's Trainer gave the train data's gradient samples."""
+    return any(i["op"] == "prune" and i["score"]["kind"] in ("obs", "mfac") for i in plan.instructions)
+
+
+def loader_options(loader: Any, default_batch_size: int | None = None) -> dict[str, Any]:
+    """What a trainer's train loader batches with: dataset, batch size, sampler, collator.
+
+    Read through the wrappers a trainer puts around its ``DataLoader``: accelerate's
+    ``DataLoaderShard`` (``base_dataloader``) reports ``batch_size=None`` because it batches with
+    a ``batch_sampler``, and its ``BatchSamplerShard`` wraps the Trainer's own ``BatchSampler``.
+    """
+    base = getattr(loader, "base_dataloader", loader)
+    if not isinstance(base, torch.utils.data.DataLoader):
+        raise RuntimeRefusal(
+            f"the trainer's train dataloader is a {type(base).__name__}, not a torch DataLoader, so recipekit cannot draw OBS/M-FAC "
+            "gradient samples from it: pass grad_sampler=GradSampler(data, loss) (docs/runtime.md, 'Gradient samples')"
+        )
+    batches = base.batch_sampler
+    inner = getattr(batches, "batch_sampler", batches)  # accelerate's BatchSamplerShard wraps the trainer's own
+    batch_size = getattr(inner, "batch_size", None) or base.batch_size or default_batch_size
+    options = {"dataset": base.dataset, "batch_size": batch_size, "collate_fn": base.collate_fn}
+    if not isinstance(base.dataset, torch.utils.data.IterableDataset):  # an iterable dataset takes no sampler
+        options["sampler"] = getattr(inner, "sampler", None) or base.sampler
+    return options
+
+
+def sample_loader(options: dict[str, Any], kwargs: dict[str, Any] | None) -> torch.utils.data.DataLoader[Any]:
+    """A loader of the trainer's batches for gradient samples; the recipe's ``grad_sampler_kwargs`` override its options."""
+    merged = {key: value for key, value in options.items() if key != "dataset"}
+    extra = dict(kwargs or {})
+    if extra.get("shuffle") or "batch_sampler" in extra:
+        merged.pop("sampler", None)  # DataLoader refuses a sampler beside either
+    if "batch_sampler" in extra:
+        merged.pop("batch_size")
+    merged.update(extra)
+    return torch.utils.data.DataLoader(options["dataset"], **merged)
+
+
+def check_teacher(plan: Plan, teacher: Any) -> None:
+    """Refuse a distilling plan without a teacher in the callback's own words (attach's speak of attach)."""
+    distill = next((i for i in plan.instructions if i["op"] == "distill"), None)
+    if distill is None or (isinstance(teacher, str) and teacher == "disable") or callable(teacher):
+        return
+    origin = distill["origin"]
+    raise RuntimeRefusal(
+        f"{origin['path']}:{origin['line']}:{origin['column']} ({origin['modifier']}): the recipe distills from a teacher: pass "
+        "RecipeCallback(recipe, teacher=teacher_model), the model to distill from (e.g. the fine-tuned dense one); "
+        'RecipeCallback(recipe, teacher="disable") trains without distillation, as SparseML\'s distillation_teacher="disable" did'
+    )
 
 
 def distills(plan: Plan, teacher: Any) -> bool:

@@ -17,8 +17,7 @@ from __future__ import annotations
 import importlib
 import math
 import os
-import warnings
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
 import torch
@@ -37,7 +36,8 @@ class _RecipeCallback:
 
     ``recipe`` is a recipe file, recipe text, a compiled plan file or a :class:`~recipekit.plan.Plan`;
     ``variables`` override the recipe's. ``teacher`` is the distillation teacher (a module, or
-    ``"disable"``); ``grad_sampler`` gives OBS its gradient samples. ``adjust_length`` (default
+    ``"disable"``); ``grad_sampler`` replaces the default OBS/M-FAC gradient samples (batches of the Trainer's
+    ``train_dataloader()``, loss = what ``training_step`` returns). ``adjust_length`` (default
     True) sets the Trainer's ``max_epochs``/``max_steps`` to the recipe's, with a warning; False
     refuses a mismatch instead.
     """
@@ -66,6 +66,15 @@ class _RecipeCallback:
 
     # -- Lightning hooks ------------------------------------------------------------------
     def on_train_start(self, trainer: Any, pl_module: Any) -> None:
+        with _common.warnings_at_user_code():
+            self._start(trainer, pl_module)
+
+    def on_exception(self, trainer: Any, pl_module: Any, exception: BaseException) -> None:
+        # Lightning re-raises the exception with a bare raise after this hook: a refusal then reaches
+        # the user without the Trainer's frames.
+        _common.shorten(exception)
+
+    def _start(self, trainer: Any, pl_module: Any) -> None:
         self._release()
         if not pl_module.automatic_optimization:
             raise RuntimeRefusal(
@@ -90,13 +99,11 @@ class _RecipeCallback:
         spe = _common.steps_per_epoch(batches, accumulation)
         plan = _common.resolve_plan(self.recipe, self.variables, spe)
         self._reconcile(trainer, plan, spe)
-        if self.grad_sampler is None and any(i["op"] == "prune" and i["score"]["kind"] == "obs" for i in plan.instructions):
-            raise RuntimeRefusal(
-                "the recipe prunes with OBS, which scores weights with sampled gradients, and a LightningModule's training_step "
-                "is no loss function recipekit can sample with: pass RecipeCallback(recipe, grad_sampler=GradSampler(data, loss)) "
-                "(docs/runtime.md, 'Gradient samples')"
-            )
-        runner = attach(plan, pl_module, optimizer, grad_sampler=self.grad_sampler, teacher=self.teacher, hook_before_step=False)
+        sampler = self.grad_sampler
+        if sampler is None and _common.samples_gradients(plan):
+            sampler = _train_data_sampler(trainer, pl_module)
+        _common.check_teacher(plan, self.teacher)
+        runner = attach(plan, pl_module, optimizer, grad_sampler=sampler, teacher=self.teacher, hook_before_step=False)
         try:
             if trainer.global_step > 0 or self._loaded is not None:
                 self._restore(runner, trainer.global_step)
@@ -121,7 +128,8 @@ class _RecipeCallback:
             self._prepared_at = None
 
     def on_train_end(self, trainer: Any, pl_module: Any) -> None:
-        self._release(finalize=True)
+        with _common.warnings_at_user_code():
+            self._release(finalize=True)
 
     def state_dict(self) -> dict[str, Any]:
         return {} if self.runner is None else {"runner": self.runner.state_dict()}
@@ -143,12 +151,10 @@ class _RecipeCallback:
         if not self.adjust_length:
             fix = f"set Trainer(max_epochs={epochs:g}" + (f", max_steps={plan.total_steps})" if plan.total_steps % spe else ")")
             _common.check_length(plan, trainer_steps, False, f"{fix}, or pass variables= that make the recipe as long as the training")
-        warnings.warn(
+        _common.warn(
             f"the recipe trains for {plan.max_epochs:g} epochs = {plan.total_steps} optimizer steps at {spe} steps per epoch: the "
             f"Trainer's max_epochs={max_epochs}, max_steps={max_steps} ({trainer_steps} steps) become max_epochs={epochs}, "
             f"max_steps={plan.total_steps} (RecipeCallback(..., adjust_length=False) refuses instead)",
-            IntegrationWarning,
-            stacklevel=3,
         )
         fit_loop.max_epochs = epochs
         fit_loop.epoch_loop.max_steps = plan.total_steps
@@ -212,6 +218,40 @@ class _RecipeCallback:
             else:
                 self.runner.detach()
         self._prepared_at = None
+
+
+def _train_data_sampler(trainer: Any, pl_module: Any) -> GradSampler:
+    """OBS/M-FAC gradient samples from the Trainer's train dataloader, loss = what ``training_step`` returns."""
+    options = _common.loader_options(trainer.train_dataloader)
+    training_step = pl_module.training_step  # the module's own, before distillation wraps it
+
+    def data(kwargs: dict[str, Any] | None) -> Iterator[tuple[int, Any]]:
+        samples = _common.sample_loader(options, kwargs)
+        while True:  # as SparseML's builders: each sample continues where the last stopped
+            yield from enumerate(samples)
+
+    def step(item: tuple[int, Any]) -> torch.Tensor:
+        index, batch = item
+        batch = trainer.strategy.batch_to_device(batch)
+        # A sample is not a training step: what training_step logs from it is not the epoch's.
+        pl_module.log, pl_module.log_dict = _ignore, _ignore
+        try:
+            result = training_step(batch, index)
+        finally:
+            del pl_module.log, pl_module.log_dict
+        loss = result.get("loss") if isinstance(result, Mapping) else result
+        if not isinstance(loss, torch.Tensor):
+            raise RuntimeRefusal(
+                f"OBS/M-FAC gradient samples take their loss from training_step, which returned {type(result).__name__}: "
+                "return the loss, or pass RecipeCallback(recipe, grad_sampler=GradSampler(data, loss))"
+            )
+        return loss
+
+    return GradSampler(data, step=step)
+
+
+def _ignore(*args: Any, **kwargs: Any) -> None:
+    return None
 
 
 def _callback_base() -> type:

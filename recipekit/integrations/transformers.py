@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import os
 import sys
-import warnings
 from collections.abc import Iterator, Mapping, MutableMapping
 from typing import Any
 
@@ -74,20 +73,28 @@ class RecipeCallback:
 
     # -- events -------------------------------------------------------------------------
     def on_init_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
-        """Before ``train()`` reads it: make ``num_train_epochs`` the recipe's (unless ``max_steps`` rules)."""
+        """Before ``train()`` reads it: make ``num_train_epochs`` the recipe's (unless ``max_steps`` rules).
+
+        Also wraps the Trainer's ``train`` so that a refusal reaches the user without the Trainer's frames.
+        """
+        trainer = _constructing_trainer(self)
+        if trainer is not None and "train" not in vars(trainer):
+            trainer.train = _common.refusals_as_messages(trainer.train)
         if not self.adjust_length or args.max_steps > 0:
             return  # max_steps is checked against the plan at on_train_begin
         epochs = _common.recipe_epochs(self.recipe, self.variables)
         if epochs is not None and epochs > 0 and float(args.num_train_epochs) != epochs:
-            warnings.warn(
+            _common.warn(
                 f"the recipe trains for {epochs:g} epochs: the Trainer's num_train_epochs changes from "
                 f"{float(args.num_train_epochs):g} to {epochs:g} (RecipeCallback(..., adjust_length=False) refuses instead)",
-                IntegrationWarning,
-                stacklevel=2,
             )
             args.num_train_epochs = epochs
 
     def on_train_begin(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+        with _common.warnings_at_user_code():
+            self._begin(args, state, kwargs)
+
+    def _begin(self, args: Any, state: Any, kwargs: dict[str, Any]) -> None:
         self._release()  # a second train() call, or auto_find_batch_size restarting the loop
         model, optimizer, loader = kwargs.get("model"), kwargs.get("optimizer"), kwargs.get("train_dataloader")
         if not isinstance(model, torch.nn.Module):
@@ -101,8 +108,9 @@ class RecipeCallback:
         )
         stop_at = _common.check_length(plan, int(state.max_steps), self.adjust_length, fix)
         sampler = self.grad_sampler
-        if sampler is None and any(i["op"] == "prune" and i["score"]["kind"] == "obs" for i in plan.instructions):
-            sampler = _train_data_sampler(loader, self)
+        if sampler is None and _common.samples_gradients(plan):
+            sampler = _train_data_sampler(loader, args)
+        _common.check_teacher(plan, self.teacher)
         runner = attach(plan, model, inner, grad_sampler=sampler, teacher=self.teacher)
         try:
             if state.global_step > 0:
@@ -142,7 +150,8 @@ class RecipeCallback:
 
     def on_train_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
         runner = self.runner
-        self._release(finalize=True)
+        with _common.warnings_at_user_code():
+            self._release(finalize=True)
         del runner
 
     # -- helpers ------------------------------------------------------------------------
@@ -174,12 +183,10 @@ class RecipeCallback:
         kind = str(getattr(args.lr_scheduler_type, "value", args.lr_scheduler_type))
         warmup = bool(getattr(args, "warmup_steps", 0)) or bool(getattr(args, "warmup_ratio", 0))
         if kind != "constant" or warmup:
-            warnings.warn(
+            _common.warn(
                 f"the recipe sets the learning rate: the Trainer's {kind!r} LR schedule{' and warmup' if warmup else ''} "
                 f"({type(scheduler).__name__}) is turned off, and its logs report the LR each step used "
                 "(TrainingArguments(lr_scheduler_type='constant') says so and silences this)",
-                IntegrationWarning,
-                stacklevel=3,
             )
         groups = optimizer.param_groups
         if fresh:
@@ -250,6 +257,18 @@ def _pass_through(base: type) -> type:
     return _PASS_THROUGH[base]
 
 
+def _constructing_trainer(callback: RecipeCallback) -> Any:
+    """The ``Trainer`` whose ``__init__`` is calling ``on_init_end`` (callbacks are not given it), or None."""
+    frame = sys._getframe(2)
+    while frame is not None:
+        candidate = frame.f_locals.get("self") if frame.f_code.co_name == "__init__" else None
+        handler = getattr(candidate, "callback_handler", None)
+        if callback in getattr(handler, "callbacks", ()):
+            return candidate
+        frame = frame.f_back  # type: ignore[assignment]
+    return None
+
+
 def _resume_directory(args: Any, state: Any) -> str | None:
     """The checkpoint ``Trainer.train(resume_from_checkpoint=...)`` resumes from.
 
@@ -267,18 +286,17 @@ def _resume_directory(args: Any, state: Any) -> str | None:
     return candidate if os.path.isdir(candidate) else None
 
 
-def _train_data_sampler(loader: Any, callback: RecipeCallback) -> GradSampler:
+def _train_data_sampler(loader: Any, args: Any) -> GradSampler:
     """OBS gradient samples as SparseML's Trainer drew them: the train data, loss = the model's ``loss`` output."""
     if loader is None:
         raise RuntimeRefusal(
             "the recipe prunes with OBS, which samples gradients from training data, but the Trainer has no train dataloader"
         )
+    options = _common.loader_options(loader, int(args.per_device_train_batch_size))
+    device = getattr(loader, "device", None)
 
     def data(kwargs: dict[str, Any] | None) -> Iterator[tuple[list[Any], dict[str, Any], Any]]:
-        options = {"batch_size": loader.batch_size, "collate_fn": loader.collate_fn, "shuffle": True}
-        options.update(kwargs or {})
-        samples = torch.utils.data.DataLoader(loader.dataset, **options)
-        device = getattr(loader, "device", None)
+        samples = _common.sample_loader(options, kwargs)
         while True:  # SparseML's builder looped forever; each sample continues where the last stopped
             for batch in samples:
                 yield [], _to(batch, device), None
@@ -289,7 +307,6 @@ def _train_data_sampler(loader: Any, callback: RecipeCallback) -> GradSampler:
             raise RuntimeRefusal("OBS gradient samples need the model's 'loss' output: the train batches must hold labels")
         return value
 
-    del callback
     return GradSampler(data, loss)
 
 

@@ -773,10 +773,14 @@ class PlanRunner:
         if teacher_inputs is None:
             keys = instruction["teacher_input_keys"]
             teacher_inputs = student_inputs if not keys else {key: student_inputs[key] for key in keys}
+        keys = instruction["distill_output_keys"]
+        if not keys:
+            try:
+                keys = distill.default_output_keys(student_outputs)
+            except ValueError as error:
+                raise RuntimeRefusal(f"{_where(instruction)}: {error}") from None
         teacher_outputs = distill.run_teacher(self._teacher, teacher_inputs)
-        return distill.distillation_loss(
-            loss, student_outputs, teacher_outputs, instruction["hardness"], instruction["temperature"], instruction["distill_output_keys"]
-        )
+        return distill.distillation_loss(loss, student_outputs, teacher_outputs, instruction["hardness"], instruction["temperature"], keys)
 
     def _hold_mask(self, instruction: HoldMaskOp, k: int, epoch: float) -> None:
         names = self._selected[instruction["selector"]]

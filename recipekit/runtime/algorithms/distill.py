@@ -49,6 +49,41 @@ def kldiv_loss(student: Any, teacher: Any, temperature: float, output_keys: Sequ
     return sum(losses) / len(losses) if losses else 0.0
 
 
+#: The heads SparseML's Hugging Face recipes distilled (``distill_output_keys``): classification and
+#: token classification models' ``logits``, question answering's ``start_logits`` and ``end_logits``.
+HF_OUTPUT_KEYS = ("logits", "start_logits", "end_logits")
+
+
+def default_output_keys(student: Any) -> list[Any] | None:
+    """The heads to distill when the recipe names none, or None for SparseML's default (every head).
+
+    A mapping output (a Hugging Face ``ModelOutput``) with logits distills those, as SparseML's
+    Hugging Face recipes did; SparseML's default of every key would reach the 0-d ``loss`` and fail
+    in ``log_softmax``. A mapping without logits distills every key if each is a tensor with a class
+    dimension, else raises ValueError naming the keys.
+    """
+    if not isinstance(student, Mapping):
+        return None
+    named = [key for key in HF_OUTPUT_KEYS if isinstance(student.get(key), torch.Tensor)]
+    if named:
+        return named
+    distillable = [key for key, value in student.items() if isinstance(value, torch.Tensor) and value.dim() > 0]
+    if distillable and len(distillable) == len(student):
+        return None
+    found = ", ".join(f"{key!r} ({_describe(value)})" for key, value in student.items()) or "none"
+    hint = f"distill_output_keys: [{', '.join(map(str, distillable))}]" if distillable else "an output with logits"
+    raise ValueError(
+        f"the recipe names no distill_output_keys and the model's outputs have no logits to distill: its keys are {found}; "
+        f"set {hint} in the DistillationModifier"
+    )
+
+
+def _describe(value: Any) -> str:
+    if isinstance(value, torch.Tensor):
+        return "a 0-d tensor" if value.dim() == 0 else f"a tensor of shape {list(value.shape)}"
+    return type(value).__name__
+
+
 def run_teacher(teacher: Callable[..., Any], inputs: Any) -> Any:
     """Call the teacher the way SparseML's ``tensors_module_forward`` did, without gradients.
 

@@ -4,7 +4,9 @@ The loop supplies a :class:`GradSampler`: ``data(kwargs)`` is called once at
 attach with the recipe's ``grad_sampler_kwargs`` (or None) and returns an iterable
 of ``(args, kwargs, target)`` items, or a zero-argument callable returning a
 fresh one (then every pruning step starts a new pass); ``loss(outputs, target)``
-returns a scalar. One item is one gradient sample.
+returns a scalar. One item is one gradient sample. A sampler made with ``step=`` instead
+takes its loss from a training step: each item is a batch and ``step(batch)`` returns the
+loss (a trainer whose loss lives in ``training_step``, not in the model's outputs).
 """
 
 from __future__ import annotations
@@ -26,11 +28,21 @@ class GradSampler:
     takes the dict SparseML's ``manager.modify(grad_sampler=...)`` took.
     """
 
-    def __init__(self, data: Callable[[dict[str, Any] | None], Any], loss: Callable[[Any, Any], torch.Tensor]) -> None:
-        if not callable(data) or not callable(loss):
-            raise TypeError("GradSampler(data, loss): both must be callables (see docs/runtime.md, 'Gradient samples')")
+    def __init__(
+        self,
+        data: Callable[[dict[str, Any] | None], Any],
+        loss: Callable[[Any, Any], torch.Tensor] | None = None,
+        *,
+        step: Callable[[Any], torch.Tensor] | None = None,
+    ) -> None:
+        if not callable(data) or (loss is None) == (step is None) or not callable(loss or step):
+            raise TypeError(
+                "GradSampler(data, loss) or GradSampler(data, step=...): callables, and exactly one of loss and step "
+                "(see docs/runtime.md, 'Gradient samples')"
+            )
         self.data = data
         self.loss = loss
+        self.step = step
 
     @classmethod
     def from_sparseml(cls, spec: Mapping[str, Any]) -> GradSampler:
@@ -40,15 +52,18 @@ class GradSampler:
         built = self.data(kwargs)
         if not callable(built) and not isinstance(built, Iterable):
             raise TypeError(f"the grad sampler's data({kwargs!r}) returned {type(built).__name__}, not an iterable or a callable")
-        return Source(built, self.loss)
+        return Source(built, self.loss, self.step)
 
 
 class Source:
     """One opened sampler: what a pruning instruction draws from at each of its updates."""
 
-    def __init__(self, built: Any, loss: Callable[[Any, Any], torch.Tensor]) -> None:
+    def __init__(
+        self, built: Any, loss: Callable[[Any, Any], torch.Tensor] | None, step: Callable[[Any], torch.Tensor] | None = None
+    ) -> None:
         self.built = built
         self.loss = loss
+        self.step = step
 
     def backwards(self, model: torch.nn.Module, count: int, where: str) -> Iterator[int]:
         """Run up to ``count`` forward/backward passes, yielding after each with the model's grads set.
@@ -60,12 +75,9 @@ class Source:
         done = 0
         items = self.built() if callable(self.built) else self.built
         with torch.enable_grad():
-            for args, kwargs, target in items:
+            for item in items:
                 model.zero_grad(set_to_none=True)
-                outputs = model(*args, **kwargs)
-                if outputs.__class__ is tuple:
-                    outputs = outputs[0]
-                self.loss(outputs, target).backward()  # type: ignore[no-untyped-call]
+                self._loss(model, item).backward()  # type: ignore[no-untyped-call]
                 done += 1
                 yield done
                 if done >= count:
@@ -80,3 +92,13 @@ class Source:
             warnings.warn(
                 f"{where}: the grad sampler gave {done} gradient samples, not {count}; continuing with fewer (as SparseML)", stacklevel=2
             )
+
+    def _loss(self, model: torch.nn.Module, item: Any) -> torch.Tensor:
+        if self.step is not None:
+            return self.step(item)
+        assert self.loss is not None
+        args, kwargs, target = item
+        outputs = model(*args, **kwargs)
+        if outputs.__class__ is tuple:
+            outputs = outputs[0]
+        return self.loss(outputs, target)
