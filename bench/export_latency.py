@@ -21,7 +21,8 @@ Variants, per model, all in one process:
   their weights in fp32);
 - rk-tensor-qres (cnn only, a measurement): rk-tensor's file rewritten as SparseML's exporter step
   QuantizeResiduals did (each residual Add reads its identity input through the next conv's input
-  quantizer), timed but not checked: the QAT did not simulate that quantizer on the identity path;
+  quantizer; per-tensor scales and zero points as scalars, which onnxruntime's QLinearAdd fusion
+  needs), timed but not checked: the QAT did not simulate that quantizer on the identity path;
 - ort-tensor / ort-channel: onnxruntime's ``quant_pre_process`` + ``quantize_static`` of the fp32 file
   (QDQ, uint8 activations, int8 weights, MinMax on 8 random samples), per tensor / per channel: the
   reference for what int8 can do on this CPU.
@@ -193,10 +194,16 @@ def quantized_residuals(source: Path, target: Path) -> int:
     tensor X, where X is also quantized by a QuantizeLinear (the next block's conv input), reads X
     through that quantizer instead (a new DequantizeLinear of its integers). The identity path is
     then quantized with the conv input's scale, which the QAT did not simulate on that path: the file
-    is timed, never checked against torch. Returns how many Add inputs were rewritten.
+    is timed, never checked against torch. Per-tensor scales and zero points, which the export writes
+    as 1-element tensors, become scalars (the same values): onnxruntime fuses DQ, DQ -> Add -> Q into
+    QLinearAdd only with scalar ones. Returns how many Add inputs were rewritten.
     """
     model = onnx.load(str(source))
     graph = model.graph
+    parameters = {name for node in graph.node if node.op_type in ("QuantizeLinear", "DequantizeLinear") for name in node.input[1:]}
+    for initializer in graph.initializer:
+        if initializer.name in parameters and list(initializer.dims) == [1]:
+            del initializer.dims[:]
     producers = {out: node for node in graph.node for out in node.output}
     quantizers: dict[str, onnx.NodeProto] = {}
     for node in graph.node:
