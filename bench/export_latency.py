@@ -11,10 +11,18 @@ Two models, each QAT-trained for a few steps through ``recipekit.runtime.attach`
 Variants, per model, all in one process:
 
 - fp32: the same trained weights with QAT removed (``runner.detach()``), ``to_onnx(model, x, path)``;
-- rk-tensor / rk-channel: ``to_onnx(model, x, path, runner=runner)`` after QAT with the default scheme
-  (int8 symmetric per-tensor weights, uint8 per-tensor inputs) / with ``weights: {strategy: channel}``;
+- rk-tensor / rk-channel: ``to_onnx(model, x, path, runner=runner)`` after QAT. bert: the default
+  scheme (int8 symmetric per-tensor weights, uint8 per-tensor inputs) / with ``weights: {strategy:
+  channel}``. cnn: the QAT of SparseML's ResNet-50 recipes (legacy QuantizationModifier on the
+  backbone, ``submodules: [conv1, layer1, ..., layer4]``, the classifier float; its default
+  quantize_conv_activations quantizes every fused Conv-BN(-ReLU) output) / a new-style scheme with
+  per-channel weights and ``output_activations``;
 - rk-tensor-fp32w (cnn only): rk-tensor with ``fp32_float_weights=True`` (layers that stay float get
   their weights in fp32);
+- rk-tensor-qres (cnn only, a measurement): rk-tensor's file rewritten as SparseML's exporter step
+  QuantizeResiduals did (each residual Add reads its identity input through the next conv's input
+  quantizer; per-tensor scales and zero points as scalars, which onnxruntime's QLinearAdd fusion
+  needs), timed but not checked: the QAT did not simulate that quantizer on the identity path;
 - ort-tensor / ort-channel: onnxruntime's ``quant_pre_process`` + ``quantize_static`` of the fp32 file
   (QDQ, uint8 activations, int8 weights, MinMax on 8 random samples), per tensor / per channel: the
   reference for what int8 can do on this CPU.
@@ -25,8 +33,8 @@ one per round, after warm-up rounds, so machine drift hits all alike. Printed pe
 latency, fp32/variant (the median of the per-round ratios; above 1: faster than fp32), for recipekit's
 variants the speed relative to onnxruntime's quantizer of the same scheme (ort ms / recipekit ms;
 1.00 = as fast), the int8 kernels onnxruntime fused and, for recipekit, how many quantized Conv/Linear
-modules run as int8 kernels. What the QAT does not quantize (conv outputs, residual Adds, attention
-matmuls) stays float: the cnn's ratio depends on it.
+modules run as int8 kernels. What the QAT does not quantize (residual Adds, attention matmuls,
+Softmax) stays float.
 
 Run: .venv/bin/python bench/export_latency.py [--rounds 40] [--res 224] [--seq 128] [--layers 4] [--models cnn bert]
 (needs the torch and onnx extras, and transformers for bert)
@@ -68,6 +76,30 @@ CHANNEL = """    scheme:
       input_activations: {num_bits: 8, symmetric: false, strategy: tensor}
       weights: {num_bits: 8, symmetric: true, strategy: channel}
 """
+# The CNN's QAT as SparseML's ResNet-50 recipes wrote it (resnet50-pruned_quant: the legacy modifier
+# on the backbone, `submodules: [input, sections]`, here torchvision's names for them; the classifier
+# stays float): the legacy modifier's default quantize_conv_activations fake-quantizes every fused
+# Conv-BN(-ReLU) output, so each convolution exports as DQ -> Conv -> Q (QLinearConv).
+CNN_TENSOR = """
+modifiers:
+  - !EpochRangeModifier
+    start_epoch: 0.0
+    end_epoch: 3.0
+  - !QuantizationModifier
+    start_epoch: 0.0
+    submodules: [conv1, layer1, layer2, layer3, layer4]
+    disable_quantization_observer_epoch: 2.5
+    freeze_bn_stats_epoch: 2.0
+"""
+# Per-channel weights need the new-style scheme; output_activations quantizes the conv outputs as
+# the legacy default does (and, new-style, every other leaf's input and output).
+CNN_CHANNEL = RECIPE.format(
+    scheme="""    scheme:
+      input_activations: {num_bits: 8, symmetric: false, strategy: tensor}
+      output_activations: {num_bits: 8, symmetric: false, strategy: tensor}
+      weights: {num_bits: 8, symmetric: true, strategy: channel}
+"""
+)
 STEPS_PER_EPOCH = 2
 
 
@@ -134,9 +166,9 @@ class Bert(nn.Module):
         return out
 
 
-def trained(model: nn.Module, scheme: str, batch: Callable[[int], torch.Tensor]) -> Any:
+def trained(model: nn.Module, recipe: str, batch: Callable[[int], torch.Tensor]) -> Any:
     optimizer = torch.optim.SGD(model.parameters(), lr=1e-4, momentum=0.9)
-    plan = recipekit.compile_recipe(RECIPE.format(scheme=scheme), STEPS_PER_EPOCH)
+    plan = recipekit.compile_recipe(recipe, STEPS_PER_EPOCH)
     runner = attach(plan, model, optimizer)
     for step in range(plan.total_steps):
         optimizer.zero_grad()
@@ -153,6 +185,50 @@ def export_checked(model: nn.Module, x: torch.Tensor, path: Path, runner: Any, *
     except ExportError as error:
         print(f"  CHECK FAILED for {path.name}: {error}")
         return to_onnx(model, x, path, runner=runner, print_report=False, check=False, **options)
+
+
+def quantized_residuals(source: Path, target: Path) -> int:
+    """A measurement, not an export: SparseML's exporter step QuantizeResiduals on recipekit's file.
+
+    SparseML's ``quantize_resnet_identity_add_inputs``: an Add that reads a DequantizeLinear and a float
+    tensor X, where X is also quantized by a QuantizeLinear (the next block's conv input), reads X
+    through that quantizer instead (a new DequantizeLinear of its integers). The identity path is
+    then quantized with the conv input's scale, which the QAT did not simulate on that path: the file
+    is timed, never checked against torch. Per-tensor scales and zero points, which the export writes
+    as 1-element tensors, become scalars (the same values): onnxruntime fuses DQ, DQ -> Add -> Q into
+    QLinearAdd only with scalar ones. Returns how many Add inputs were rewritten.
+    """
+    model = onnx.load(str(source))
+    graph = model.graph
+    parameters = {name for node in graph.node if node.op_type in ("QuantizeLinear", "DequantizeLinear") for name in node.input[1:]}
+    for initializer in graph.initializer:
+        if initializer.name in parameters and list(initializer.dims) == [1]:
+            del initializer.dims[:]
+    producers = {out: node for node in graph.node for out in node.output}
+    quantizers: dict[str, onnx.NodeProto] = {}
+    for node in graph.node:
+        if node.op_type == "QuantizeLinear":
+            quantizers.setdefault(node.input[0], node)
+    rewritten = 0
+    added: list[tuple[int, onnx.NodeProto]] = []
+    for index, node in enumerate(graph.node):
+        if node.op_type != "Add" or len(node.input) != 2:
+            continue
+        kinds = [producers[i].op_type if i in producers else None for i in node.input]
+        if "DequantizeLinear" not in kinds:
+            continue
+        for slot, name in enumerate(node.input):
+            if kinds[slot] == "DequantizeLinear" or name not in quantizers:
+                continue
+            quantize = quantizers[name]
+            dequantized = f"{name}_identity_dequantized"
+            added.append((index, onnx.helper.make_node("DequantizeLinear", [quantize.output[0], *quantize.input[1:]], [dequantized])))
+            node.input[slot] = dequantized
+            rewritten += 1
+    for offset, (index, dq) in enumerate(added):
+        graph.node.insert(index + offset, dq)  # right before its Add: the graph stays topologically sorted
+    onnx.save(model, str(target))
+    return rewritten
 
 
 class Calibration:
@@ -229,17 +305,23 @@ def build(name: str, args: argparse.Namespace, folder: Path) -> tuple[dict[str, 
     base = make()
     paths: dict[str, Path] = {}
     reports: dict[str, Any] = {}
-    for variant, scheme in (("rk-tensor", ""), ("rk-channel", CHANNEL)):
+    recipes = {"rk-tensor": RECIPE.format(scheme=""), "rk-channel": RECIPE.format(scheme=CHANNEL)}
+    if name == "cnn":
+        recipes = {"rk-tensor": CNN_TENSOR, "rk-channel": CNN_CHANNEL}
+    for variant, recipe in recipes.items():
         model = make()
         model.load_state_dict(base.state_dict())
         torch.manual_seed(0)
         started = time.perf_counter()
-        runner = trained(model, scheme, train_batch)
+        runner = trained(model, recipe, train_batch)
         paths[variant] = folder / f"{name}-{variant}.onnx"
         reports[variant] = export_checked(model, x, paths[variant], runner)
         if name == "cnn" and variant == "rk-tensor":
             paths["rk-tensor-fp32w"] = folder / f"{name}-rk-tensor-fp32w.onnx"
             reports["rk-tensor-fp32w"] = export_checked(model, x, paths["rk-tensor-fp32w"], runner, fp32_float_weights=True)
+            paths["rk-tensor-qres"] = folder / f"{name}-rk-tensor-qres.onnx"
+            rewritten = quantized_residuals(paths["rk-tensor"], paths["rk-tensor-qres"])
+            print(f"  {name} rk-tensor-qres: {rewritten} residual Add inputs read through the next conv's quantizer")
         if variant == "rk-tensor":
             runner.detach()  # the same trained weights without fake quantization: the fp32 model
             paths["fp32"] = folder / f"{name}-fp32.onnx"
