@@ -1,5 +1,8 @@
 """onnxruntime CPU latency of recipekit's int8 export against fp32 and against onnxruntime's own quantizer.
 
+Every file is exported with fixed shapes (``dynamic_axes=False``): the shapes served, and what lets
+onnxruntime fold a 3-D Linear into QGemm (docs/export.md, "Speed").
+
 Two models, each QAT-trained for a few steps through ``recipekit.runtime.attach`` (random data):
 
 - cnn: a ResNet-18 (torchvision's layout written out: 7x7 stem, 4 stages of 2 BasicBlocks, 3
@@ -181,10 +184,10 @@ def trained(model: nn.Module, recipe: str, batch: Callable[[int], torch.Tensor])
 def export_checked(model: nn.Module, x: torch.Tensor, path: Path, runner: Any, **options: Any) -> Any:
     """to_onnx with its check; a failed check is printed and the file exported again without it."""
     try:
-        return to_onnx(model, x, path, runner=runner, print_report=False, **options)
+        return to_onnx(model, x, path, runner=runner, dynamic_axes=False, print_report=False, **options)
     except ExportError as error:
         print(f"  CHECK FAILED for {path.name}: {error}")
-        return to_onnx(model, x, path, runner=runner, print_report=False, check=False, **options)
+        return to_onnx(model, x, path, runner=runner, dynamic_axes=False, print_report=False, check=False, **options)
 
 
 def quantized_residuals(source: Path, target: Path) -> int:
@@ -325,7 +328,7 @@ def build(name: str, args: argparse.Namespace, folder: Path) -> tuple[dict[str, 
         if variant == "rk-tensor":
             runner.detach()  # the same trained weights without fake quantization: the fp32 model
             paths["fp32"] = folder / f"{name}-fp32.onnx"
-            to_onnx(model, x, paths["fp32"], print_report=False)
+            to_onnx(model, x, paths["fp32"], dynamic_axes=False, print_report=False)
         print(f"  {name} {variant}: trained and exported in {time.perf_counter() - started:.0f} s", flush=True)
     paths.update(onnxruntime_quantized(paths["fp32"], folder, batch))
     return paths, reports, x.numpy()
