@@ -27,6 +27,7 @@ torch = pytest.importorskip("torch")
 from torch import nn  # noqa: E402
 
 from recipekit.runtime import attach  # noqa: E402
+from scripts.sparseml_fixtures.qat_fold import models  # noqa: E402  (the very models the fixtures were made with)
 from tests import fixture_compare  # noqa: E402
 
 FIX = fixture_compare.topic("qat_fold")
@@ -38,53 +39,6 @@ def deterministic() -> Iterator[None]:
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(threads)
-
-
-class ResBlock(nn.Module):
-    """Twin of the fixture script's: relu2 is registered after bn2 but runs after the Add."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.conv1 = nn.Conv2d(4, 4, 3, padding=1, bias=False)
-        self.bn1 = nn.BatchNorm2d(4)
-        self.relu1 = nn.ReLU()
-        self.conv2 = nn.Conv2d(4, 4, 3, padding=1, bias=False)
-        self.bn2 = nn.BatchNorm2d(4)
-        self.relu2 = nn.ReLU()
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        out = self.bn2(self.conv2(self.relu1(self.bn1(self.conv1(x)))))
-        out2: torch.Tensor = self.relu2(out + x)
-        return out2
-
-
-def models(kind: str) -> nn.Module:
-    """Twin of ``models`` in scripts/sparseml_fixtures/qat_fold.py."""
-    if kind == "res":
-        return nn.Sequential(nn.Conv2d(3, 4, 1), ResBlock(), nn.Flatten(), nn.Linear(4 * 6 * 6, 3))
-    if kind == "cnn":
-        features = nn.Sequential(
-            nn.Conv2d(3, 4, 3),
-            nn.BatchNorm2d(4),
-            nn.ReLU(),
-            nn.Conv2d(4, 4, 3, bias=False),
-            nn.BatchNorm2d(4),
-            nn.Conv2d(4, 4, 1),
-            nn.ReLU(),
-            nn.Conv2d(4, 2, 1),
-        )
-        return nn.Sequential(features, nn.Flatten(), nn.Linear(2 * 4 * 4, 3))
-    return nn.Sequential(
-        nn.Linear(4, 8),
-        nn.SiLU(),
-        nn.Linear(8, 8),
-        nn.ReLU(),
-        nn.LayerNorm(8),
-        nn.GELU(),
-        nn.Dropout(0.0),
-        nn.Linear(8, 3),
-        nn.Softmax(dim=-1),
-    )
 
 
 def sparseml_key(name: str) -> str:

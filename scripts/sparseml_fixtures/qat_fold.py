@@ -25,7 +25,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from sparseml_fixtures.common import deterministic, patch_qconfig
+from .common import deterministic, patch_qconfig  # relative: the tests import this module's models()
 
 SPE = 2
 EPOCHS = 3
@@ -50,7 +50,7 @@ class ResBlock(nn.Module):
 
 
 def models(kind: str) -> nn.Module:
-    """The fixture models (tests/test_qat_sites.py keeps a twin)."""
+    """The fixture models (tests/test_qat_sites.py builds them from here)."""
     if kind == "res":
         return nn.Sequential(nn.Conv2d(3, 4, 1), ResBlock(), nn.Flatten(), nn.Linear(4 * 6 * 6, 3))
     if kind == "cnn":
