@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from pathlib import Path
 from typing import Any
 
@@ -53,6 +54,7 @@ def _worker(rank: int, init_file: str, plan_json: str, out_dir: str) -> None:
         torch.save(result, Path(out_dir) / f"rank{rank}.pt")
         # Both ranks done before either tears gloo down: a rank exiting while its peer still talks
         # to it aborts the process ("terminate called without an active exception") on a busy machine.
+        gc.collect()  # the models and runners hold reference cycles to the group: free them before it is destroyed
         torch.distributed.barrier()
     finally:
         torch.distributed.destroy_process_group()

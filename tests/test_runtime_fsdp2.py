@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from pathlib import Path
 from typing import Any
 
@@ -85,6 +86,7 @@ def _worker(rank: int, init_file: str, plan_json: str, out_dir: str) -> None:
         torch.save(run(plan, rank), out / f"rank{rank}.pt")
         run(plan, rank, stop=5, save=out / f"checkpoint{rank}.pt")  # interrupted after step 5, inside the pruning window
         torch.save(run(plan, rank, resume=out / f"checkpoint{rank}.pt"), out / f"resumed{rank}.pt")
+        gc.collect()  # the models and runners hold reference cycles to the group: free them before it is destroyed
         torch.distributed.barrier()  # both ranks done before gloo is torn down (as in test_runtime_ddp.py)
     finally:
         torch.distributed.destroy_process_group()
