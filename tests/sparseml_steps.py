@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 import torch
+from torch import nn
 
 import recipekit
 from recipekit.runtime import GradSampler, PlanRunner, attach
@@ -106,3 +107,34 @@ def assert_same(topic: str, mine: dict[str, Any], theirs: dict[str, Any], where:
         for name, mask in theirs["masks"].items():
             # SparseML holds all-ones masks from initialize; ours exist from the first update.
             fix.exact(mine["masks"].get(name, torch.ones_like(mask)), mask, (where, "mask", name))
+
+
+def replay_recorded_gradients(
+    training: dict[str, Any], run: dict[str, Any], exact_optimizer_state: bool
+) -> tuple[nn.Module, torch.optim.Optimizer, PlanRunner, list[Any]]:
+    """Replay one run of a fixture that recorded SparseML's gradients (the conformance and overlap topics).
+
+    The model is the topics' ``Linear(8, 8), ReLU, Linear(8, 4)`` with the fixture's initial weights,
+    trained with SGD + momentum on the recorded gradients. Returns the model, optimizer, runner and,
+    per step, (masks, weights, momentum buffers).
+    """
+    model = nn.Sequential(nn.Linear(8, 8), nn.ReLU(), nn.Linear(8, 4))
+    model.load_state_dict(training["initial"])
+    optimizer = torch.optim.SGD(model.parameters(), lr=training["lr"], momentum=training["momentum"])
+    plan = recipekit.compile_recipe(run["recipe"], training["steps_per_epoch"])
+    runner = attach(plan, model, optimizer, exact_optimizer_state=exact_optimizer_state)
+    params = dict(model.named_parameters())
+    history = []
+    for k in range(run["steps"]["weights"]["0.bias"].shape[0]):
+        optimizer.zero_grad(set_to_none=True)
+        sum((params[n] * run["grads"][n][k]).sum() for n in params).backward()
+        optimizer.step()
+        history.append(
+            (
+                runner.masks(),
+                {n: p.detach().clone() for n, p in params.items()},
+                {n: optimizer.state[p]["momentum_buffer"].clone() for n, p in params.items()},
+            )
+        )
+    runner.finalize()
+    return model, optimizer, runner, history

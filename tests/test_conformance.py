@@ -28,6 +28,7 @@ from torch import nn  # noqa: E402
 from recipekit.runtime import RuntimeRefusal, attach  # noqa: E402
 from recipekit.runtime import masks as runtime_masks  # noqa: E402
 from tests import fixture_compare  # noqa: E402
+from tests.sparseml_steps import replay_recorded_gradients  # noqa: E402
 
 FIX = fixture_compare.topic("conformance")
 
@@ -59,26 +60,7 @@ TRAINING = _fixture("training.pt")
 
 
 def _train(run: dict[str, Any], exact_optimizer_state: bool) -> tuple[nn.Module, torch.optim.Optimizer, Any, list[Any]]:
-    model = nn.Sequential(nn.Linear(8, 8), nn.ReLU(), nn.Linear(8, 4))
-    model.load_state_dict(TRAINING["initial"])
-    optimizer = torch.optim.SGD(model.parameters(), lr=TRAINING["lr"], momentum=TRAINING["momentum"])
-    plan = recipekit.compile_recipe(run["recipe"], TRAINING["steps_per_epoch"])
-    runner = attach(plan, model, optimizer, exact_optimizer_state=exact_optimizer_state)
-    params = dict(model.named_parameters())
-    history = []
-    for k in range(run["steps"]["weights"]["0.bias"].shape[0]):
-        optimizer.zero_grad(set_to_none=True)
-        sum((params[n] * run["grads"][n][k]).sum() for n in params).backward()
-        optimizer.step()
-        history.append(
-            (
-                runner.masks(),
-                {n: p.detach().clone() for n, p in params.items()},
-                {n: optimizer.state[p]["momentum_buffer"].clone() for n, p in params.items()},
-            )
-        )
-    runner.finalize()
-    return model, optimizer, runner, history
+    return replay_recorded_gradients(TRAINING, run, exact_optimizer_state)
 
 
 @pytest.mark.parametrize("name", list(TRAINING["runs"]))
