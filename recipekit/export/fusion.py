@@ -331,3 +331,119 @@ def predict(g: Graph, names: dict[str, str]) -> list[Prediction]:
         )
         for layer in layers(g, set(names))
     ]
+
+
+# -- activation passes: what lets onnxruntime keep a whole network in integers -------------------
+def _per_tensor_qparams(g: Graph, node: onnx.NodeProto) -> tuple[np.ndarray[Any, Any], np.ndarray[Any, Any]] | None:
+    """A QuantizeLinear/DequantizeLinear's constant per-tensor (scale, zero point), or None."""
+    if len(node.input) < 3 or not node.input[2]:
+        return None
+    scale, zero_point = g.array(node.input[1]), g.array(node.input[2])
+    if scale is None or zero_point is None or scale.size != 1 or zero_point.size != 1:
+        return None
+    return scale, zero_point
+
+
+def pool_integers(g: Graph) -> int:
+    """``DequantizeLinear -> MaxPool`` becomes ``MaxPool(integers) -> DequantizeLinear``. Bit-identical.
+
+    Dequantizing is non-decreasing (``(q - zp) * scale`` with a positive scale, element by element),
+    so the largest dequantized value of a window is the dequantized largest integer; every window
+    holds at least one element of the input (ONNX requires pads smaller than the kernel), so the
+    integer padding value never wins over a real one. onnxruntime then runs the pool on uint8 in its
+    NHWC layout, between two QLinearConvs, instead of a float pool with layout conversions around it.
+    """
+    count = 0
+    for node in list(g.graph.node):
+        if node.op_type != "MaxPool" or len(node.output) != 1 or _attribute(node, "storage_order", 0) != 0:
+            continue
+        dq = g.activation_dq(node.input[0])
+        qparams = None if dq is None else _per_tensor_qparams(g, dq)
+        if dq is None or qparams is None or not bool(np.all(qparams[0] > 0)):
+            continue
+        index = list(g.graph.node).index(node)
+        integers = node.output[0] + "_integers"
+        pool = helper.make_node("MaxPool", [dq.input[0]], [integers], name=node.name + "_integers")
+        pool.attribute.extend(node.attribute)
+        dequantize = helper.make_node("DequantizeLinear", [integers, *dq.input[1:]], [node.output[0]], name=node.name)
+        g.graph.node.remove(node)
+        g.graph.node.insert(index, dequantize)
+        g.graph.node.insert(index, pool)
+        count += 1
+        g.refresh()
+    g.remove_dead()
+    return count
+
+
+def requantize_is_identity(
+    dequantize: tuple[np.ndarray[Any, Any], np.ndarray[Any, Any]], quantize: tuple[np.ndarray[Any, Any], np.ndarray[Any, Any]]
+) -> bool:
+    """Whether quantizing what ``dequantize`` gives, with ``quantize``'s scale and zero point, returns every
+    integer of the type unchanged: checked on all of them (8 bits: 256), in float32, both as ONNX
+    writes it (``x / scale``) and as torch's fake quantization computes it (``x * (1 / scale)``)."""
+    (s1, z1), (s2, z2) = dequantize, quantize
+    info = np.iinfo(z1.dtype)
+    if info.bits > 8:
+        return False
+    codes = np.arange(info.min, info.max + 1, dtype=np.int32)
+    values = (codes - np.int32(z1.item())).astype(np.float32) * np.float32(s1.item())
+    scale = np.float32(s2.item())
+    for steps in (values / scale, values * (np.float32(1.0) / scale)):
+        again = np.clip(np.rint(steps.astype(np.float32)) + np.float32(z2.item()), info.min, info.max)
+        if not np.array_equal(again.astype(np.int32), codes):
+            return False
+    return True
+
+
+def drop_requantize(g: Graph) -> int:
+    """``DequantizeLinear -> QuantizeLinear`` that gives back every integer unchanged (the same type, and
+    scales and zero points for which ``requantize_is_identity`` holds) is dropped: its readers read the
+    integers directly. Bit-identical, by that check over every integer.
+
+    Such pairs come from two quantizers in a row on one tensor (a residual Add's output quantizer,
+    SparseML's FloatFunctional, then the next convolution's input quantizer; a MaxPool's input
+    quantizer after a convolution's output quantizer): each observes what the previous one gave, so
+    their scales agree to a few float32 steps. onnxruntime would run each pair as two float ops (and
+    layout conversions around them) between int8 kernels.
+    """
+    count = 0
+    for node in list(g.graph.node):
+        if node.op_type != "QuantizeLinear" or node.output[0] in g.outputs:
+            continue
+        dq = g.activation_dq(node.input[0])
+        if dq is None:
+            continue
+        theirs, ours = _per_tensor_qparams(g, dq), _per_tensor_qparams(g, node)
+        if theirs is None or ours is None:
+            continue
+        if theirs[1].dtype != ours[1].dtype or not requantize_is_identity(theirs, ours):
+            continue
+        for reader in g.consumers.get(node.output[0], []):
+            for slot, name in enumerate(reader.input):
+                if name == node.output[0]:
+                    reader.input[slot] = dq.input[0]
+        count += 1
+        g.refresh()
+    g.remove_dead()
+    return count
+
+
+def scalar_qparams(g: Graph) -> int:
+    """Per-tensor scales and zero points written as 1-element tensors become scalars (the same values).
+
+    The export writes them in the shape torch's fake-quant op takes; onnxruntime's QLinearConv and
+    QGemm fusions accept that, but its QLinearAdd fusion (a residual Add between two quantizers) wants
+    scalars.
+    """
+    slots = {"QuantizeLinear": (1, 2), "DequantizeLinear": (1, 2)}
+    count = 0
+    for name, init in g.initializers.items():
+        if list(init.dims) != [1]:
+            continue
+        readers = g.consumers.get(name, [])
+        uses = [(r, slot) for r in readers for slot, value in enumerate(r.input) if value == name]
+        if not uses or name in g.outputs or any(r.op_type not in slots or slot not in slots[r.op_type] for r, slot in uses):
+            continue
+        del init.dims[:]
+        count += 1
+    return count

@@ -144,6 +144,9 @@ def _fusion_passes(proto: Any, prepared: Prepared, int32_bias: bool, fp32_float_
     g.remove_dead()  # the zero points' Casts that fold_weight_quantizers replaced
     names = {weight: info.module for weight, info in prepared.weights.items()}
     fusion.gather_first(g)
+    fusion.pool_integers(g)
+    fusion.drop_requantize(g)
+    fusion.scalar_qparams(g)
     if int32_bias:
         for name, bias in fusion.quantize_biases(g, names).items():
             origin = prepared.origins.get(bias, {"parameter": bias})

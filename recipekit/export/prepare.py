@@ -21,7 +21,15 @@ from torch import nn
 from torch.nn import functional as F
 
 from recipekit.plan import qdq
-from recipekit.runtime.qat import QUANTIZABLE, FakeQuantizer, Quantization, QuantizedModule, bn_scale_factor, is_simulating
+from recipekit.runtime.qat import (
+    QUANTIZABLE,
+    FakeQuantizer,
+    Quantization,
+    QuantizedModule,
+    bn_scale_factor,
+    is_float_functional,
+    is_simulating,
+)
 
 
 class ExportError(ValueError):
@@ -227,7 +235,23 @@ def _prepare_activation(prepared: Prepared, quantized: QuantizedModule, module: 
             key = f"{slot}_{part}"
             module.register_buffer(key, getattr(frozen, part))
             prepared.origins[prefix + key] = {"parameter": quantized.name, "role": f"{slot} {part}"}
+    if is_float_functional(module):
+        # add/add_relu/cat/mul call this Identity on their result: the output fake-quant goes there.
+        output_q = slots["output"]
+        object.__setattr__(module.activation_post_process, "forward", _PostProcessForward(output_q, module))
+        return
     object.__setattr__(module, "forward", _ActivationForward(module, slots.get("input"), slots.get("output"), module))
+
+
+class _PostProcessForward:
+    """A FloatFunctional's output fake-quant, frozen, with its scale and zero point buffers of ``holder``."""
+
+    def __init__(self, output_q: Frozen, holder: nn.Module) -> None:
+        self.output_q, self.holder = output_q, holder
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        holder: Any = self.holder
+        return self.output_q(x, holder.output_scale, holder.output_zero_point)
 
 
 class _ActivationForward:

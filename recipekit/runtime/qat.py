@@ -282,6 +282,14 @@ def _new_flavour(config: dict[str, Any], model: nn.Module) -> tuple[list[Quantiz
             outputs = _args_from_scheme(chosen.get("output_activations"), where + " outputs")
             planned.append(_quantized(original, module, weight, inputs, outputs))
             continue
+        if is_float_functional(module):
+            # SparseML's new-style modifier never wrapped a FloatFunctional's inputs; it replaced the
+            # Identity its add/add_relu/cat/mul call on their result (activation_post_process) with an
+            # output_activations fake-quantizer: a residual Add's output is quantized in training.
+            outputs = _args_from_scheme(chosen.get("output_activations"), where + " outputs")
+            if outputs is not None:
+                planned.append(_quantized(original, module, None, None, outputs))
+            continue
         activation = _activation_site(name, module, bool(keys) and keys[0] == type(module).__name__, id(module) in fused_away)
         if not activation:
             continue
@@ -293,6 +301,13 @@ def _new_flavour(config: dict[str, Any], model: nn.Module) -> tuple[list[Quantiz
         if inputs is not None or outputs is not None:
             planned.append(_quantized(original, module, None, inputs, outputs))
     return planned, fold
+
+
+def is_float_functional(module: nn.Module) -> bool:
+    """torch's FloatFunctional (``add``, ``add_relu``, ``cat``, ``mul``, ...), which SparseML's own ResNets
+    use for the residual Add: known by its type name and the Identity its methods call on their result,
+    so that torch.ao is never imported."""
+    return type(module).__name__ == "FloatFunctional" and isinstance(getattr(module, "activation_post_process", None), nn.Identity)
 
 
 def _activation_site(name: str, module: nn.Module, type_override: bool, fused_away: bool) -> bool:
@@ -540,6 +555,17 @@ class TailForward:
         return {**self.__dict__, "last": None}
 
 
+class PostProcessForward:
+    """The forward of a FloatFunctional's ``activation_post_process`` (an Identity): the output
+    fake-quantizer SparseML put there, applied to what add/add_relu/cat/mul computed."""
+
+    def __init__(self, output: FakeQuantizer) -> None:
+        self.output = output
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        return self.output(x)
+
+
 class FusedAway:
     """The forward of a ReLU fused into a conv block: the identity, as torch's fuser left in its place.
 
@@ -581,7 +607,7 @@ def simulated_forward(quantized: QuantizedModule, masks: MaskLookup) -> Simulate
 
 def is_simulating(module: nn.Module) -> bool:
     """Whether ``module`` runs a forward of this simulation instead of its own."""
-    return isinstance(module.__dict__.get("forward"), (SimulatedForward, TailForward, FusedAway))
+    return isinstance(module.__dict__.get("forward"), (SimulatedForward, TailForward, FusedAway, PostProcessForward))
 
 
 def _override_forward(module: nn.Module, forward: Callable[[torch.Tensor], torch.Tensor]) -> None:
@@ -613,6 +639,10 @@ class Quantization:
         if self.enabled:
             return
         for quantized in self.modules:
+            if is_float_functional(quantized.module):
+                assert quantized.output is not None
+                _override_forward(quantized.module.activation_post_process, PostProcessForward(quantized.output))
+                continue
             _override_forward(quantized.module, simulated_forward(quantized, self.masks))
         self.enabled = True
         self._tails()
@@ -657,8 +687,9 @@ class Quantization:
     def remove(self) -> None:
         """Give every module its own forward back."""
         for quantized in self.modules:
-            for module in (quantized.module, quantized.bn, quantized.relu):
-                if module is not None and "forward" in module.__dict__:
+            post_process = quantized.module.activation_post_process if is_float_functional(quantized.module) else None
+            for module in (quantized.module, quantized.bn, quantized.relu, post_process):
+                if isinstance(module, nn.Module) and "forward" in module.__dict__:
                     del module.forward
         self.enabled = False
 
