@@ -312,6 +312,8 @@ modifiers:
 
 def test_output_quantizers_are_paired_and_fused_too(tmp_path: Path) -> None:
     # Whatever quantizers training simulates, the check pairs each with its QuantizeLinear by value.
+    # Each Linear's input quantizer reads the previous Linear's output quantizer's values: the pair
+    # gives back every integer unchanged, so the file has one QuantizeLinear there (drop_requantize).
     torch.manual_seed(0)
     model = TinyBert()
     runner = train(model, OUTPUT_ACTIVATIONS_RECIPE, bert_batch)
@@ -320,11 +322,8 @@ def test_output_quantizers_are_paired_and_fused_too(tmp_path: Path) -> None:
         "embeddings.output_scale",
         "norm.input_scale",
         "norm.output_scale",
-        "encoder.0.input_scale",
         "encoder.0.output_scale",
-        "encoder.1.input_scale",
         "encoder.1.output_scale",
-        "encoder.2.input_scale",
         "encoder.2.output_scale",
         "out_norm.input_scale",
         "out_norm.output_scale",

@@ -180,3 +180,21 @@ def test_a_fused_relu_named_in_custom_quantizable_module_types_is_not_wrapped() 
     no_fuse = recipe + "    model_fuse_fn_name: no_fuse\n"
     runner = attach(recipekit.compile_recipe(no_fuse, 2), unfused, torch.optim.SGD(unfused.parameters(), lr=0.1))
     assert sorted(m.name for m in runner.quantization.modules if isinstance(m.module, nn.ReLU)) == ["0.2", "0.6"]
+
+
+FUNCTIONAL = FIX.load("functional.pt")
+
+
+@pytest.mark.parametrize("name", list(FUNCTIONAL["runs"]))
+def test_a_float_functional_add_is_quantized_where_sparseml_quantized_it(name: str) -> None:
+    # SparseML's own ResNets add through a FloatFunctional: the new-style modifier replaced the Identity
+    # its add_relu calls on the result with an output_activations fake-quantizer; the legacy modifier
+    # removed it (remove_activation_qat_by_layer_name), and a scheme without output_activations has none.
+    run = FUNCTIONAL["runs"][name]
+    model, runner, messages = replay(FUNCTIONAL, run, "ff")
+    assert messages == []
+    add = [sorted(m.quantizers()) for m in runner.quantization.modules if m.name == "4.add_relu"]
+    assert add == ([["output"]] if name == "new-style output_activations" else [])
+    # Removed, the model is its own again: the FloatFunctional's Identity no longer quantizes.
+    runner.detach()
+    assert "forward" not in model[4].add_relu.activation_post_process.__dict__

@@ -6,6 +6,10 @@
   under a new-style one whose scheme quantizes outputs.
 - ``residual.pt``: a residual block whose second ReLU is registered after bn2 but runs after the
   Add: SparseML fused it into conv2 by module order, so its model applied it before the Add.
+- ``functional.pt``: a stem (Conv-BN-ReLU, MaxPool) and a residual block whose Add is a
+  FloatFunctional's ``add_relu``, as SparseML's own ResNets wrote it, then AdaptiveAvgPool2d and a
+  Linear: the new-style modifier quantizes the FloatFunctional's output (its
+  ``activation_post_process``), the legacy one does not.
 - ``activations.pt``: an MLP with SiLU, ReLU, LayerNorm, GELU, Dropout and Softmax under the
   new-style modifier (every quantizable leaf module gets an input fake-quantizer), with
   ``scheme_overrides`` and ``ignore`` naming activation types, and under the legacy modifier
@@ -49,10 +53,34 @@ class ResBlock(nn.Module):
         return self.relu2(out + x)
 
 
+class FunctionalBlock(nn.Module):
+    """A residual block written as SparseML's own ResNets wrote it: the Add (and its ReLU) through a
+    FloatFunctional, whose output the new-style modifier quantizes and the legacy one does not."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        from torch.ao.nn.quantized import FloatFunctional
+
+        self.conv1 = nn.Conv2d(4, 4, 3, padding=1, bias=False)
+        self.bn1 = nn.BatchNorm2d(4)
+        self.act1 = nn.ReLU()
+        self.conv2 = nn.Conv2d(4, 4, 3, padding=1, bias=False)
+        self.bn2 = nn.BatchNorm2d(4)
+        self.add_relu = FloatFunctional()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = self.bn2(self.conv2(self.act1(self.bn1(self.conv1(x)))))
+        result: torch.Tensor = self.add_relu.add_relu(x, out)
+        return result
+
+
 def models(kind: str) -> nn.Module:
     """The fixture models (tests/test_qat_sites.py builds them from here)."""
     if kind == "res":
         return nn.Sequential(nn.Conv2d(3, 4, 1), ResBlock(), nn.Flatten(), nn.Linear(4 * 6 * 6, 3))
+    if kind == "ff":
+        stem = [nn.Conv2d(3, 4, 3, padding=1), nn.BatchNorm2d(4), nn.ReLU(), nn.MaxPool2d(3, 2, 1)]
+        return nn.Sequential(*stem, FunctionalBlock(), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(4, 3))
     if kind == "cnn":
         features = nn.Sequential(
             nn.Conv2d(3, 4, 3),
@@ -81,7 +109,7 @@ def models(kind: str) -> nn.Module:
 
 
 def initial_state(kind: str) -> dict[str, torch.Tensor]:
-    torch.manual_seed({"cnn": 50, "mlp": 51, "res": 54}[kind])
+    torch.manual_seed({"cnn": 50, "mlp": 51, "res": 54, "ff": 55}[kind])
     model = models(kind)
     g = torch.Generator().manual_seed(52)
     with torch.no_grad():
@@ -99,7 +127,7 @@ def initial_state(kind: str) -> dict[str, torch.Tensor]:
 
 def inputs(kind: str) -> list[torch.Tensor]:
     g = torch.Generator().manual_seed(53)
-    shape = {"cnn": (3, 3, 8, 8), "res": (3, 3, 6, 6), "mlp": (5, 4)}[kind]
+    shape = {"cnn": (3, 3, 8, 8), "res": (3, 3, 6, 6), "mlp": (5, 4), "ff": (3, 3, 8, 8)}[kind]
     return [torch.randn(*shape, generator=g) for _ in range(EPOCHS * SPE)]
 
 
@@ -122,6 +150,8 @@ FOLD_RECIPES = {
 }
 
 RES_RECIPES = {"legacy conv outputs": FOLD_RECIPES["legacy conv outputs"]}
+
+FUNCTIONAL_RECIPES = dict(FOLD_RECIPES)
 
 ACTIVATION_RECIPES = {
     "new-style default scheme": _header("    start_epoch: 1.0\n"),
@@ -194,7 +224,12 @@ def run(kind: str, recipe: str) -> dict[str, Any]:
 def main(out: Path) -> None:
     deterministic()
     patch_qconfig()
-    topics = (("cnn", FOLD_RECIPES, "fold.pt"), ("res", RES_RECIPES, "residual.pt"), ("mlp", ACTIVATION_RECIPES, "activations.pt"))
+    topics = (
+        ("cnn", FOLD_RECIPES, "fold.pt"),
+        ("res", RES_RECIPES, "residual.pt"),
+        ("mlp", ACTIVATION_RECIPES, "activations.pt"),
+        ("ff", FUNCTIONAL_RECIPES, "functional.pt"),
+    )
     for kind, recipes, file in topics:
         runs = {name: run(kind, recipe) for name, recipe in recipes.items()}
         setup = {"initial": initial_state(kind), "inputs": inputs(kind), "steps_per_epoch": SPE, "lr": 0.05, "momentum": 0.9}
