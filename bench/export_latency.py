@@ -5,9 +5,10 @@ onnxruntime fold a 3-D Linear into QGemm (docs/export.md, "Speed").
 
 Two models, each QAT-trained for a few steps through ``recipekit.runtime.attach`` (random data):
 
-- cnn: a ResNet-18 (torchvision's layout written out: 7x7 stem, 4 stages of 2 BasicBlocks, 3
-  downsample convs, Linear 512->1000; 20 Conv+BatchNorm pairs, all folded), batch 1 at --res
-  (default 224);
+- cnn: a ResNet-18 written as SparseML's own ResNets were (sparseml.pytorch.models.classification.resnet:
+  7x7 stem Conv-BN-ReLU and MaxPool, 4 stages of 2 BasicBlocks whose residual Add and ReLU are a
+  FloatFunctional's ``add_relu``, 3 downsample convs, AdaptiveAvgPool2d, Flatten, Linear 512->1000;
+  20 Conv+BatchNorm pairs, all folded), batch 1 at --res (default 224);
 - bert: transformers' BertModel with a random config (hidden 768, 12 heads, intermediate 3072,
   vocab 30522, --layers 4, no pooler), batch 1 of --seq (default 128) token ids.
 
@@ -16,16 +17,14 @@ Variants, per model, all in one process:
 - fp32: the same trained weights with QAT removed (``runner.detach()``), ``to_onnx(model, x, path)``;
 - rk-tensor / rk-channel: ``to_onnx(model, x, path, runner=runner)`` after QAT. bert: the default
   scheme (int8 symmetric per-tensor weights, uint8 per-tensor inputs) / with ``weights: {strategy:
-  channel}``. cnn: the QAT of SparseML's ResNet-50 recipes (legacy QuantizationModifier on the
-  backbone, ``submodules: [conv1, layer1, ..., layer4]``, the classifier float; its default
-  quantize_conv_activations quantizes every fused Conv-BN(-ReLU) output) / a new-style scheme with
-  per-channel weights and ``output_activations``;
-- rk-tensor-fp32w (cnn only): rk-tensor with ``fp32_float_weights=True`` (layers that stay float get
-  their weights in fp32);
-- rk-tensor-qres (cnn only, a measurement): rk-tensor's file rewritten as SparseML's exporter step
-  QuantizeResiduals did (each residual Add reads its identity input through the next conv's input
-  quantizer; per-tensor scales and zero points as scalars, which onnxruntime's QLinearAdd fusion
-  needs), timed but not checked: the QAT did not simulate that quantizer on the identity path;
+  channel}``. cnn: a new-style scheme with ``output_activations`` (int8 symmetric weights per tensor /
+  per channel, uint8 activations): SparseML quantized every quantizable leaf's input and output and,
+  through the FloatFunctional's activation_post_process, every residual Add's output, so training
+  simulates every quantizer of an all-integer network;
+- rk-legacy (cnn only): the QAT of SparseML's ResNet-50 recipes (legacy QuantizationModifier on the
+  backbone, ``submodules: [conv, layer1, ..., layer4]``, the classifier float; conv outputs quantized
+  by its default quantize_conv_activations). The legacy modifier removed the FloatFunctional's output
+  quantizer, so the residual Adds stay float in training and in the file;
 - ort-tensor / ort-channel: onnxruntime's ``quant_pre_process`` + ``quantize_static`` of the fp32 file
   (QDQ, uint8 activations, int8 weights, MinMax on 8 random samples), per tensor / per channel: the
   reference for what int8 can do on this CPU.
@@ -36,8 +35,7 @@ one per round, after warm-up rounds, so machine drift hits all alike. Printed pe
 latency, fp32/variant (the median of the per-round ratios; above 1: faster than fp32), for recipekit's
 variants the speed relative to onnxruntime's quantizer of the same scheme (ort ms / recipekit ms;
 1.00 = as fast), the int8 kernels onnxruntime fused and, for recipekit, how many quantized Conv/Linear
-modules run as int8 kernels. What the QAT does not quantize (residual Adds, attention matmuls,
-Softmax) stays float.
+modules run as int8 kernels. What the QAT does not quantize stays float.
 
 Run: .venv/bin/python bench/export_latency.py [--rounds 40] [--res 224] [--seq 128] [--layers 4] [--models cnn bert]
 (needs the torch and onnx extras, and transformers for bert)
@@ -80,69 +78,80 @@ CHANNEL = """    scheme:
       weights: {num_bits: 8, symmetric: true, strategy: channel}
 """
 # The CNN's QAT as SparseML's ResNet-50 recipes wrote it (resnet50-pruned_quant: the legacy modifier
-# on the backbone, `submodules: [input, sections]`, here torchvision's names for them; the classifier
+# on the backbone, `submodules: [input, sections]`, here this model's names for them; the classifier
 # stays float): the legacy modifier's default quantize_conv_activations fake-quantizes every fused
-# Conv-BN(-ReLU) output, so each convolution exports as DQ -> Conv -> Q (QLinearConv).
-CNN_TENSOR = """
+# Conv-BN(-ReLU) output, so each convolution exports as DQ -> Conv -> Q (QLinearConv); it removed the
+# FloatFunctional's output quantizer, so the residual Adds stay float.
+CNN_LEGACY = """
 modifiers:
   - !EpochRangeModifier
     start_epoch: 0.0
     end_epoch: 3.0
   - !QuantizationModifier
     start_epoch: 0.0
-    submodules: [conv1, layer1, layer2, layer3, layer4]
+    submodules: [conv, layer1, layer2, layer3, layer4]
     disable_quantization_observer_epoch: 2.5
     freeze_bn_stats_epoch: 2.0
 """
-# Per-channel weights need the new-style scheme; output_activations quantizes the conv outputs as
-# the legacy default does (and, new-style, every other leaf's input and output).
-CNN_CHANNEL = RECIPE.format(
-    scheme="""    scheme:
-      input_activations: {num_bits: 8, symmetric: false, strategy: tensor}
-      output_activations: {num_bits: 8, symmetric: false, strategy: tensor}
-      weights: {num_bits: 8, symmetric: true, strategy: channel}
+
+
+def cnn_scheme(weights: str) -> str:
+    """A new-style scheme quantizing every leaf's input and output, the residual Adds' included."""
+    return RECIPE.format(
+        scheme=f"""    scheme:
+      input_activations: {{num_bits: 8, symmetric: false, strategy: tensor}}
+      output_activations: {{num_bits: 8, symmetric: false, strategy: tensor}}
+      weights: {{num_bits: 8, symmetric: true, strategy: {weights}}}
 """
-)
+    )
+
+
 STEPS_PER_EPOCH = 2
 
 
 class BasicBlock(nn.Module):
+    """SparseML's ResNet BasicBlock: the Add and its ReLU through a FloatFunctional."""
+
     def __init__(self, cin: int, cout: int, stride: int) -> None:
         super().__init__()
+        from torch.ao.nn.quantized import FloatFunctional
+
         self.conv1 = nn.Conv2d(cin, cout, 3, stride, 1, bias=False)
         self.bn1 = nn.BatchNorm2d(cout)
-        self.relu = nn.ReLU()
+        self.act1 = nn.ReLU()
         self.conv2 = nn.Conv2d(cout, cout, 3, 1, 1, bias=False)
         self.bn2 = nn.BatchNorm2d(cout)
-        self.downsample: nn.Module | None = None
+        self.identity: nn.Module | None = None
         if stride != 1 or cin != cout:
-            self.downsample = nn.Sequential(nn.Conv2d(cin, cout, 1, stride, bias=False), nn.BatchNorm2d(cout))
+            self.identity = nn.Sequential(nn.Conv2d(cin, cout, 1, stride, bias=False), nn.BatchNorm2d(cout))
+        self.add_relu = FloatFunctional()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        identity = x if self.downsample is None else self.downsample(x)
-        out = self.relu(self.bn1(self.conv1(x)))
-        out = self.bn2(self.conv2(out))
-        result: torch.Tensor = self.relu(out + identity)
+        identity = x if self.identity is None else self.identity(x)
+        out = self.bn2(self.conv2(self.act1(self.bn1(self.conv1(x)))))
+        result: torch.Tensor = self.add_relu.add_relu(identity, out)
         return result
 
 
 class ResNet18(nn.Module):
     def __init__(self, classes: int = 1000) -> None:
         super().__init__()
-        self.conv1 = nn.Conv2d(3, 64, 7, 2, 3, bias=False)
-        self.bn1 = nn.BatchNorm2d(64)
-        self.relu = nn.ReLU()
-        self.maxpool = nn.MaxPool2d(3, 2, 1)
+        self.conv = nn.Conv2d(3, 64, 7, 2, 3, bias=False)
+        self.bn = nn.BatchNorm2d(64)
+        self.act = nn.ReLU()
+        self.pool = nn.MaxPool2d(3, 2, 1)
         self.layer1 = nn.Sequential(BasicBlock(64, 64, 1), BasicBlock(64, 64, 1))
         self.layer2 = nn.Sequential(BasicBlock(64, 128, 2), BasicBlock(128, 128, 1))
         self.layer3 = nn.Sequential(BasicBlock(128, 256, 2), BasicBlock(256, 256, 1))
         self.layer4 = nn.Sequential(BasicBlock(256, 512, 2), BasicBlock(512, 512, 1))
+        self.avg = nn.AdaptiveAvgPool2d(1)
+        self.flat = nn.Flatten()
         self.fc = nn.Linear(512, classes)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = self.maxpool(self.relu(self.bn1(self.conv1(x))))
+        x = self.pool(self.act(self.bn(self.conv(x))))
         x = self.layer4(self.layer3(self.layer2(self.layer1(x))))
-        out: torch.Tensor = self.fc(torch.flatten(x.mean(dim=(2, 3), keepdim=True), 1))
+        out: torch.Tensor = self.fc(self.flat(self.avg(x)))
         return out
 
 
@@ -188,50 +197,6 @@ def export_checked(model: nn.Module, x: torch.Tensor, path: Path, runner: Any, *
     except ExportError as error:
         print(f"  CHECK FAILED for {path.name}: {error}")
         return to_onnx(model, x, path, runner=runner, dynamic_axes=False, print_report=False, check=False, **options)
-
-
-def quantized_residuals(source: Path, target: Path) -> int:
-    """A measurement, not an export: SparseML's exporter step QuantizeResiduals on recipekit's file.
-
-    SparseML's ``quantize_resnet_identity_add_inputs``: an Add that reads a DequantizeLinear and a float
-    tensor X, where X is also quantized by a QuantizeLinear (the next block's conv input), reads X
-    through that quantizer instead (a new DequantizeLinear of its integers). The identity path is
-    then quantized with the conv input's scale, which the QAT did not simulate on that path: the file
-    is timed, never checked against torch. Per-tensor scales and zero points, which the export writes
-    as 1-element tensors, become scalars (the same values): onnxruntime fuses DQ, DQ -> Add -> Q into
-    QLinearAdd only with scalar ones. Returns how many Add inputs were rewritten.
-    """
-    model = onnx.load(str(source))
-    graph = model.graph
-    parameters = {name for node in graph.node if node.op_type in ("QuantizeLinear", "DequantizeLinear") for name in node.input[1:]}
-    for initializer in graph.initializer:
-        if initializer.name in parameters and list(initializer.dims) == [1]:
-            del initializer.dims[:]
-    producers = {out: node for node in graph.node for out in node.output}
-    quantizers: dict[str, onnx.NodeProto] = {}
-    for node in graph.node:
-        if node.op_type == "QuantizeLinear":
-            quantizers.setdefault(node.input[0], node)
-    rewritten = 0
-    added: list[tuple[int, onnx.NodeProto]] = []
-    for index, node in enumerate(graph.node):
-        if node.op_type != "Add" or len(node.input) != 2:
-            continue
-        kinds = [producers[i].op_type if i in producers else None for i in node.input]
-        if "DequantizeLinear" not in kinds:
-            continue
-        for slot, name in enumerate(node.input):
-            if kinds[slot] == "DequantizeLinear" or name not in quantizers:
-                continue
-            quantize = quantizers[name]
-            dequantized = f"{name}_identity_dequantized"
-            added.append((index, onnx.helper.make_node("DequantizeLinear", [quantize.output[0], *quantize.input[1:]], [dequantized])))
-            node.input[slot] = dequantized
-            rewritten += 1
-    for offset, (index, dq) in enumerate(added):
-        graph.node.insert(index + offset, dq)  # right before its Add: the graph stays topologically sorted
-    onnx.save(model, str(target))
-    return rewritten
 
 
 class Calibration:
@@ -310,7 +275,7 @@ def build(name: str, args: argparse.Namespace, folder: Path) -> tuple[dict[str, 
     reports: dict[str, Any] = {}
     recipes = {"rk-tensor": RECIPE.format(scheme=""), "rk-channel": RECIPE.format(scheme=CHANNEL)}
     if name == "cnn":
-        recipes = {"rk-tensor": CNN_TENSOR, "rk-channel": CNN_CHANNEL}
+        recipes = {"rk-tensor": cnn_scheme("tensor"), "rk-channel": cnn_scheme("channel"), "rk-legacy": CNN_LEGACY}
     for variant, recipe in recipes.items():
         model = make()
         model.load_state_dict(base.state_dict())
@@ -319,12 +284,6 @@ def build(name: str, args: argparse.Namespace, folder: Path) -> tuple[dict[str, 
         runner = trained(model, recipe, train_batch)
         paths[variant] = folder / f"{name}-{variant}.onnx"
         reports[variant] = export_checked(model, x, paths[variant], runner)
-        if name == "cnn" and variant == "rk-tensor":
-            paths["rk-tensor-fp32w"] = folder / f"{name}-rk-tensor-fp32w.onnx"
-            reports["rk-tensor-fp32w"] = export_checked(model, x, paths["rk-tensor-fp32w"], runner, fp32_float_weights=True)
-            paths["rk-tensor-qres"] = folder / f"{name}-rk-tensor-qres.onnx"
-            rewritten = quantized_residuals(paths["rk-tensor"], paths["rk-tensor-qres"])
-            print(f"  {name} rk-tensor-qres: {rewritten} residual Add inputs read through the next conv's quantizer")
         if variant == "rk-tensor":
             runner.detach()  # the same trained weights without fake quantization: the fp32 model
             paths["fp32"] = folder / f"{name}-fp32.onnx"

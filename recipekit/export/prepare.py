@@ -29,6 +29,7 @@ from recipekit.runtime.qat import (
     bn_scale_factor,
     is_float_functional,
     is_simulating,
+    post_process,
 )
 
 
@@ -238,7 +239,7 @@ def _prepare_activation(prepared: Prepared, quantized: QuantizedModule, module: 
     if is_float_functional(module):
         # add/add_relu/cat/mul call this Identity on their result: the output fake-quant goes there.
         output_q = slots["output"]
-        object.__setattr__(module.activation_post_process, "forward", _PostProcessForward(output_q, module))
+        object.__setattr__(post_process(module), "forward", _PostProcessForward(output_q, module))
         return
     object.__setattr__(module, "forward", _ActivationForward(module, slots.get("input"), slots.get("output"), module))
 

@@ -310,6 +310,13 @@ def is_float_functional(module: nn.Module) -> bool:
     return type(module).__name__ == "FloatFunctional" and isinstance(getattr(module, "activation_post_process", None), nn.Identity)
 
 
+def post_process(module: nn.Module) -> nn.Module:
+    """The Identity a FloatFunctional's methods call on their result (its output quantizer's place)."""
+    identity = module.activation_post_process
+    assert isinstance(identity, nn.Module)
+    return identity
+
+
 def _activation_site(name: str, module: nn.Module, type_override: bool, fused_away: bool) -> bool:
     """Whether SparseML's ``set_quantization_schemes`` gave this (non-weight) module a scheme."""
     if fused_away or type(module).__name__ in NON_QUANTIZABLE_MODULE_NAMES:
@@ -641,7 +648,7 @@ class Quantization:
         for quantized in self.modules:
             if is_float_functional(quantized.module):
                 assert quantized.output is not None
-                _override_forward(quantized.module.activation_post_process, PostProcessForward(quantized.output))
+                _override_forward(post_process(quantized.module), PostProcessForward(quantized.output))
                 continue
             _override_forward(quantized.module, simulated_forward(quantized, self.masks))
         self.enabled = True
@@ -687,9 +694,9 @@ class Quantization:
     def remove(self) -> None:
         """Give every module its own forward back."""
         for quantized in self.modules:
-            post_process = quantized.module.activation_post_process if is_float_functional(quantized.module) else None
-            for module in (quantized.module, quantized.bn, quantized.relu, post_process):
-                if isinstance(module, nn.Module) and "forward" in module.__dict__:
+            identity = post_process(quantized.module) if is_float_functional(quantized.module) else None
+            for module in (quantized.module, quantized.bn, quantized.relu, identity):
+                if module is not None and "forward" in module.__dict__:
                     del module.forward
         self.enabled = False
 
