@@ -90,3 +90,42 @@ def test_a_qat_model_pickles_and_computes_the_same_outputs_at_every_stage() -> N
     zeros = loaded.features[0].weight.detach() == 0
     assert zeros.float().mean() >= 0.45
     assert torch.equal(zeros, model.features[0].weight.detach() == 0)
+
+
+class Residual(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        from torch.ao.nn.quantized import FloatFunctional
+
+        self.conv = nn.Conv2d(3, 3, 3, padding=1)
+        self.add_relu = FloatFunctional()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out: torch.Tensor = self.add_relu.add_relu(x, self.conv(x))
+        return out
+
+
+def test_a_quantized_float_functional_pickles_with_its_output_quantizer() -> None:
+    recipe = RECIPE.replace("    freeze_bn_stats_epoch: 3.0\n", "    scheme:\n      output_activations: {num_bits: 8, symmetric: false}\n")
+    recipe = recipe.replace("params: [features.0.weight, head.weight]", "params: [conv.weight]")
+    torch.manual_seed(0)
+    model = Residual()
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.05)
+    runner = attach(recipekit.compile_recipe(recipe, 4), model, optimizer)
+    for step in range(6):
+        optimizer.zero_grad()
+        model(batch(step)).pow(2).mean().backward()
+        optimizer.step()
+    assert runner.qat_enabled and "4" not in runner.quantization.parameters()
+    assert sorted(runner.quantization.parameters()["add_relu"]) == ["output"]
+    loaded = roundtrip(model)
+    assert is_simulating(loaded.add_relu.activation_post_process)
+    x = batch(3000)
+    out = model(x)
+    assert torch.equal(loaded(x), out)
+    # The Add's output is on its quantizer's grid (the sum of two quantized tensors is not, in general).
+    scale = float(runner.quantization.parameters()["add_relu"]["output"]["scale"])
+    steps = out.detach().double() / scale
+    assert torch.allclose(steps, steps.round(), atol=1e-3)
+    plain = torch.relu(x + model.conv(x)).detach().double() / scale
+    assert not torch.allclose(plain, plain.round(), atol=1e-3)
