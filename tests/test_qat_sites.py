@@ -198,3 +198,13 @@ def test_a_float_functional_add_is_quantized_where_sparseml_quantized_it(name: s
     # Removed, the model is its own again: the FloatFunctional's Identity no longer quantizes.
     runner.detach()
     assert "forward" not in model[4].add_relu.activation_post_process.__dict__
+
+
+def test_a_float_functional_named_as_a_custom_quantizable_type_is_refused() -> None:
+    # SparseML's legacy modifier wrapped it in a QuantWrapper, which has no add_relu: its model raised
+    # AttributeError on the first forward (checked with SparseML 1.8.0). Refused before anything changes.
+    model = models("ff")
+    recipe = "modifiers:\n  - !QuantizationModifier\n    start_epoch: 0.0\n    custom_quantizable_module_types: [FloatFunctional]\n"
+    with pytest.raises(recipekit.runtime.RuntimeRefusal, match=r"custom_quantizable_module_types names FloatFunctional \('4.add_relu'\)"):
+        attach(recipekit.compile_recipe(recipe, 2), model, torch.optim.SGD(model.parameters(), lr=0.1))
+    assert not any("forward" in m.__dict__ for m in model.modules())

@@ -13,7 +13,8 @@ ConvBn2d computes it, with the output fake-quant after the block's last module a
 SparseML quantized the fused module's output; freezing BN statistics then makes
 that BatchNorm use its running statistics. The new-style modifier also
 fake-quantizes the input of every other quantizable leaf module (SiLU, ReLU,
-LayerNorm, ...), as SparseML's QuantWrappers did. The swapped-in forwards are
+LayerNorm, ...), as SparseML's QuantWrappers did, and the result of a FloatFunctional (a
+residual Add written as SparseML's ResNets wrote it) where its output_activations asks. The swapped-in forwards are
 instances of module-level classes, so a QAT model pickles (``torch.save(model)``).
 """
 
@@ -370,6 +371,13 @@ def _legacy_flavour(config: dict[str, Any], model: nn.Module) -> tuple[list[Quan
                 continue
             if not isinstance(module, QUANTIZABLE):
                 wrapped = type(module).__name__ in custom and id(module) not in fused_away
+                if wrapped and is_float_functional(module):
+                    # SparseML wrapped it in a QuantWrapper, which has no add/add_relu/cat: its model failed on the first call.
+                    raise QatConfigError(
+                        f"custom_quantizable_module_types names FloatFunctional ({original!r}): SparseML wrapped it in a "
+                        "QuantWrapper, which has no add/add_relu/cat, so its model failed on the first call; remove it (the "
+                        "new-style scheme's output_activations quantizes a FloatFunctional's result)"
+                    )
                 # torch's prepare_qat, which the legacy modifier ran, gave a leaf of these types an output
                 # observer (its qconfig propagation list); SparseML removed it only from Linear/Conv/Embedding.
                 observed = type(module) in LEGACY_OUTPUT_OBSERVED and next(module.children(), None) is None
