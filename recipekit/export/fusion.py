@@ -11,6 +11,12 @@ None of them changes what the file computes beyond the rounding the int8 kernels
   which it can become QLinearConv).
 - ``gather_first``: ``DequantizeLinear(table) -> Gather`` becomes ``Gather(int table) -> dequantize``:
   only the gathered rows are dequantized, not the whole table on every run. Bit-identical.
+- ``pool_integers``: ``DequantizeLinear -> MaxPool`` becomes ``MaxPool(integers) -> DequantizeLinear``,
+  so the pool runs on uint8 between two int8 kernels. Bit-identical.
+- ``drop_requantize``: a ``DequantizeLinear -> QuantizeLinear`` pair that gives back every integer
+  (two quantizers in a row whose scales agree to a few float32 steps) is dropped. Bit-identical,
+  checked over every integer of the type.
+- ``scalar_qparams``: per-tensor scales and zero points as scalars (onnxruntime's QLinearAdd fusion).
 - ``float_weights``: (optional) the weight of a Conv/Linear that will stay a float kernel is written
   as the fp32 values its DequantizeLinear gives (bit-identical), so onnxruntime can constant-fold
   and prepack it instead of dequantizing it on every run. The file grows.
