@@ -410,7 +410,8 @@ def _wrapped_legacy(name: str, module: nn.Module, activation: QuantArgs, tensorr
     ins, outs = _wrapper_stubs(name, module)
 
     def stub(symmetric: bool) -> FakeQuantizer:
-        return FakeQuantizer(QuantArgs(activation.num_bits, symmetric or tensorrt, False, activation.reduce_range, activation.averaging_constant))
+        args = activation
+        return FakeQuantizer(QuantArgs(args.num_bits, symmetric or tensorrt, False, args.reduce_range, args.averaging_constant))
 
     return QuantizedModule(name, module, None, stub(ins[0]), stub(outs[0]), right=stub(ins[1]))
 

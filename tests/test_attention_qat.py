@@ -1,0 +1,195 @@
+"""Issue 23 item 6: BERT's attention matmuls under QAT, against SparseML 1.8.0's own runs.
+
+The fixtures under tests/fixtures/sparseml/attention/ were written by SparseML itself
+(``scripts/make_sparseml_fixtures.py attention``, transformers 4.40.2): a tiny BertModel modified by
+SparseML's ``modify_model`` (``QATMatMul`` children ``attention_scores_matmul`` and
+``context_layer_matmul``) and trained under the legacy and the new-style QuantizationModifier.
+Here the same model under transformers 5 is modified by ``recipekit.integrations.attention`` and
+replayed: outputs at every step, every fake-quantizer (the matmuls' two inputs and output among
+them) at every step, and the final weights.
+"""
+
+from __future__ import annotations
+
+import pickle
+import warnings
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+import recipekit
+
+torch = pytest.importorskip("torch")
+transformers = pytest.importorskip("transformers")
+from torch import nn  # noqa: E402
+
+from recipekit.integrations.attention import AttentionError, quantize_attention  # noqa: E402
+from recipekit.runtime import RuntimeRefusal, attach  # noqa: E402
+from recipekit.runtime.matmul import QATMatMul  # noqa: E402
+from scripts.sparseml_fixtures.attention import config, models  # noqa: E402  (the fixture's own model)
+from tests import fixture_compare  # noqa: E402
+
+FIX = fixture_compare.topic("attention")
+BERT = FIX.load("bert.pt")
+MATMULS = [f"encoder.layer.{i}.attention.self.{m}" for i in (0, 1) for m in ("attention_scores_matmul", "context_layer_matmul")]
+
+
+@pytest.fixture(autouse=True)
+def deterministic() -> Iterator[None]:
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def sparseml_key(name: str) -> str:
+    """SparseML's FakeQuantize module name as recipekit's ``module/slot``."""
+    for theirs, ours in (
+        (".input_quant_stubs.0.activation_post_process", "/input"),  # QATWrapper: left operand
+        (".input_quant_stubs.1.activation_post_process", "/right"),  # right operand
+        (".output_quant_stubs.0.activation_post_process", "/output"),
+        (".quant.activation_post_process", "/input"),  # QuantWrapper (new-style)
+        (".module.weight_fake_quant", "/weight"),
+        (".module.activation_post_process", "/output"),
+        (".weight_fake_quant", "/weight"),  # a QAT Embedding
+        (".activation_post_process", "/output"),
+    ):
+        if name.endswith(theirs):
+            return name[: -len(theirs)] + ours
+    raise AssertionError(name)
+
+
+def check_quantizers(runner: Any, theirs: dict[str, dict[str, Any]], where: str) -> None:
+    mine = {f"{m.name}/{slot}": q for m in runner.quantization.modules for slot, q in m.quantizers().items()}
+    assert sorted(mine) == sorted(sparseml_key(k) for k in theirs), where
+    for key, expected in theirs.items():
+        quantizer = mine[sparseml_key(key)]
+        assert quantizer.observed == expected["observed"], (where, key)
+        if not expected["observed"]:
+            continue
+        FIX.floats(quantizer.min_val, expected["min"], (where, key, "min"))
+        FIX.floats(quantizer.max_val, expected["max"], (where, key, "max"))
+        scale, zero_point = quantizer.qparams()
+        FIX.floats(scale.reshape(expected["scale"].shape), expected["scale"], (where, key, "scale"))
+        # The same integer grid: torch's quint8 symmetric zero point is 128 where recipekit's int8 one is 0.
+        low, high = quantizer.args.bounds
+        assert high - low == expected["quant_max"] - expected["quant_min"], (where, key, "range")
+        shifted = zero_point.reshape(expected["zero_point"].shape) - low
+        FIX.exact(shifted, expected["zero_point"] - expected["quant_min"], (where, key, "zero point"))
+
+
+def modified_bert() -> nn.Module:
+    model = models()
+    model.load_state_dict(BERT["initial"])
+    modification, note = quantize_attention(model, None)
+    assert modification is not None and note is None  # BertModel: modified, as SparseML's registry did
+    assert modification.names == MATMULS
+    return model
+
+
+def replay(run: dict[str, Any]) -> tuple[nn.Module, Any]:
+    model = modified_bert()
+    model.train()
+    optimizer = torch.optim.SGD(model.parameters(), lr=BERT["lr"], momentum=BERT["momentum"])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # transformers' "pass an attention_mask" advice
+        runner = attach(recipekit.compile_recipe(run["recipe"], BERT["steps_per_epoch"]), model, optimizer)
+        for k, ids in enumerate(BERT["inputs"]):
+            optimizer.zero_grad(set_to_none=True)
+            out = model(input_ids=ids).last_hidden_state
+            FIX.floats(out.detach(), run["outputs"][k], f"outputs at step {k}")
+            if run["quantizers_per_step"][k]:
+                check_quantizers(runner, run["quantizers_per_step"][k], f"step {k}")
+            out.square().mean().backward()
+            optimizer.step()
+        check_quantizers(runner, run["quantizers"], "end")
+        runner.finalize()
+    for name, value in model.named_parameters():
+        FIX.floats(value.detach(), run["final"][name], name)
+    return model, runner
+
+
+@pytest.mark.parametrize("name", list(BERT["runs"]))
+def test_bert_attention_qat_replays_sparseml(name: str) -> None:
+    run = BERT["runs"][name]
+    _, runner = replay(run)
+    matmul_slots = sorted(f"{m.name}/{s}" for m in runner.quantization.modules if m.right is not None for s in m.quantizers())
+    if name == "new-style ignore QATMatMul":
+        assert matmul_slots == []  # ignore: [QATMatMul] resolves to the four matmuls, as in SparseML
+    else:
+        # Even exclude_module_types: [QATMatMul] leaves them quantized under the legacy modifier.
+        assert matmul_slots == sorted(f"{m}/{s}" for m in MATMULS for s in ("input", "right", "output"))
+
+
+def test_the_stub_symmetries_follow_sparsemls_qatwrapper() -> None:
+    def symmetric(name: str) -> dict[str, bool]:
+        model = modified_bert()
+        runner = attach(recipekit.compile_recipe(BERT["runs"][name]["recipe"], 2), model, torch.optim.SGD(model.parameters(), lr=0.1))
+        site = next(m for m in runner.quantization.modules if m.name == MATMULS[3])
+        result = {slot: q.args.symmetric for slot, q in site.quantizers().items()}
+        runner.detach()
+        return result
+
+    # Left asymmetric, right symmetric, output asymmetric (legacy: torch quint8; new-style: int8 default args).
+    assert symmetric("legacy") == symmetric("new-style default scheme") == {"input": False, "right": True, "output": False}
+    # With output_activations, SparseML's _load_qconfigs set the symmetry on input_activations instead:
+    # every stub quantizes as output_activations says.
+    assert symmetric("new-style output_activations") == {"input": False, "right": False, "output": False}
+    assert symmetric("new-style override by name") == {"input": True, "right": True, "output": True}
+
+
+def test_the_modification_is_reversible_and_keeps_the_state_dict() -> None:
+    model = models()
+    model.load_state_dict(BERT["initial"])
+    model.eval()
+    ids = BERT["inputs"][0]
+    before = model(input_ids=ids).last_hidden_state.detach()
+    keys = list(model.state_dict())
+    modification, _ = quantize_attention(model, None)
+    assert modification is not None
+    assert list(model.state_dict()) == keys  # QATMatMul has no parameters
+    assert [n for n, m in model.named_modules() if isinstance(m, QATMatMul)] == MATMULS
+    # SparseML's arithmetic (scores / sqrt(head size)) instead of transformers 5's (* scaling): equal within rounding.
+    torch.testing.assert_close(model(input_ids=ids).last_hidden_state.detach(), before, rtol=0, atol=1e-6)
+    pickle.loads(pickle.dumps(model))  # the instance forward is a module-level class
+    modification.remove()
+    assert [n for n, m in model.named_modules() if isinstance(m, QATMatMul)] == []
+    assert torch.equal(model(input_ids=ids).last_hidden_state, before)
+    assert model.config.to_dict() == models().config.to_dict()  # the config was never written
+
+
+REGISTRY = FIX.json("registry.json")
+
+
+@pytest.mark.parametrize("kind", ["BertModel", "BertForQuestionAnswering", "BertForSequenceClassification", "BertForMaskedLM"])
+def test_only_the_classes_sparsemls_registry_named_are_modified(kind: str) -> None:
+    model = getattr(transformers, kind)(config())
+    modification, note = quantize_attention(model, None)
+    names = [] if modification is None else modification.names
+    FIX.exact(names, [n.removeprefix("bert.") if kind == "BertModel" else n for n in REGISTRY[kind]], kind)
+    if not REGISTRY[kind]:
+        assert note is not None and f"the attention of {kind} trains in float, as under SparseML 1.8" in note
+        assert "quantize_attention=True" in note
+        opted, said = quantize_attention(model, True)
+        assert opted is not None and len(opted.names) == 4
+        assert said is not None and "which SparseML 1.8 gave only BertModel and BertForQuestionAnswering" in said
+    else:
+        assert note is None
+
+
+def test_distilbert_is_refused_where_sparseml_crashed() -> None:
+    assert REGISTRY["DistilBertModel forward"].startswith("TypeError: QATMatMul.__init__()")
+    distil = transformers.DistilBertConfig(vocab_size=40, dim=16, n_layers=1, n_heads=2, hidden_dim=32, max_position_embeddings=16)
+    model = transformers.DistilBertModel(distil)
+    with pytest.raises(AttentionError, match=r"assigned the class QATMatMul instead of an instance.*quantize_attention=False"):
+        quantize_attention(model, None)
+    modification, note = quantize_attention(model, False)
+    assert modification is None and note is not None and note.startswith("quantize_attention=False: the attention of DistilBertModel")
+
+
+def test_ignore_qatmatmul_names_no_module_of_an_unmodified_model() -> None:
+    recipe = BERT["runs"]["new-style ignore QATMatMul"]["recipe"]
+    model = models()
+    with pytest.raises(RuntimeRefusal, match="'QATMatMul'"):
+        attach(recipekit.compile_recipe(recipe, 2), model, torch.optim.SGD(model.parameters(), lr=0.1))
