@@ -193,3 +193,76 @@ def test_ignore_qatmatmul_names_no_module_of_an_unmodified_model() -> None:
     model = models()
     with pytest.raises(RuntimeRefusal, match="'QATMatMul'"):
         attach(recipekit.compile_recipe(recipe, 2), model, torch.optim.SGD(model.parameters(), lr=0.1))
+
+
+# -- the Hugging Face callback -------------------------------------------------------------------
+QAT_RECIPE = """\
+modifiers:
+  - !EpochRangeModifier
+    start_epoch: 0.0
+    end_epoch: 2.0
+  - !QuantizationModifier
+    start_epoch: 1.0
+    ignore: [Embedding]
+"""
+
+
+class QuestionData(torch.utils.data.Dataset):  # type: ignore[type-arg]
+    def __init__(self) -> None:
+        generator = torch.Generator().manual_seed(0)
+        self.ids = torch.randint(0, 40, (4, 6), generator=generator)
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
+        return {"input_ids": self.ids[index], "start_positions": torch.tensor(1), "end_positions": torch.tensor(3)}
+
+
+def train(tmp_path: Any, model: nn.Module, **options: Any) -> tuple[Any, list[str]]:
+    from recipekit.integrations.transformers import RecipeCallback
+
+    callback = RecipeCallback(QAT_RECIPE, **options)
+    args = transformers.TrainingArguments(
+        output_dir=str(tmp_path / "out"), per_device_train_batch_size=2, report_to="none", use_cpu=True, save_strategy="no",
+        disable_tqdm=True, num_train_epochs=2, lr_scheduler_type="constant", learning_rate=0.01,
+    )  # fmt: skip
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        transformers.Trainer(model=model, args=args, train_dataset=QuestionData(), callbacks=[callback]).train()
+    return callback, [str(w.message) for w in caught if "attention" in str(w.message) and "QATMatMul" in str(w.message)]
+
+
+def test_the_callback_quantizes_the_attention_of_a_class_sparseml_modified(tmp_path: Any) -> None:
+    model = transformers.BertForQuestionAnswering(config())
+    callback, said = train(tmp_path, model)
+    assert said == []  # what SparseML did, nothing to say
+    assert callback.attention is not None and callback.attention.names == [f"bert.{n}" for n in MATMULS]
+    quantization = callback.runner.quantization
+    sites = {m.name: m for m in quantization.modules if m.right is not None}
+    assert sorted(sites) == [f"bert.{n}" for n in MATMULS]
+    assert all(q.observed for m in sites.values() for q in m.quantizers().values())
+    # Trained and finalized: the model keeps its quantized attention for export; detach gives it back whole.
+    assert isinstance(model.bert.encoder.layer[0].attention.self.attention_scores_matmul, QATMatMul)
+    keys = list(model.state_dict())
+    callback.runner.detach()
+    callback.attention.remove()
+    assert not [n for n, m in model.named_modules() if isinstance(m, QATMatMul)]
+    assert list(model.state_dict()) == keys
+
+
+def test_the_callback_says_when_sparseml_left_the_attention_float_and_takes_the_opt_in(tmp_path: Any) -> None:
+    def model() -> nn.Module:
+        # BertForQuestionAnswering's loss, under a class name SparseML's registry did not hold.
+        return type("BertForSpanExtraction", (transformers.BertForQuestionAnswering,), {})(config())
+
+    callback, said = train(tmp_path, model())
+    assert callback.attention is None
+    assert not [m for m in callback.runner.quantization.modules if m.right is not None]
+    assert len(said) == 1 and said[0].startswith("the attention of BertForSpanExtraction trains in float, as under SparseML 1.8")
+    assert "RecipeCallback(..., quantize_attention=True) to quantize" in said[0]
+    callback, said = train(tmp_path, model(), quantize_attention=True)
+    assert callback.attention is not None and len(callback.attention.names) == 4
+    assert len(said) == 1 and "RecipeCallback(..., quantize_attention=True): 2 attention modules of BertForSpanExtraction" in said[0]
+    callback, said = train(tmp_path, model(), quantize_attention=False)
+    assert callback.attention is None and said == []
