@@ -91,6 +91,8 @@ class Prepared:
     folded: dict[str, str] = field(default_factory=dict)
     #: Parameter name -> number of exact zeros in the trained model.
     parameter_zeros: dict[str, int] = field(default_factory=dict)
+    #: Quantized two-input matmul modules (QATMatMul: attention's Q·Kᵀ and P·V), in model order.
+    matmuls: list[str] = field(default_factory=list)
 
 
 def quantization_of(runner: Any) -> Quantization | None:
@@ -227,7 +229,29 @@ def _prepare_activation(prepared: Prepared, quantized: QuantizedModule, module: 
             key = f"{slot}_{part}"
             module.register_buffer(key, getattr(frozen, part))
             prepared.origins[prefix + key] = {"parameter": quantized.name, "role": f"{slot} {part}"}
+    if quantized.right is not None:
+        object.__setattr__(module, "forward", _MatMulForward(module, slots))
+        prepared.matmuls.append(quantized.name)
+        return
     object.__setattr__(module, "forward", _ActivationForward(module, slots.get("input"), slots.get("output"), module))
+
+
+class _MatMulForward:
+    """A QATMatMul between frozen fake-quantizers (both operands and the product), whose scales and zero
+    points are the module's buffers: exported as QDQ around a MatMul, which onnxruntime fuses."""
+
+    def __init__(self, module: nn.Module, slots: dict[str, Frozen]) -> None:
+        self.module, self.slots = module, slots
+
+    def __call__(self, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+        module: Any = self.module
+        slots = self.slots
+        if "input" in slots:
+            a = slots["input"](a, module.input_scale, module.input_zero_point)
+        if "right" in slots:
+            b = slots["right"](b, module.right_scale, module.right_zero_point)
+        out: torch.Tensor = type(module).forward(module, a, b)
+        return out if "output" not in slots else slots["output"](out, module.output_scale, module.output_zero_point)
 
 
 class _ActivationForward:
