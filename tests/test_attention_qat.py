@@ -266,3 +266,35 @@ def test_the_callback_says_when_sparseml_left_the_attention_float_and_takes_the_
     assert len(said) == 1 and "RecipeCallback(..., quantize_attention=True): 2 attention modules of BertForSpanExtraction" in said[0]
     callback, said = train(tmp_path, model(), quantize_attention=False)
     assert callback.attention is None and said == []
+
+
+@pytest.mark.filterwarnings("ignore:.*isinstance\\(treespec, LeafSpec\\).*:FutureWarning")  # Lightning on torch 2.13
+@pytest.mark.filterwarnings("ignore:.*does not have many workers.*")
+def test_the_lightning_callback_modifies_the_hugging_face_model_inside_the_module() -> None:
+    pl = pytest.importorskip("lightning.pytorch")
+    from recipekit.integrations.lightning import RecipeCallback
+
+    class Module(pl.LightningModule):  # type: ignore[misc]
+        def __init__(self) -> None:
+            super().__init__()
+            self.model = models()
+
+        def training_step(self, batch: Any, index: int) -> torch.Tensor:
+            return self.model(input_ids=batch[0]).last_hidden_state.square().mean()  # type: ignore[no-any-return]
+
+        def configure_optimizers(self) -> Any:
+            return torch.optim.SGD(self.parameters(), lr=0.01)
+
+    module = Module()
+    ids = torch.randint(0, 40, (4, 6), generator=torch.Generator().manual_seed(0))
+    data = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(ids), batch_size=2)
+    callback = RecipeCallback(QAT_RECIPE)
+    trainer = pl.Trainer(
+        max_epochs=2, accelerator="cpu", devices=1, logger=False, enable_checkpointing=False, enable_progress_bar=False,
+        enable_model_summary=False, callbacks=[callback],
+    )  # fmt: skip
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # transformers' "pass an attention_mask" advice
+        trainer.fit(module, data)
+    assert callback.attention is not None and callback.attention.names == MATMULS
+    assert sorted(m.name for m in callback.runner.quantization.modules if m.right is not None) == [f"model.{n}" for n in MATMULS]

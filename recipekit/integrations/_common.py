@@ -260,6 +260,11 @@ def quantizable_attention(plan: Plan, model: torch.nn.Module, wanted: bool | Non
     return modification
 
 
+def hugging_face_model(module: torch.nn.Module) -> torch.nn.Module | None:
+    """The outermost transformers model inside ``module`` (a LightningModule's network), or None."""
+    return next((m for m in module.modules() if type(m).__module__.startswith("transformers.")), None)
+
+
 def _argument(message: str, callback: str) -> str:
     """The message with ``quantize_attention=X`` spelt as the callback's argument."""
     return re.sub(r"quantize_attention=(True|False)", rf"{callback}(..., quantize_attention=\1)", message)
