@@ -159,6 +159,9 @@ def _prepare_module(prepared: Prepared, quantized: QuantizedModule, names: dict[
     clone = prepared.model
     module: Any = clone.get_submodule(quantized.name)
     prefix = quantized.name + "." if quantized.name else ""
+    if quantized.right is not None:
+        _prepare_matmul(prepared, quantized, module, prefix)
+        return
     if not isinstance(quantized.module, QUANTIZABLE):
         _prepare_activation(prepared, quantized, module, prefix)
         return
@@ -229,11 +232,32 @@ def _prepare_activation(prepared: Prepared, quantized: QuantizedModule, module: 
             key = f"{slot}_{part}"
             module.register_buffer(key, getattr(frozen, part))
             prepared.origins[prefix + key] = {"parameter": quantized.name, "role": f"{slot} {part}"}
-    if quantized.right is not None:
-        object.__setattr__(module, "forward", _MatMulForward(module, slots))
-        prepared.matmuls.append(quantized.name)
-        return
     object.__setattr__(module, "forward", _ActivationForward(module, slots.get("input"), slots.get("output"), module))
+
+
+class _ActivationForward:
+    """A module's own forward between frozen fake-quantizers whose scale and zero point are buffers of ``holder``."""
+
+    def __init__(self, module: nn.Module, input_q: Frozen | None, output_q: Frozen | None, holder: nn.Module) -> None:
+        self.module, self.input_q, self.output_q, self.holder = module, input_q, output_q, holder
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        holder: Any = self.holder
+        if self.input_q is not None:
+            x = self.input_q(x, holder.input_scale, holder.input_zero_point)
+        out: torch.Tensor = type(self.module).forward(self.module, x)
+        return out if self.output_q is None else self.output_q(out, holder.output_scale, holder.output_zero_point)
+
+
+def _prepare_matmul(prepared: Prepared, quantized: QuantizedModule, module: nn.Module, prefix: str) -> None:
+    """A QATMatMul: both operands and the product fake-quantized, with the module's buffers as qparams."""
+    slots = {slot: Frozen.of(q) for slot, q in quantized.quantizers().items()}
+    for slot, frozen in slots.items():
+        for part in ("scale", "zero_point"):
+            module.register_buffer(f"{slot}_{part}", getattr(frozen, part))
+            prepared.origins[f"{prefix}{slot}_{part}"] = {"parameter": quantized.name, "role": f"{slot} {part}"}
+    object.__setattr__(module, "forward", _MatMulForward(module, slots))
+    prepared.matmuls.append(quantized.name)
 
 
 class _MatMulForward:
@@ -252,20 +276,6 @@ class _MatMulForward:
             b = slots["right"](b, module.right_scale, module.right_zero_point)
         out: torch.Tensor = type(module).forward(module, a, b)
         return out if "output" not in slots else slots["output"](out, module.output_scale, module.output_zero_point)
-
-
-class _ActivationForward:
-    """A module's own forward between frozen fake-quantizers whose scale and zero point are buffers of ``holder``."""
-
-    def __init__(self, module: nn.Module, input_q: Frozen | None, output_q: Frozen | None, holder: nn.Module) -> None:
-        self.module, self.input_q, self.output_q, self.holder = module, input_q, output_q, holder
-
-    def __call__(self, x: torch.Tensor) -> torch.Tensor:
-        holder: Any = self.holder
-        if self.input_q is not None:
-            x = self.input_q(x, holder.input_scale, holder.input_zero_point)
-        out: torch.Tensor = type(self.module).forward(self.module, x)
-        return out if self.output_q is None else self.output_q(out, holder.output_scale, holder.output_zero_point)
 
 
 def _replace(root: nn.Module, name: str, new: nn.Module) -> None:

@@ -583,20 +583,20 @@ class SimulatedForward:
         self.last = None
 
 
-class WrappedForward:
+class WrappedForward(SimulatedForward):
     """The forward of a module SparseML wrapped in a QATWrapper (``QATMatMul``): both inputs
-    fake-quantized, the module's own forward, the output fake-quantized."""
+    fake-quantized, the module's own forward, the output fake-quantized. It has no weight (no mask)."""
 
-    def __init__(self, quantized: QuantizedModule) -> None:
-        self.quantized = quantized
-
-    def __call__(self, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    def __call__(self, x: torch.Tensor, *args: Any, **kwargs: Any) -> torch.Tensor:
         quantized = self.quantized
+        if len(args) != 1 or kwargs:
+            raise TypeError(f"{quantized.name!r} ({type(quantized.module).__name__}) is quantized as a matmul of two tensors")
+        b: torch.Tensor = args[0]
         if quantized.input is not None:
-            a = quantized.input(a)
+            x = quantized.input(x)
         if quantized.right is not None:
             b = quantized.right(b)
-        out: torch.Tensor = type(quantized.module).forward(quantized.module, a, b)
+        out: torch.Tensor = type(quantized.module).forward(quantized.module, x, b)
         return out if quantized.output is None else quantized.output(out)
 
 
@@ -663,16 +663,16 @@ def frozen_batchnorm(bn: nn.BatchNorm2d) -> TailForward:
     return TailForward(bn, None, True)
 
 
-def simulated_forward(quantized: QuantizedModule, masks: MaskLookup) -> SimulatedForward | WrappedForward:
-    return WrappedForward(quantized) if quantized.right is not None else SimulatedForward(quantized, masks)
+def simulated_forward(quantized: QuantizedModule, masks: MaskLookup) -> SimulatedForward:
+    return WrappedForward(quantized, masks) if quantized.right is not None else SimulatedForward(quantized, masks)
 
 
 def is_simulating(module: nn.Module) -> bool:
     """Whether ``module`` runs a forward of this simulation instead of its own."""
-    return isinstance(module.__dict__.get("forward"), (SimulatedForward, WrappedForward, TailForward, FusedAway))
+    return isinstance(module.__dict__.get("forward"), (SimulatedForward, TailForward, FusedAway))
 
 
-def _override_forward(module: nn.Module, forward: Callable[..., torch.Tensor]) -> None:
+def _override_forward(module: nn.Module, forward: Callable[[torch.Tensor], torch.Tensor]) -> None:
     # An instance attribute shadows the class's forward; deleting it gives the module its own back.
     # Parameters, buffers and state_dict keys stay as they were.
     object.__setattr__(module, "forward", forward)
