@@ -298,3 +298,22 @@ def test_the_lightning_callback_modifies_the_hugging_face_model_inside_the_modul
         trainer.fit(module, data)
     assert callback.attention is not None and callback.attention.names == MATMULS
     assert sorted(m.name for m in callback.runner.quantization.modules if m.right is not None) == [f"model.{n}" for n in MATMULS]
+
+
+def test_the_families_sparseml_modified_and_recipekit_does_not_simulate_are_named() -> None:
+    opt = transformers.OPTModel(
+        transformers.OPTConfig(vocab_size=40, hidden_size=16, num_hidden_layers=1, ffn_dim=32, num_attention_heads=2, word_embed_proj_dim=16)
+    )
+    modification, note = quantize_attention(opt, None)
+    assert modification is None and note is not None
+    assert note.startswith("SparseML 1.8's modify_model gave OPT's attention QuantizableMatMul/QuantizableBatchMatmul modules")
+    assert "BMMLeftInput_QK" in note and "OPTModel trains as transformers defines it" in note
+    assert quantize_attention(opt, False)[1] is not None  # still said: SparseML would have modified it
+    mobile = transformers.MobileBertModel(
+        transformers.MobileBertConfig(
+            vocab_size=40, hidden_size=16, num_hidden_layers=1, num_attention_heads=2, intermediate_size=32,
+            embedding_size=8, intra_bottleneck_size=8, true_hidden_size=8, num_feedforward_networks=1,
+        )
+    )  # fmt: skip
+    modification, note = quantize_attention(mobile, None)
+    assert modification is None and note is not None and "embedding_transformation Linear with a QATLinear" in note

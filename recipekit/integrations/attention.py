@@ -53,6 +53,18 @@ ATTENTION_CLASSES = {
 }
 
 
+#: What SparseML's modification did to the families recipekit does not simulate.
+_NOT_SIMULATED = {
+    "MobileBERT": "replaced a MobileBertModel's embedding_transformation Linear with a QATLinear built afresh (the trained "
+    "weights of that layer were not carried over; its keys became embedding_transformation.linear.*)",
+    **{
+        family: f"gave {family}'s attention QuantizableMatMul/QuantizableBatchMatmul modules whose BMMLeftInput_QK, "
+        "BMMRightInput_QK, BMMOutput_QK, ..._PV children were quantized (recipe entries naming them match nothing here)"
+        for family in ("OPT", "Llama", "Mistral")
+    },
+}
+
+
 class AttentionError(ValueError):
     """The attention modification cannot be applied as SparseML applied it (message says what to do)."""
 
@@ -220,9 +232,8 @@ def quantize_attention(model: nn.Module, wanted: bool | None) -> tuple[Attention
         return None, None
     if family not in IMPLEMENTED:
         return None, (
-            f"SparseML 1.8's modify_model gave {kind} ({family}) quantizable attention matmuls, which recipekit does not "
-            f"simulate yet (only BERT's): its attention trains in float, and recipe entries naming those modules "
-            "(e.g. QuantizableMatMul, BMMLeftInput_QK) match nothing; pass quantize_attention=False to silence this"
+            f"SparseML 1.8's modify_model {_NOT_SIMULATED[family]}, which recipekit does not simulate (only BERT's "
+            f"attention matmuls): {kind} trains as transformers defines it; pass quantize_attention=False to silence this"
         )
     modification = modify_bert(model)
     if not modification.modules:
