@@ -301,9 +301,10 @@ def test_the_lightning_callback_modifies_the_hugging_face_model_inside_the_modul
 
 
 def test_the_families_sparseml_modified_and_recipekit_does_not_simulate_are_named() -> None:
-    opt = transformers.OPTModel(
-        transformers.OPTConfig(vocab_size=40, hidden_size=16, num_hidden_layers=1, ffn_dim=32, num_attention_heads=2, word_embed_proj_dim=16)
+    opt_config = transformers.OPTConfig(
+        vocab_size=40, hidden_size=16, num_hidden_layers=1, ffn_dim=32, num_attention_heads=2, word_embed_proj_dim=16
     )
+    opt = transformers.OPTModel(opt_config)
     modification, note = quantize_attention(opt, None)
     assert modification is None and note is not None
     assert note.startswith("SparseML 1.8's modify_model gave OPT's attention QuantizableMatMul/QuantizableBatchMatmul modules")
@@ -317,3 +318,27 @@ def test_the_families_sparseml_modified_and_recipekit_does_not_simulate_are_name
     )  # fmt: skip
     modification, note = quantize_attention(mobile, None)
     assert modification is None and note is not None and "embedding_transformation Linear with a QATLinear" in note
+
+
+def test_a_manifest_of_a_model_sparseml_modified_lists_the_matmuls_the_callbacks_add(tmp_path: Any) -> None:
+    import json
+
+    from click.testing import CliRunner
+
+    from recipekit.cli import lint_command, main
+
+    manifest = tmp_path / "m.json"
+    result = CliRunner().invoke(main, ["params", "--model", "scripts.sparseml_fixtures.attention:models", "-o", str(manifest)])
+    assert result.exit_code == 0, result.output
+    document = json.loads(manifest.read_text())
+    assert [m["name"] for m in document["modules"] if m["type"] == "QATMatMul"] == MATMULS
+    # recipe-lint then accepts ignore: [QATMatMul] against it, as attach does after the callbacks' modification;
+    # against the unmodified model's modules it is the entry SparseML refused.
+    recipe = tmp_path / "recipe.yaml"
+    recipe.write_text(BERT["runs"]["new-style ignore QATMatMul"]["recipe"])
+    lint = CliRunner().invoke(lint_command, [str(recipe), "--params", str(manifest)])
+    assert lint.exit_code == 0 and "QATMatMul" not in lint.output, lint.output
+    document["modules"] = [m for m in document["modules"] if m["type"] != "QATMatMul"]
+    manifest.write_text(json.dumps(document))
+    lint = CliRunner().invoke(lint_command, [str(recipe), "--params", str(manifest)])
+    assert "ignore entry 'QATMatMul' matches no module name" in lint.output, lint.output
