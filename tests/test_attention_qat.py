@@ -310,6 +310,10 @@ def test_the_families_sparseml_modified_and_recipekit_does_not_simulate_are_name
     assert note.startswith("SparseML 1.8's modify_model gave OPT's attention QuantizableMatMul/QuantizableBatchMatmul modules")
     assert "BMMLeftInput_QK" in note and "OPTModel trains as transformers defines it" in note
     assert quantize_attention(opt, False)[1] is not None  # still said: SparseML would have modified it
+    assert quantize_attention(opt, True) == (
+        None,
+        "quantize_attention=True, but OPTModel has no BertSelfAttention: recipekit quantizes only BERT's attention matmuls",
+    )
     mobile = transformers.MobileBertModel(
         transformers.MobileBertConfig(
             vocab_size=40, hidden_size=16, num_hidden_layers=1, num_attention_heads=2, intermediate_size=32,

@@ -216,6 +216,8 @@ def quantize_attention(model: nn.Module, wanted: bool | None) -> tuple[Attention
             "attention as an unmodified model"
         )
     family = registered if wanted is None else ("BERT" if "BERT" in present else registered)
+    if wanted and family != "BERT":
+        return None, f"quantize_attention=True, but {kind} has no BertSelfAttention: recipekit quantizes only BERT's attention matmuls"
     if family is None:
         if "BERT" in present:
             return None, (
