@@ -346,3 +346,20 @@ def test_a_manifest_of_a_model_sparseml_modified_lists_the_matmuls_the_callbacks
     manifest.write_text(json.dumps(document))
     lint = CliRunner().invoke(lint_command, [str(recipe), "--params", str(manifest)])
     assert "ignore entry 'QATMatMul' matches no module name" in lint.output, lint.output
+
+
+def test_a_model_with_quantized_attention_pickles_with_its_quantizers() -> None:
+    model = modified_bert()
+    recipe = BERT["runs"]["new-style default scheme"]["recipe"].replace("start_epoch: 1.0", "start_epoch: 0.0")
+    runner = attach(recipekit.compile_recipe(recipe, 2), model, torch.optim.SGD(model.parameters(), lr=0.1))
+    ids = BERT["inputs"][0]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model(input_ids=ids)  # QAT on from step 0: this batch is observed
+        runner.finalize()
+        model.eval()
+        expected = model(input_ids=ids).last_hidden_state
+        copy = pickle.loads(pickle.dumps(model))
+        assert torch.equal(copy(input_ids=ids).last_hidden_state, expected)
+    matmul = copy.encoder.layer[1].attention.self.context_layer_matmul
+    assert matmul.forward.quantized.right.observed and not matmul.forward.quantized.right.observing
