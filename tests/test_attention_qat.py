@@ -172,8 +172,7 @@ def test_only_the_classes_sparsemls_registry_named_are_modified(kind: str) -> No
         assert note is not None and f"the attention of {kind} trains in float, as under SparseML 1.8" in note
         assert "quantize_attention=True" in note
         opted, said = quantize_attention(model, True)
-        assert opted is not None and len(opted.names) == 4
-        assert said is not None and "which SparseML 1.8 gave only BertModel and BertForQuestionAnswering" in said
+        assert opted is not None and len(opted.names) == 4 and said is None  # asked for: nothing to say
     else:
         assert note is None
 
@@ -262,8 +261,7 @@ def test_the_callback_says_when_sparseml_left_the_attention_float_and_takes_the_
     assert len(said) == 1 and said[0].startswith("the attention of BertForSpanExtraction trains in float, as under SparseML 1.8")
     assert "RecipeCallback(..., quantize_attention=True) to quantize" in said[0]
     callback, said = train(tmp_path, model(), quantize_attention=True)
-    assert callback.attention is not None and len(callback.attention.names) == 4
-    assert len(said) == 1 and "RecipeCallback(..., quantize_attention=True): 2 attention modules of BertForSpanExtraction" in said[0]
+    assert callback.attention is not None and len(callback.attention.names) == 4 and said == []
     callback, said = train(tmp_path, model(), quantize_attention=False)
     assert callback.attention is None and said == []
 
