@@ -361,3 +361,16 @@ def test_a_model_with_quantized_attention_pickles_with_its_quantizers() -> None:
         assert torch.equal(copy(input_ids=ids).last_hidden_state, expected)
     matmul = copy.encoder.layer[1].attention.self.context_layer_matmul
     assert matmul.forward.quantized.right.observed and not matmul.forward.quantized.right.observing
+
+
+def test_a_scheme_with_output_activations_and_no_input_activations_is_refused_where_sparseml_crashed() -> None:
+    crashed = REGISTRY["new-style output_activations without input_activations"]
+    FIX.exact(crashed, "AttributeError: 'NoneType' object has no attribute 'symmetric'", "SparseML's QATWrapper")
+    recipe = (
+        "modifiers:\n  - !EpochRangeModifier\n    start_epoch: 0.0\n    end_epoch: 3.0\n  - !QuantizationModifier\n"
+        "    start_epoch: 0.0\n    ignore: ['Embedding']\n    scheme:\n      input_activations: null\n"
+        "      output_activations: {num_bits: 8, symmetric: false}\n"
+    )
+    model = modified_bert()
+    with pytest.raises(RuntimeRefusal, match=r"output_activations without input_activations: SparseML's QATWrapper crashed on QATMatMul"):
+        attach(recipekit.compile_recipe(recipe, 2), model, torch.optim.SGD(model.parameters(), lr=0.1))

@@ -189,7 +189,27 @@ def registry() -> dict[str, Any]:
         found["DistilBertModel forward"] = "ran"
     except Exception as error:  # noqa: BLE001 - what SparseML's modified model did is the fixture
         found["DistilBertModel forward"] = f"{type(error).__name__}: {error}"
+    found["new-style output_activations without input_activations"] = crash(
+        _header(
+            "    start_epoch: 0.0\n    ignore: ['Embedding']\n    scheme:\n      input_activations: null\n"
+            "      output_activations: {num_bits: 8, symmetric: false}\n"
+        )
+    )
     return found
+
+
+def crash(recipe: str) -> str:
+    """What SparseML raised when QAT started under ``recipe`` ("ran" if nothing)."""
+    from sparseml.pytorch.optim import ScheduledModifierManager
+
+    model = modified()
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.05)
+    try:
+        ScheduledModifierManager.from_yaml(recipe).modify(model, optimizer, steps_per_epoch=SPE)
+        model(input_ids=inputs()[0])
+    except Exception as error:  # noqa: BLE001 - what SparseML did is the fixture
+        return f"{type(error).__name__}: {error}"
+    return "ran"
 
 
 def main(out: Path) -> None:
