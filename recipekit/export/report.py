@@ -84,7 +84,7 @@ class ExportReport:
 
     @property
     def fused(self) -> bool:
-        """Every quantized Conv/Linear module runs as an onnxruntime int8 kernel (checked, and there is one)."""
+        """Every quantized Conv/Linear/MatMul module runs as an onnxruntime int8 kernel (checked, and there is one)."""
         return self.checked and bool(self.layers) and all(layer.fused for layer in self.layers)
 
     @property
@@ -93,7 +93,7 @@ class ExportReport:
 
     @property
     def float_layers(self) -> dict[str, str]:
-        """Module -> why it stays a float kernel, for each quantized Conv/Linear that onnxruntime did not fuse."""
+        """Module -> why it stays a float kernel, for each quantized Conv/Linear/MatMul that onnxruntime did not fuse."""
         return {layer.module: layer.reason for layer in self.layers if not layer.fused}
 
     def initializer(self, name: str) -> InitializerReport:
