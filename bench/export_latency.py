@@ -172,6 +172,11 @@ class Bert(nn.Module):
             attn_implementation="eager",
         )
         self.bert = BertModel(config, add_pooling_layer=False)
+        # SparseML's HF integration gave a BertModel quantizable attention matmuls (Q·Kᵀ, P·V) on loading:
+        # the rk variants quantize them (QLinearMatMul); fp32 runs them as plain MatMuls.
+        from recipekit.integrations.attention import quantize_attention
+
+        quantize_attention(self.bert, None)
 
     def forward(self, ids: torch.Tensor) -> torch.Tensor:
         out: torch.Tensor = self.bert(input_ids=ids).last_hidden_state

@@ -465,7 +465,8 @@ def params_command(model_spec: str | None, checkpoint: str | None, buffers: bool
     """Write a parameter manifest for `recipe-lint --params` (needs torch).
 
     With --model, the manifest also lists the model's modules (what a QuantizationModifier's
-    `ignore` names); a checkpoint names tensors only.
+    `ignore` names), with the QATMatMul attention modules the trainer callbacks add to a Hugging Face
+    model SparseML's registry modified (BertModel, BertForQuestionAnswering); a checkpoint names tensors only.
     """
     from recipekit.atomic import write_atomically
     from recipekit.plan.manifest import ManifestError, from_factory
@@ -478,7 +479,7 @@ def params_command(model_spec: str | None, checkpoint: str | None, buffers: bool
     _require("torch", "recipekit params builds the model or reads the checkpoint with PyTorch", "torch==2.13.0 numpy")
     try:
         if model_spec is not None:
-            manifest: Any = from_factory(model_spec)
+            manifest: Any = from_factory(model_spec, prepare=_as_the_callbacks_modify_it)
         else:
             from recipekit.runtime.checkpoint import manifest_from_checkpoint
 
@@ -491,6 +492,18 @@ def params_command(model_spec: str | None, checkpoint: str | None, buffers: bool
         click.echo(text, nl=False)
     else:
         write_atomically(output, text)
+
+
+def _as_the_callbacks_modify_it(model: Any) -> None:
+    """A Hugging Face model with the attention modules the trainer callbacks give it when the recipe quantizes."""
+    if not type(model).__module__.startswith("transformers."):
+        return
+    from contextlib import suppress
+
+    from recipekit.integrations.attention import AttentionError, quantize_attention
+
+    with suppress(AttentionError):  # DistilBERT: the callbacks refuse it at train time, and say why
+        quantize_attention(model, None)
 
 
 @main.command("rules")

@@ -40,6 +40,7 @@ TOPICS = {
     "mfac": "sparseml_fixtures.mfac",
     "overlap": "sparseml_fixtures.overlap",
     "qat_fold": "sparseml_fixtures.qat_fold",
+    "attention": "sparseml_fixtures.attention",
 }
 
 

@@ -49,6 +49,9 @@ quantization_modifiers:
     disable_quantization_observer_epoch: 3.5
     submodules: [bert.encoder]
 """
+# RECIPE quantizes a BertForSequenceClassification, whose attention SparseML 1.8 left float: every
+# run says so (the first test checks the words; tests/test_attention_qat.py the behaviour).
+pytestmark = pytest.mark.filterwarnings("ignore:the attention of BertForSequenceClassification trains in float")
 PRUNED = [f"bert.encoder.layer.{i}.{part}.weight" for i in range(2) for part in ("attention.self.query", "intermediate.dense")]
 SAMPLES, BATCH = 10, 2
 
@@ -126,6 +129,7 @@ def test_each_trainer_step_uses_the_plain_loops_lr_weight_decay_masks_and_qat_st
     # The default TrainingArguments say 3 epochs and a linear schedule: both are overridden, loudly.
     assert any("num_train_epochs changes from 3 to 4" in m for m in messages), messages
     assert any("'linear' LR schedule" in m and "turned off" in m for m in messages), messages
+    assert any("RecipeCallback(..., quantize_attention=True) to quantize its attention matmuls" in m for m in messages), messages
     steps = 4 * math.ceil(SAMPLES / BATCH / accumulation)  # ceil(batches / accumulation) per epoch, as the Trainer counts
     assert trainer.state.global_step == steps
     assert probe.probe is not None

@@ -153,6 +153,9 @@ def _fusion_passes(proto: Any, prepared: Prepared, int32_bias: bool, fp32_float_
             role = {"_int32": "int32 bias", "_scale": "bias scale", "_zero_point": "bias zero_point"}
             prepared.origins[name] = {**origin, "role": next(r for suffix, r in role.items() if name.endswith(suffix))}
     predicted = [LayerReport(p.module, p.kind, p.weight_scale, reason=p.reason or "") for p in fusion.predict(g, names)]
+    # A QATMatMul's kernel (QLinearMatMul, or MatMulIntegerToFloat when its output is not quantized) reads
+    # its right operand's scale, as a Conv/Linear kernel reads its weight's: the check names it the same way.
+    predicted += [LayerReport(name, "MatMul", f"{name}.right_scale" if name else "right_scale") for name in prepared.matmuls]
     if fp32_float_weights:
         fusion.float_weights(g, names)
     return predicted

@@ -100,6 +100,8 @@ class Prepared:
     folded: dict[str, str] = field(default_factory=dict)
     #: Parameter name -> number of exact zeros in the trained model.
     parameter_zeros: dict[str, int] = field(default_factory=dict)
+    #: Quantized two-input matmul modules (QATMatMul: attention's Q·Kᵀ and P·V), in model order.
+    matmuls: list[str] = field(default_factory=list)
 
 
 def quantization_of(runner: Any) -> Quantization | None:
@@ -166,6 +168,9 @@ def _prepare_module(prepared: Prepared, quantized: QuantizedModule, names: dict[
     clone = prepared.model
     module: Any = clone.get_submodule(quantized.name)
     prefix = quantized.name + "." if quantized.name else ""
+    if quantized.right is not None:
+        _prepare_matmul(prepared, quantized, module, prefix)
+        return
     if not isinstance(quantized.module, QUANTIZABLE):
         _prepare_activation(prepared, quantized, module, prefix)
         return
@@ -267,6 +272,35 @@ class _ActivationForward:
             x = self.input_q(x, holder.input_scale, holder.input_zero_point)
         out: torch.Tensor = type(self.module).forward(self.module, x)
         return out if self.output_q is None else self.output_q(out, holder.output_scale, holder.output_zero_point)
+
+
+def _prepare_matmul(prepared: Prepared, quantized: QuantizedModule, module: nn.Module, prefix: str) -> None:
+    """A QATMatMul: both operands and the product fake-quantized, with the module's buffers as qparams."""
+    slots = {slot: Frozen.of(q) for slot, q in quantized.quantizers().items()}
+    for slot, frozen in slots.items():
+        for part in ("scale", "zero_point"):
+            module.register_buffer(f"{slot}_{part}", getattr(frozen, part))
+            prepared.origins[f"{prefix}{slot}_{part}"] = {"parameter": quantized.name, "role": f"{slot} {part}"}
+    object.__setattr__(module, "forward", _MatMulForward(module, slots))
+    prepared.matmuls.append(quantized.name)
+
+
+class _MatMulForward:
+    """A QATMatMul between frozen fake-quantizers (both operands and the product), whose scales and zero
+    points are the module's buffers: exported as QDQ around a MatMul, which onnxruntime fuses."""
+
+    def __init__(self, module: nn.Module, slots: dict[str, Frozen]) -> None:
+        self.module, self.slots = module, slots
+
+    def __call__(self, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+        module: Any = self.module
+        slots = self.slots
+        if "input" in slots:
+            a = slots["input"](a, module.input_scale, module.input_zero_point)
+        if "right" in slots:
+            b = slots["right"](b, module.right_scale, module.right_zero_point)
+        out: torch.Tensor = type(module).forward(module, a, b)
+        return out if "output" not in slots else slots["output"](out, module.output_scale, module.output_zero_point)
 
 
 def _replace(root: nn.Module, name: str, new: nn.Module) -> None:

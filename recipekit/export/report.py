@@ -33,11 +33,11 @@ class InitializerReport:
 
 @dataclass
 class LayerReport:
-    """One quantized Conv or Linear module: the int8 kernel onnxruntime runs it as, or why it stays float."""
+    """One quantized Conv, Linear or MatMul module: the int8 kernel onnxruntime runs it as, or why it stays float."""
 
     module: str
-    kind: str  # "Conv" or "Linear"
-    #: Its weight's scale initializer (the fused kernel reads it too).
+    kind: str  # "Conv", "Linear" or "MatMul" (a QATMatMul of two activations: attention's Q·Kᵀ and P·V)
+    #: Its weight's scale initializer (the fused kernel reads it too); a MatMul's right operand's.
     weight_scale: str
     #: onnxruntime's int8 kernel for it ("QLinearConv", "QGemm", ...); "" when float or not checked.
     kernel: str = ""
@@ -67,7 +67,7 @@ class ExportReport:
     fused_kernels: dict[str, int] | None = None
     outputs: list[OutputCheck] = field(default_factory=list)
     onnxruntime: str = ""
-    #: Every quantized Conv/Linear module, fused into an int8 kernel or not (and why not).
+    #: Every quantized Conv/Linear module (then every quantized MatMul), fused into an int8 kernel or not (and why not).
     layers: list[LayerReport] = field(default_factory=list)
     #: The check's comparison at each activation quantizer (onnxruntime fed torch's integers upstream).
     quantizers: list[OutputCheck] = field(default_factory=list)
@@ -84,7 +84,7 @@ class ExportReport:
 
     @property
     def fused(self) -> bool:
-        """Every quantized Conv/Linear module runs as an onnxruntime int8 kernel (checked, and there is one)."""
+        """Every quantized Conv/Linear/MatMul module runs as an onnxruntime int8 kernel (checked, and there is one)."""
         return self.checked and bool(self.layers) and all(layer.fused for layer in self.layers)
 
     @property
@@ -93,7 +93,7 @@ class ExportReport:
 
     @property
     def float_layers(self) -> dict[str, str]:
-        """Module -> why it stays a float kernel, for each quantized Conv/Linear that onnxruntime did not fuse."""
+        """Module -> why it stays a float kernel, for each quantized Conv/Linear/MatMul that onnxruntime did not fuse."""
         return {layer.module: layer.reason for layer in self.layers if not layer.fused}
 
     def initializer(self, name: str) -> InitializerReport:
@@ -118,9 +118,13 @@ class ExportReport:
         else:
             kernels = ", ".join(f"{op} x{count}" for op, count in sorted(self.fused_kernels.items())) or "none"
             lines.append(f"onnxruntime {self.onnxruntime}: int8 kernels after graph optimisation: {kernels}")
-            if self.layers:
-                lines.append(f"fused: {len(self.fused_layers)} of {len(self.layers)} quantized Conv/Linear modules run as int8 kernels")
-                lines += [f"  float: {module} ({reason})" for module, reason in self.float_layers.items()]
+            weighted = [layer for layer in self.layers if layer.kind != "MatMul"]
+            matmuls = [layer for layer in self.layers if layer.kind == "MatMul"]
+            for group, what in ((weighted, "Conv/Linear"), (matmuls, "MatMul")):
+                if group:
+                    fused = sum(layer.fused for layer in group)
+                    lines.append(f"fused: {fused} of {len(group)} quantized {what} modules run as int8 kernels")
+                    lines += [f"  float: {layer.module} ({layer.reason})" for layer in group if not layer.fused]
             failed = [q for q in self.quantizers if not q.passed]
             if self.quantizers:
                 lines.append(

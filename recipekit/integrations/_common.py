@@ -10,6 +10,7 @@ import contextlib
 import functools
 import math
 import os
+import re
 import sys
 import warnings
 from collections.abc import Callable, Iterator
@@ -18,6 +19,8 @@ from typing import Any, TypeVar
 
 import torch
 
+from recipekit.integrations import attention
+from recipekit.integrations.attention import AttentionModification
 from recipekit.plan.model import Plan, load_plan
 from recipekit.plan.schedule import LENGTH_RULE
 from recipekit.runtime import misuse
@@ -237,6 +240,34 @@ def check_teacher(plan: Plan, teacher: Any) -> None:
 def distills(plan: Plan, teacher: Any) -> bool:
     """Whether the runner will distill (the plan has a DistillationModifier and the teacher is not ``"disable"``)."""
     return any(i["op"] == "distill" for i in plan.instructions) and not (isinstance(teacher, str) and teacher == "disable")
+
+
+def quantizable_attention(plan: Plan, model: torch.nn.Module, wanted: bool | None, callback: str) -> AttentionModification | None:
+    """Give the model SparseML's quantizable attention matmuls when the plan quantizes (integrations/attention.py).
+
+    Before ``attach``, so the QAT planner sees the ``QATMatMul`` modules (and a recipe's
+    ``ignore: [QATMatMul]`` matches them, as it did in SparseML). What SparseML did differently
+    from what one might expect is said as a warning; where SparseML crashed, a refusal.
+    """
+    if not any(i["op"] == "qat" for i in plan.instructions):
+        return None
+    try:
+        modification, note = attention.quantize_attention(model, wanted)
+    except attention.AttentionError as error:
+        raise RuntimeRefusal(_argument(str(error), callback)) from None
+    if note is not None:
+        warn(_argument(note, callback))
+    return modification
+
+
+def hugging_face_model(module: torch.nn.Module) -> torch.nn.Module | None:
+    """The outermost transformers model inside ``module`` (a LightningModule's network), or None."""
+    return next((m for m in module.modules() if type(m).__module__.startswith("transformers.")), None)
+
+
+def _argument(message: str, callback: str) -> str:
+    """The message with ``quantize_attention=X`` spelt as the callback's argument."""
+    return re.sub(r"quantize_attention=(True|False)", rf"{callback}(..., quantize_attention=\1)", message)
 
 
 def save_state(runner: PlanRunner, directory: str | os.PathLike[str]) -> None:

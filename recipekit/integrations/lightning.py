@@ -24,6 +24,7 @@ import torch
 
 from recipekit.integrations import _common
 from recipekit.integrations._common import IntegrationWarning
+from recipekit.integrations.attention import AttentionModification
 from recipekit.plan.model import Plan
 from recipekit.runtime.algorithms.sampling import GradSampler
 from recipekit.runtime.runner import PlanRunner, RuntimeRefusal, attach
@@ -50,6 +51,7 @@ class _RecipeCallback:
         teacher: Any = None,
         grad_sampler: GradSampler | None = None,
         adjust_length: bool = True,
+        quantize_attention: bool | None = None,
     ) -> None:
         super().__init__()
         self.recipe = recipe
@@ -57,6 +59,9 @@ class _RecipeCallback:
         self.teacher = teacher
         self.grad_sampler = grad_sampler
         self.adjust_length = adjust_length
+        self.quantize_attention = quantize_attention
+        #: The attention modules given quantizable matmuls for this run (kept after fit, for export).
+        self.attention: AttentionModification | None = None
         self.runner: PlanRunner | None = None
         self._loaded: dict[str, Any] | None = None
         self._prepared_at: int | None = None
@@ -103,12 +108,21 @@ class _RecipeCallback:
         if sampler is None and _common.samples_gradients(plan):
             sampler = _train_data_sampler(trainer, pl_module)
         _common.check_teacher(plan, self.teacher)
-        runner = attach(plan, pl_module, optimizer, grad_sampler=sampler, teacher=self.teacher, hook_before_step=False)
+        # The Hugging Face model inside the LightningModule, as SparseML's SparseAutoModel loaded and modified it.
+        network = _common.hugging_face_model(pl_module)
+        if network is not None:
+            self.attention = _common.quantizable_attention(plan, network, self.quantize_attention, "RecipeCallback")
+        try:
+            runner = attach(plan, pl_module, optimizer, grad_sampler=sampler, teacher=self.teacher, hook_before_step=False)
+        except BaseException:
+            self._remove_attention()
+            raise
         try:
             if trainer.global_step > 0 or self._loaded is not None:
                 self._restore(runner, trainer.global_step)
         except BaseException:
             runner.detach()
+            self._remove_attention()
             raise
         self.runner = runner
         if _common.distills(plan, self.teacher):
@@ -217,7 +231,14 @@ class _RecipeCallback:
                 self.runner.finalize()
             else:
                 self.runner.detach()
+        if not finalize:
+            self._remove_attention()  # a finalized model keeps its quantized attention, for export
         self._prepared_at = None
+
+    def _remove_attention(self) -> None:
+        if self.attention is not None:
+            self.attention.remove()
+            self.attention = None
 
 
 def _train_data_sampler(trainer: Any, pl_module: Any) -> GradSampler:

@@ -21,6 +21,7 @@ import torch
 
 from recipekit.integrations import _common
 from recipekit.integrations._common import IntegrationWarning
+from recipekit.integrations.attention import AttentionModification
 from recipekit.plan.model import Plan
 from recipekit.runtime.algorithms.sampling import GradSampler
 from recipekit.runtime.runner import PlanRunner, RuntimeRefusal, attach
@@ -39,6 +40,10 @@ class RecipeCallback:
     data, loss = the model's ``loss`` output). ``adjust_length`` (default True) makes the Trainer
     train as long as the recipe, with a warning; False refuses a mismatch instead.
     ``steps_per_epoch`` is needed only for a train dataset without a length.
+    ``quantize_attention`` decides, when the recipe quantizes, whether BERT's attention matmuls get
+    SparseML's ``QATMatMul`` (recipekit.integrations.attention): None (default) where SparseML 1.8's
+    registry did (``BertModel``, ``BertForQuestionAnswering``), with a warning where it did not;
+    True for any BERT model; False never.
     """
 
     def __init__(
@@ -50,6 +55,7 @@ class RecipeCallback:
         grad_sampler: GradSampler | None = None,
         adjust_length: bool = True,
         steps_per_epoch: int | None = None,
+        quantize_attention: bool | None = None,
     ) -> None:
         self.recipe = recipe
         self.variables = variables
@@ -57,6 +63,9 @@ class RecipeCallback:
         self.grad_sampler = grad_sampler
         self.adjust_length = adjust_length
         self.steps_per_epoch = steps_per_epoch
+        self.quantize_attention = quantize_attention
+        #: The attention modules given quantizable matmuls for this run (kept after training, for export).
+        self.attention: AttentionModification | None = None
         self.runner: PlanRunner | None = None
         self._stop_at: int | None = None
         self._optimizer: Any = None
@@ -111,12 +120,18 @@ class RecipeCallback:
         if sampler is None and _common.samples_gradients(plan):
             sampler = _train_data_sampler(loader, args)
         _common.check_teacher(plan, self.teacher)
-        runner = attach(plan, model, inner, grad_sampler=sampler, teacher=self.teacher)
+        self.attention = _common.quantizable_attention(plan, model, self.quantize_attention, "RecipeCallback")
+        try:
+            runner = attach(plan, model, inner, grad_sampler=sampler, teacher=self.teacher)
+        except BaseException:
+            self._remove_attention()
+            raise
         try:
             if state.global_step > 0:
                 _common.load_state(runner, _resume_directory(args, state), int(state.global_step))
         except BaseException:
             runner.detach()
+            self._remove_attention()
             raise
         self.runner, self._stop_at, self._optimizer = runner, stop_at, optimizer
         if any(i["op"] in _LR_OPS for i in plan.instructions):
@@ -233,7 +248,14 @@ class RecipeCallback:
                 self.runner.finalize()
             else:
                 self.runner.detach()
+        if not finalize:
+            self._remove_attention()  # a finalized model keeps its quantized attention, for export
         self._stop_at = None
+
+    def _remove_attention(self) -> None:
+        if self.attention is not None:
+            self.attention.remove()
+            self.attention = None
 
 
 def _ignore(*args: Any, **kwargs: Any) -> None:

@@ -18,9 +18,12 @@ import json
 import os
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from recipekit.plan.selectors import PRUNABLE_MODULE_TYPES
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 
 class ManifestError(ValueError):
@@ -108,8 +111,12 @@ def modules_of(model: Any) -> list[dict[str, Any]]:
     return [{"name": name, "type": type(module).__name__} for name, module in model.named_modules()]
 
 
-def from_factory(spec: str) -> dict[str, Any]:
-    """``package.module:factory`` → call the factory → ``{"params": from_module(model), "modules": modules_of(model)}``."""
+def from_factory(spec: str, prepare: Callable[[Any], Any] | None = None) -> dict[str, Any]:
+    """``package.module:factory`` → call the factory → ``{"params": from_module(model), "modules": modules_of(model)}``.
+
+    ``prepare`` changes the model in place first, as training will (the CLI: the attention modules
+    the trainer callbacks add).
+    """
     module_name, _, attribute = spec.partition(":")
     if not module_name or not attribute:
         raise ManifestError(f"expected package.module:factory, got {spec!r}")
@@ -120,4 +127,6 @@ def from_factory(spec: str) -> dict[str, Any]:
     except (ImportError, AttributeError) as error:
         raise ManifestError(f"cannot load {spec}: {error}") from None
     model = factory()
+    if prepare is not None:
+        prepare(model)
     return {"params": from_module(model), "modules": modules_of(model)}

@@ -145,6 +145,9 @@ class QuantizedModule:
     #: The ReLU fused after this conv (SparseML's ConvReLU2d / ConvBnReLU2d), if any, and its name.
     relu: nn.Module | None = None
     relu_name: str = ""
+    #: The right operand's fake-quantizer of a two-input module SparseML wrapped in a QATWrapper
+    #: (``QATMatMul``: ``input`` is the left operand's); None for every other module.
+    right: FakeQuantizer | None = None
 
     @property
     def tail(self) -> nn.Module | None:
@@ -153,7 +156,7 @@ class QuantizedModule:
         return self.relu if self.relu is not None else self.bn
 
     def quantizers(self) -> dict[str, FakeQuantizer]:
-        slots = {"weight": self.weight, "input": self.input, "output": self.output}
+        slots = {"weight": self.weight, "input": self.input, "right": self.right, "output": self.output}
         return {slot: q for slot, q in slots.items() if q is not None}
 
 
@@ -277,6 +280,10 @@ def _new_flavour(config: dict[str, Any], model: nn.Module) -> tuple[list[Quantiz
         keys += [k for k in overrides if type(module).__name__ == k]
         chosen = overrides[keys[0]] if keys else scheme
         where = f"scheme for {original}"
+        if getattr(module, "wrap_qat", False):
+            # SparseML's set_quantization_schemes: a wrap_qat module gets a QATWrapper before any other rule.
+            planned.append(_wrapped_new(original, module, chosen, where))
+            continue
         if isinstance(module, QUANTIZABLE):
             weight = _args_from_scheme(chosen.get("weights"), where + " weights")
             inputs = None if isinstance(module, nn.Embedding) else _args_from_scheme(chosen.get("input_activations"), where + " inputs")
@@ -367,6 +374,12 @@ def _legacy_flavour(config: dict[str, Any], model: nn.Module) -> tuple[list[Quan
         for name, (original, module) in named.items():
             if original in seen or not (root in ("", name) or name.startswith(root + ".")):
                 continue
+            if getattr(module, "wrap_qat", False) and name != root:
+                # configure_module_qat_wrappers wrapped it (a child of the root) before exclude_module_types
+                # was read, and that strips the qconfig of the wrapped module, not of its quant stubs.
+                seen.add(original)
+                planned.append(_wrapped_legacy(original, module, activation, tensorrt))
+                continue
             if type(module).__name__ in excluded:
                 continue
             if not isinstance(module, QUANTIZABLE):
@@ -395,6 +408,64 @@ def _legacy_flavour(config: dict[str, Any], model: nn.Module) -> tuple[list[Quan
             quantized.weight_ignores_disable = isinstance(module, nn.Embedding)
             planned.append(quantized)
     return planned, fold
+
+
+def _wrapper_stubs(name: str, module: nn.Module) -> tuple[list[bool], list[bool]]:
+    """Whether each input and output quant stub of SparseML's ``QATWrapper.from_module(module)`` is symmetric.
+
+    Only the wrapper shape of ``QATMatMul`` (two positional inputs, one output, quant stubs named
+    by string) is simulated; any other ``qat_wrapper_kwargs`` is refused rather than half-simulated.
+    """
+    kwargs = dict(getattr(module, "qat_wrapper_kwargs", None) or {})
+    inputs, outputs = int(kwargs.pop("num_inputs", 1)), int(kwargs.pop("num_outputs", 1))
+    specs = {"input_qconfigs": kwargs.pop("input_qconfigs", "asymmetric"), "output_qconfigs": kwargs.pop("output_qconfigs", "asymmetric")}
+    counts = {"input_qconfigs": inputs, "output_qconfigs": outputs}
+    symmetric: dict[str, list[bool]] = {}
+    for key, spec in specs.items():
+        listed = [spec] * counts[key] if isinstance(spec, str) else list(spec)
+        if len(listed) != counts[key] or any(s not in ("asymmetric", "symmetric") for s in listed):
+            raise QatConfigError(f"{name!r} ({type(module).__name__}): qat_wrapper_kwargs {key} {spec!r} is not simulated")
+        symmetric[key] = [s == "symmetric" for s in listed]
+    if kwargs or inputs != 2 or outputs != 1:
+        raise QatConfigError(
+            f"{name!r} ({type(module).__name__}) asks SparseML's QATWrapper for {inputs} inputs and {outputs} outputs "
+            f"{'with ' + str(sorted(kwargs)) if kwargs else ''}; the runtime simulates two inputs and one output (QATMatMul) only"
+        )
+    return symmetric["input_qconfigs"], symmetric["output_qconfigs"]
+
+
+def _wrapped_legacy(name: str, module: nn.Module, activation: QuantArgs, tensorrt: bool) -> QuantizedModule:
+    """The legacy modifier's QATWrapper: each stub quantizes like the activations, symmetric where its
+    string says so (``qproperties.symmetric_activations``; tensorrt makes every stub symmetric)."""
+    ins, outs = _wrapper_stubs(name, module)
+
+    def stub(symmetric: bool) -> FakeQuantizer:
+        args = activation
+        return FakeQuantizer(QuantArgs(args.num_bits, symmetric or tensorrt, False, args.reduce_range, args.averaging_constant))
+
+    return QuantizedModule(name, module, None, stub(ins[0]), stub(outs[0]), right=stub(ins[1]))
+
+
+def _wrapped_new(name: str, module: nn.Module, scheme: dict[str, Any], where: str) -> QuantizedModule:
+    """The new-style modifier's QATWrapper, with ``QATWrapper._load_qconfigs``' quirk reproduced.
+
+    Each stub observes with the scheme's ``output_activations``. When the scheme has none, each
+    stub gets default 8-bit args whose symmetry is the stub's string; when it has some, SparseML
+    set the string's symmetry on ``input_activations`` instead, so every stub quantizes exactly as
+    ``output_activations`` says (and a scheme without ``input_activations`` crashed).
+    """
+    ins, outs = _wrapper_stubs(name, module)
+    declared = _args_from_scheme(scheme.get("output_activations"), where + " outputs")
+    if declared is not None and scheme.get("input_activations") is None:
+        raise QatConfigError(
+            f"{where}: output_activations without input_activations: SparseML's QATWrapper crashed on {type(module).__name__} "
+            "('NoneType' object has no attribute 'symmetric'); give the scheme input_activations or ignore the module"
+        )
+
+    def stub(symmetric: bool) -> FakeQuantizer:
+        return FakeQuantizer(declared if declared is not None else QuantArgs(symmetric=symmetric))
+
+    return QuantizedModule(name, module, None, stub(ins[0]), stub(outs[0]), right=stub(ins[1]))
 
 
 def _fold_wanted(fuse: Any) -> bool:
@@ -542,6 +613,23 @@ class SimulatedForward:
         self.last = None
 
 
+class WrappedForward(SimulatedForward):
+    """The forward of a module SparseML wrapped in a QATWrapper (``QATMatMul``): both inputs
+    fake-quantized, the module's own forward, the output fake-quantized. It has no weight (no mask)."""
+
+    def __call__(self, x: torch.Tensor, *args: Any, **kwargs: Any) -> torch.Tensor:
+        quantized = self.quantized
+        if len(args) != 1 or kwargs:
+            raise TypeError(f"{quantized.name!r} ({type(quantized.module).__name__}) is quantized as a matmul of two tensors")
+        b: torch.Tensor = args[0]
+        if quantized.input is not None:
+            x = quantized.input(x)
+        if quantized.right is not None:
+            b = quantized.right(b)
+        out: torch.Tensor = type(quantized.module).forward(quantized.module, x, b)
+        return out if quantized.output is None else quantized.output(out)
+
+
 class TailForward:
     """The forward of a fused block's BatchNorm: its own computation (a frozen BatchNorm uses its
     running statistics), then the fused ReLU and the conv's output fake-quant, where SparseML's fused
@@ -617,7 +705,7 @@ def frozen_batchnorm(bn: nn.BatchNorm2d) -> TailForward:
 
 
 def simulated_forward(quantized: QuantizedModule, masks: MaskLookup) -> SimulatedForward:
-    return SimulatedForward(quantized, masks)
+    return WrappedForward(quantized, masks) if quantized.right is not None else SimulatedForward(quantized, masks)
 
 
 def is_simulating(module: nn.Module) -> bool:
