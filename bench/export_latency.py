@@ -328,7 +328,7 @@ def measure(name: str, paths: dict[str, Path], reports: dict[str, Any], x: np.nd
         line += f"  {size:6.1f} MB  int8 kernels: {kernels(paths[v])}"
         report = reports.get(v)
         if report is not None and report.layers and report.checked:
-            line += f"  (fused {len(report.fused_layers)}/{len(report.layers)} Conv/Linear)"
+            line += f"  (fused {len(report.fused_layers)}/{len(report.layers)} Conv/Linear/MatMul)"
         print(line, flush=True)
     for v, report in reports.items():
         if not report.checked:
