@@ -178,7 +178,7 @@ def test_the_check_still_refuses_a_corrupted_scale_after_the_passes(
 
 
 # -- each pass on a hand-written graph ---------------------------------------------------------
-def _qdq_graph(nodes: list[Any], initializers: dict[str, np.ndarray[Any, Any]], shape: list[int]) -> Any:
+def _qdq_graph(nodes: list[Any], initializers: dict[str, np.ndarray[Any, Any]], shape: list[int], opset: int = 20) -> Any:
     graph = helper.make_graph(
         nodes,
         "g",
@@ -186,7 +186,7 @@ def _qdq_graph(nodes: list[Any], initializers: dict[str, np.ndarray[Any, Any]], 
         [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)],
         [numpy_helper.from_array(v, k) for k, v in initializers.items()],
     )
-    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 20)])
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)])
 
 
 def _run(model: Any, q: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
@@ -197,11 +197,21 @@ def _run(model: Any, q: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
     return out
 
 
-@pytest.mark.parametrize(("kernel", "strides", "pads", "zero_point"), [(3, 2, 1, 0), (3, 2, 1, 200), (2, 2, 0, 7), (3, 1, 2, 255)])
+@pytest.mark.parametrize(
+    ("kernel", "strides", "pads", "zero_point", "more"),
+    [
+        (3, 2, 1, 0, {}),
+        (3, 2, 1, 200, {}),
+        (2, 2, 0, 7, {}),
+        (3, 1, 2, 255, {}),
+        (3, 2, 1, 9, {"dilations": [2, 2]}),
+        (3, 2, 0, 9, {"ceil_mode": 1}),
+    ],
+)
 def test_pooling_the_integers_gives_the_bits_of_pooling_the_dequantized_values(
-    kernel: int, strides: int, pads: int, zero_point: int
+    kernel: int, strides: int, pads: int, zero_point: int, more: dict[str, Any]
 ) -> None:
-    pool = helper.make_node("MaxPool", ["x"], ["y"], kernel_shape=[kernel] * 2, strides=[strides] * 2, pads=[pads] * 4)
+    pool = helper.make_node("MaxPool", ["x"], ["y"], kernel_shape=[kernel] * 2, strides=[strides] * 2, pads=[pads] * 4, **more)
     dq = helper.make_node("DequantizeLinear", ["q", "s", "z"], ["x"])
     model = _qdq_graph([dq, pool], {"s": np.array([0.037], np.float32), "z": np.array([zero_point], np.uint8)}, [2, 3, 9, 9])
     q = np.random.default_rng(zero_point).integers(0, 256, (2, 3, 9, 9), dtype=np.uint8)
@@ -249,3 +259,12 @@ def test_per_tensor_parameters_become_scalars_and_nothing_else_does() -> None:
     dims = {init.name: list(init.dims) for init in model.graph.initializer}
     assert dims == {"s": [], "z": [], "k": [1]}  # k is read by a Mul: left as it was
     assert np.array_equal(_run(model, np.array([3, 4, 5, 255], np.uint8)), np.array([0.0, 1.0, 2.0, 252.0], np.float32))
+
+
+def test_before_opset_12_the_pool_stays_float() -> None:
+    # MaxPool takes integer tensors from opset 12 on: an older file keeps DequantizeLinear -> MaxPool.
+    pool = helper.make_node("MaxPool", ["x"], ["y"], kernel_shape=[2, 2])
+    dq = helper.make_node("DequantizeLinear", ["q", "s", "z"], ["x"])
+    model = _qdq_graph([dq, pool], {"s": np.array([0.5], np.float32), "z": np.array([0], np.uint8)}, [1, 1, 4, 4], opset=11)
+    assert fusion.pool_integers(fusion.Graph(model)) == 0
+    assert [n.op_type for n in model.graph.node] == ["DequantizeLinear", "MaxPool"]

@@ -359,6 +359,9 @@ def pool_integers(g: Graph) -> int:
     integer padding value never wins over a real one. onnxruntime then runs the pool on uint8 in its
     NHWC layout, between two QLinearConvs, instead of a float pool with layout conversions around it.
     """
+    opset = next((o.version for o in g.model.opset_import if o.domain in ("", "ai.onnx")), 0)
+    if opset < 12:
+        return 0  # MaxPool takes integers from opset 12
     count = 0
     for node in list(g.graph.node):
         if node.op_type != "MaxPool" or len(node.output) != 1 or _attribute(node, "storage_order", 0) != 0:
