@@ -117,7 +117,8 @@ def main(output_dir: Path) -> None:
         disable_tqdm=True,
         logging_strategy="no",
     )
-    callback = RecipeCallback(RECIPE)
+    # quantize_attention=True: SparseML left this class's attention float; quantized, it exports as QLinearMatMul.
+    callback = RecipeCallback(RECIPE, quantize_attention=True)
     transformers.Trainer(model=model, args=args, train_dataset=Tokens(512), callbacks=[callback]).train()
 
     example = {"input_ids": torch.randint(8, VOCAB, (4, LENGTH)), "attention_mask": torch.ones(4, LENGTH, dtype=torch.long)}
