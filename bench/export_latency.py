@@ -10,7 +10,9 @@ Two models, each QAT-trained for a few steps through ``recipekit.runtime.attach`
   FloatFunctional's ``add_relu``, 3 downsample convs, AdaptiveAvgPool2d, Flatten, Linear 512->1000;
   20 Conv+BatchNorm pairs, all folded), batch 1 at --res (default 224);
 - bert: transformers' BertModel with a random config (hidden 768, 12 heads, intermediate 3072,
-  vocab 30522, --layers 4, no pooler), batch 1 of --seq (default 128) token ids.
+  vocab 30522, --layers 4, no pooler), batch 1 of --seq (default 128) token ids, given SparseML's
+  quantizable attention matmuls (``quantize_attention``: a BertModel is one SparseML's Hugging Face
+  integration modified), so Q·Kᵀ and P·V are quantized as well as the 24 Linears.
 
 Variants, per model, all in one process:
 
