@@ -24,7 +24,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from .common import deterministic, patch_qconfig, write_json
+from .common import deterministic, fake_quantizers, patch_qconfig, qat_recipe, write_json
 
 SPE = 2
 EPOCHS = 3
@@ -62,7 +62,7 @@ def inputs() -> list[torch.Tensor]:
 
 
 def _header(body: str) -> str:
-    return f"modifiers:\n  - !EpochRangeModifier\n    start_epoch: 0.0\n    end_epoch: {float(EPOCHS)}\n  - !QuantizationModifier\n{body}"
+    return qat_recipe(EPOCHS, body)
 
 
 RECIPES = {
@@ -87,24 +87,6 @@ RECIPES = {
         "        output_activations: {num_bits: 8, symmetric: true}\n"
     ),
 }
-
-
-def _quantizers(model: nn.Module) -> dict[str, dict[str, Any]]:
-    found = {}
-    for name, module in model.named_modules():
-        if type(module).__name__ != "FakeQuantize":
-            continue
-        observer = module.activation_post_process
-        found[name] = {
-            "scale": module.scale.clone(),
-            "zero_point": module.zero_point.clone(),
-            "quant_min": int(module.quant_min),
-            "quant_max": int(module.quant_max),
-            "min": observer.min_val.clone(),
-            "max": observer.max_val.clone(),
-            "observed": bool(torch.isfinite(observer.min_val).all()),
-        }
-    return found
 
 
 def _register_modifications() -> None:
@@ -155,11 +137,11 @@ def run(recipe: str) -> dict[str, Any]:
         optimizer.zero_grad(set_to_none=True)
         out = model(input_ids=ids).last_hidden_state
         outputs.append(out.detach().clone())
-        quantizers_per_step.append(_quantizers(model))
+        quantizers_per_step.append(fake_quantizers(model))
         out.square().mean().backward()
         wrapped.step()
     structure = str(model)
-    quantizers = _quantizers(model)
+    quantizers = fake_quantizers(model)
     manager.finalize(model)
     final = {names[id(p)]: p.detach().clone() for p in model.parameters() if id(p) in names}
     return {

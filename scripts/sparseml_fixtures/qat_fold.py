@@ -29,7 +29,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from .common import deterministic, patch_qconfig  # relative: the tests import this module's models()
+from .common import deterministic, fake_quantizers, patch_qconfig, qat_recipe  # relative: the tests import this module's models()
 
 SPE = 2
 EPOCHS = 3
@@ -132,7 +132,7 @@ def inputs(kind: str) -> list[torch.Tensor]:
 
 
 def _header(body: str) -> str:
-    return f"modifiers:\n  - !EpochRangeModifier\n    start_epoch: 0.0\n    end_epoch: {float(EPOCHS)}\n  - !QuantizationModifier\n{body}"
+    return qat_recipe(EPOCHS, body)
 
 
 FOLD_RECIPES = {
@@ -168,24 +168,6 @@ ACTIVATION_RECIPES = {
 }
 
 
-def _quantizers(model: nn.Module) -> dict[str, dict[str, Any]]:
-    found = {}
-    for name, module in model.named_modules():
-        if type(module).__name__ != "FakeQuantize":
-            continue
-        observer = module.activation_post_process
-        found[name] = {
-            "scale": module.scale.clone(),
-            "zero_point": module.zero_point.clone(),
-            "quant_min": int(module.quant_min),
-            "quant_max": int(module.quant_max),
-            "min": observer.min_val.clone(),
-            "max": observer.max_val.clone(),
-            "observed": bool(torch.isfinite(observer.min_val).all()),
-        }
-    return found
-
-
 def run(kind: str, recipe: str) -> dict[str, Any]:
     from sparseml.pytorch.optim import ScheduledModifierManager
 
@@ -202,11 +184,11 @@ def run(kind: str, recipe: str) -> dict[str, Any]:
         optimizer.zero_grad(set_to_none=True)
         out = model(x)
         outputs.append(out.detach().clone())
-        quantizers_per_step.append(_quantizers(model))
+        quantizers_per_step.append(fake_quantizers(model))
         out.square().mean().backward()
         wrapped.step()
     structure = str(model)
-    quantizers = _quantizers(model)
+    quantizers = fake_quantizers(model)
     running = {n: b.clone() for n, b in model.named_buffers() if "running" in n}
     manager.finalize(model)
     final = {names[id(p)]: p.detach().clone() for p in model.parameters() if id(p) in names}
