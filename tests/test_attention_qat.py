@@ -29,6 +29,7 @@ from recipekit.runtime import RuntimeRefusal, attach  # noqa: E402
 from recipekit.runtime.matmul import QATMatMul  # noqa: E402
 from scripts.sparseml_fixtures.attention import config, models  # noqa: E402  (the fixture's own model)
 from tests import fixture_compare  # noqa: E402
+from tests.sparseml_qat import check_quantizers  # noqa: E402
 
 FIX = fixture_compare.topic("attention")
 BERT = FIX.load("bert.pt")
@@ -41,42 +42,6 @@ def deterministic() -> Iterator[None]:
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(threads)
-
-
-def sparseml_key(name: str) -> str:
-    """SparseML's FakeQuantize module name as recipekit's ``module/slot``."""
-    for theirs, ours in (
-        (".input_quant_stubs.0.activation_post_process", "/input"),  # QATWrapper: left operand
-        (".input_quant_stubs.1.activation_post_process", "/right"),  # right operand
-        (".output_quant_stubs.0.activation_post_process", "/output"),
-        (".quant.activation_post_process", "/input"),  # QuantWrapper (new-style)
-        (".module.weight_fake_quant", "/weight"),
-        (".module.activation_post_process", "/output"),
-        (".weight_fake_quant", "/weight"),  # a QAT Embedding
-        (".activation_post_process", "/output"),
-    ):
-        if name.endswith(theirs):
-            return name[: -len(theirs)] + ours
-    raise AssertionError(name)
-
-
-def check_quantizers(runner: Any, theirs: dict[str, dict[str, Any]], where: str) -> None:
-    mine = {f"{m.name}/{slot}": q for m in runner.quantization.modules for slot, q in m.quantizers().items()}
-    assert sorted(mine) == sorted(sparseml_key(k) for k in theirs), where
-    for key, expected in theirs.items():
-        quantizer = mine[sparseml_key(key)]
-        assert quantizer.observed == expected["observed"], (where, key)
-        if not expected["observed"]:
-            continue
-        FIX.floats(quantizer.min_val, expected["min"], (where, key, "min"))
-        FIX.floats(quantizer.max_val, expected["max"], (where, key, "max"))
-        scale, zero_point = quantizer.qparams()
-        FIX.floats(scale.reshape(expected["scale"].shape), expected["scale"], (where, key, "scale"))
-        # The same integer grid: torch's quint8 symmetric zero point is 128 where recipekit's int8 one is 0.
-        low, high = quantizer.args.bounds
-        assert high - low == expected["quant_max"] - expected["quant_min"], (where, key, "range")
-        shifted = zero_point.reshape(expected["zero_point"].shape) - low
-        FIX.exact(shifted, expected["zero_point"] - expected["quant_min"], (where, key, "zero point"))
 
 
 def modified_bert() -> nn.Module:
@@ -100,10 +65,10 @@ def replay(run: dict[str, Any]) -> tuple[nn.Module, Any]:
             out = model(input_ids=ids).last_hidden_state
             FIX.floats(out.detach(), run["outputs"][k], f"outputs at step {k}")
             if run["quantizers_per_step"][k]:
-                check_quantizers(runner, run["quantizers_per_step"][k], f"step {k}")
+                check_quantizers(FIX, runner, run["quantizers_per_step"][k], f"step {k}")
             out.square().mean().backward()
             optimizer.step()
-        check_quantizers(runner, run["quantizers"], "end")
+        check_quantizers(FIX, runner, run["quantizers"], "end")
         runner.finalize()
     for name, value in model.named_parameters():
         FIX.floats(value.detach(), run["final"][name], name)

@@ -29,6 +29,7 @@ from torch import nn  # noqa: E402
 from recipekit.runtime import attach  # noqa: E402
 from scripts.sparseml_fixtures.qat_fold import models  # noqa: E402  (the very models the fixtures were made with)
 from tests import fixture_compare  # noqa: E402
+from tests.sparseml_qat import check_quantizers  # noqa: E402
 
 FIX = fixture_compare.topic("qat_fold")
 
@@ -39,38 +40,6 @@ def deterministic() -> Iterator[None]:
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(threads)
-
-
-def sparseml_key(name: str) -> str:
-    """SparseML's FakeQuantize module name as recipekit's ``module/slot``: ``0.3.quant.activation_post_process``
-    is the input of 0.3, ``0.3.module.activation_post_process`` its (fused) output."""
-    name = name.replace(".quant.activation_post_process", "/input").replace(".module.weight_fake_quant", "/weight")
-    name = name.replace(".module.activation_post_process", "/output")
-    return name.replace(".activation_post_process", "/output")  # a leaf torch's prepare_qat observed (LayerNorm)
-
-
-def ours(runner: Any) -> dict[str, Any]:
-    return {f"{m.name}/{slot}": q for m in runner.quantization.modules for slot, q in m.quantizers().items()}
-
-
-def check_quantizers(runner: Any, theirs: dict[str, dict[str, Any]], where: str) -> None:
-    mine = ours(runner)
-    assert sorted(mine) == sorted(sparseml_key(k) for k in theirs), where
-    for key, expected in theirs.items():
-        quantizer = mine[sparseml_key(key)]
-        assert quantizer.observed == expected["observed"], (where, key)
-        if not expected["observed"]:
-            continue
-        FIX.floats(quantizer.min_val, expected["min"], (where, key, "min"))
-        FIX.floats(quantizer.max_val, expected["max"], (where, key, "max"))
-        scale, zero_point = quantizer.qparams()
-        FIX.floats(scale.reshape(expected["scale"].shape), expected["scale"], (where, key, "scale"))
-        # The same integer grid: SparseML's legacy activations are int8 where recipekit's are uint8
-        # (zero point shifted by 128); the fake-quantized values are the same.
-        low, high = quantizer.args.bounds
-        assert high - low == expected["quant_max"] - expected["quant_min"], (where, key, "range")
-        shifted = zero_point.reshape(expected["zero_point"].shape) - low
-        FIX.exact(shifted, expected["zero_point"] - expected["quant_min"], (where, key, "zero point"))
 
 
 def replay(fixture: dict[str, Any], run: dict[str, Any], kind: str) -> tuple[nn.Module, Any, list[str]]:
@@ -86,10 +55,10 @@ def replay(fixture: dict[str, Any], run: dict[str, Any], kind: str) -> tuple[nn.
             out = model(x)
             FIX.floats(out.detach(), run["outputs"][k], f"outputs at step {k}")
             if run["quantizers_per_step"][k]:
-                check_quantizers(runner, run["quantizers_per_step"][k], f"step {k}")
+                check_quantizers(FIX, runner, run["quantizers_per_step"][k], f"step {k}")
             out.square().mean().backward()
             optimizer.step()
-        check_quantizers(runner, run["quantizers"], "end")
+        check_quantizers(FIX, runner, run["quantizers"], "end")
         runner.finalize()
     for name, value in model.named_parameters():
         FIX.floats(value.detach(), run["final"][name], name)
